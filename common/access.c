@@ -1,0 +1,827 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Accessors by guest-physical address, written once over the region vtable
+ * for every backend: bytes, typed values, fill, atomics, views, leases and
+ * fd I/O.
+ *
+ * Every accessor runs inside one RCU read-side section of the space (no
+ * lock, no allocation, no syscall on the hot path) and looks its address
+ * up in the current region table.  Persistent regions are copied to or
+ * from directly; on-demand regions are mapped piece by piece through
+ * common/region.c.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "space.h"
+
+/* What a range operation does with the bytes. */
+enum xfer {
+	XFER_READ,  /* guest -> buf */
+	XFER_WRITE, /* buf -> guest */
+	XFER_FILL,  /* byte -> guest */
+};
+
+static const char *const xfer_op[] = {
+	[XFER_READ] = "read", [XFER_WRITE] = "write", [XFER_FILL] = "fill"
+};
+
+/* This thread's reader for @s, or NULL when out of memory. */
+static inline struct gm__rcu_reader *space_reader(struct gm_space *s)
+{
+	struct gm__rcu_reader *r = gm__rcu_last;
+
+	if (gm_likely(r != NULL && r->dom_id == s->dom_id))
+		return r;
+	return gm__rcu_reader_slow(s->dom);
+}
+
+static inline const struct gm__table *space_table(struct gm_space *s)
+{
+	return atomic_load_explicit(&s->table, memory_order_acquire);
+}
+
+/* Validate the arguments every range accessor shares.  Returns 0 or the
+ * recorded error. */
+static int range_args(struct gm_space *s, const char *op, uint64_t gpa,
+		      const void *buf, size_t len)
+{
+	if (!s)
+		return gm__error_access(s, op, gpa, len, gpa, -EINVAL,
+					"space is NULL");
+	if (!buf && len)
+		return gm__error_access(s, op, gpa, len, gpa, -EINVAL,
+					"buffer is NULL");
+	if (len > GM_MAX_LEN)
+		return gm__error_access(s, op, gpa, len, gpa, -EINVAL,
+					"length exceeds GM_MAX_LEN");
+	if (len && gpa + (len - 1) < gpa)
+		return gm__error_access(s, op, gpa, len, gpa, -EOVERFLOW, NULL);
+	return 0;
+}
+
+/* Copy @n bytes between guest memory at @g and @buf. */
+static inline void xfer_bytes(enum xfer x, uint8_t *g, uint8_t *buf, int byte,
+			      size_t n)
+{
+	switch (x) {
+	case XFER_READ:
+		memcpy(buf, g, n);
+		break;
+	case XFER_WRITE:
+		memcpy(g, buf, n);
+		break;
+	case XFER_FILL:
+		memset(g, byte, n);
+		break;
+	}
+}
+
+/*
+ * Check that [gpa, gpa + len) (len >= 1, no wrap) is covered by adjacent
+ * regions, all writable if @write.  Returns 0, or -EFAULT / -EACCES with
+ * *at set to the first offending address.
+ */
+static int range_check(const struct gm__table *t, const struct gm__entry *e,
+		       uint64_t gpa, uint64_t len, int write, uint64_t *at)
+{
+	uint64_t last = gpa + (len - 1), cur = gpa;
+
+	if (!e) {
+		*at = gpa;
+		return -EFAULT;
+	}
+	for (;;) {
+		if (write && (e->flags & GM_REGION_RDONLY)) {
+			*at = cur;
+			return -EACCES;
+		}
+		if (last <= e->last)
+			return 0;
+		cur = e->last + 1;
+		e = gm__space_next(t, e);
+		if (!e || e->gpa != cur) {
+			*at = cur;
+			return -EFAULT;
+		}
+	}
+}
+
+/*
+ * Move bytes between [gpa, gpa + len) and @buf, starting in entry @e
+ * (which contains gpa, or is NULL for a hole), region by region, mapping
+ * on-demand regions piece by piece.  Stops at the first byte it cannot
+ * access.  Returns the bytes done; on a stop sets *err and *at, and
+ * *backend to the backend's name when the backend refused to map.
+ */
+static uint64_t range_xfer(const struct gm__table *t, const struct gm__entry *e,
+			   enum xfer x, uint64_t gpa, uint8_t *buf, int byte,
+			   uint64_t len, int *err, uint64_t *at,
+			   const char **backend)
+{
+	int prot = x == XFER_READ ? GM_PROT_READ : GM_PROT_WRITE;
+	uint64_t done = 0;
+
+	while (done < len) {
+		uint64_t cur = gpa + done, n;
+
+		if (!e || cur < e->gpa || cur > e->last) {
+			*err = -EFAULT;
+			*at = cur;
+			return done;
+		}
+		if (x != XFER_READ && (e->flags & GM_REGION_RDONLY)) {
+			*err = -EACCES;
+			*at = cur;
+			return done;
+		}
+		n = e->last - cur;
+		n = n < len - done - 1 ? n + 1 : len - done;
+		if (e->hva) {
+			xfer_bytes(x, e->hva + (cur - e->gpa), buf + done, byte,
+				   n);
+			done += n;
+		} else {
+			while (n) {
+				struct gm_map m;
+				int ret = gm__region_map(e->region,
+							 cur - e->gpa, n, prot,
+							 0, &m);
+
+				if (ret) {
+					*err = ret;
+					*at = e->gpa + m.fault;
+					*backend = e->region->ops->name;
+					return done;
+				}
+				xfer_bytes(x, m.hva, buf + done, byte, m.len);
+				gm__region_unmap(e->region, &m);
+				done += m.len;
+				cur += m.len;
+				n -= m.len;
+			}
+		}
+		e = gm__space_next(t, e);
+	}
+	return done;
+}
+
+static int record_stop(struct gm_space *s, const char *op, uint64_t gpa,
+		       uint64_t len, uint64_t at, int err, const char *backend)
+{
+	if (backend)
+		return gm__error_map(s, op, gpa, len, at, err, backend);
+	return gm__error_access(s, op, gpa, len, at, err, NULL);
+}
+
+/* The exact (all-or-error) path beyond the one-region fast path. */
+static __attribute__((noinline)) int
+range_slow(struct gm_space *s, const struct gm__table *t,
+	   const struct gm__entry *e, enum xfer x, uint64_t gpa, uint8_t *buf,
+	   int byte, uint64_t len)
+{
+	const char *backend = NULL;
+	uint64_t at;
+	int err = range_check(t, e, gpa, len, x != XFER_READ, &at);
+
+	if (err)
+		return gm__error_access(s, xfer_op[x], gpa, len, at, err, NULL);
+	if (range_xfer(t, e, x, gpa, buf, byte, len, &err, &at, &backend) ==
+	    len)
+		return 0;
+	return record_stop(s, xfer_op[x], gpa, len, at, err, backend);
+}
+
+/*
+ * The hot path of every exact accessor: one lookup, usually answered by the
+ * thread's cache, and one copy.  Inlined into each caller so that constant
+ * lengths become single loads and stores.
+ */
+static inline __attribute__((always_inline)) int
+range_access(struct gm_space *s, enum xfer x, uint64_t gpa, uint8_t *buf,
+	     int byte, size_t len)
+{
+	struct gm__rcu_reader *rd;
+	const struct gm__table *t;
+	const struct gm__entry *e;
+	int ret = 0;
+
+	rd = space_reader(s);
+	if (gm_unlikely(!rd))
+		return gm__error_access(s, xfer_op[x], gpa, len, gpa, -ENOMEM,
+					NULL);
+	gm__rcu_enter(s->dom, rd);
+	t = space_table(s);
+	e = gm__space_lookup(t, rd, gpa);
+	if (gm_likely(e && e->hva && gpa + (len - 1) <= e->last &&
+		      (x == XFER_READ || !(e->flags & GM_REGION_RDONLY))))
+		xfer_bytes(x, e->hva + (gpa - e->gpa), buf, byte, len);
+	else
+		ret = range_slow(s, t, e, x, gpa, buf, byte, len);
+	gm__rcu_exit(rd);
+	return ret;
+}
+
+int gm_read(struct gm_space *s, uint64_t gpa, void *buf, size_t len)
+{
+	int ret = range_args(s, "read", gpa, buf, len);
+
+	if (gm_unlikely(ret || !len))
+		return ret;
+	return range_access(s, XFER_READ, gpa, buf, 0, len);
+}
+
+int gm_write(struct gm_space *s, uint64_t gpa, const void *buf, size_t len)
+{
+	int ret = range_args(s, "write", gpa, buf, len);
+
+	if (gm_unlikely(ret || !len))
+		return ret;
+	return range_access(s, XFER_WRITE, gpa, (uint8_t *)buf, 0, len);
+}
+
+int gm_fill(struct gm_space *s, uint64_t gpa, int byte, size_t len)
+{
+	int ret = range_args(s, "fill", gpa, &byte, len);
+
+	if (gm_unlikely(ret || !len))
+		return ret;
+	return range_access(s, XFER_FILL, gpa, NULL, byte, len);
+}
+
+int gm_zero(struct gm_space *s, uint64_t gpa, size_t len)
+{
+	return gm_fill(s, gpa, 0, len);
+}
+
+static ssize_t range_partial(struct gm_space *s, enum xfer x, uint64_t gpa,
+			     uint8_t *buf, size_t len)
+{
+	const char *backend = NULL;
+	struct gm__rcu_reader *rd;
+	const struct gm__table *t;
+	uint64_t done, at = gpa;
+	int err = range_args(s, xfer_op[x], gpa, buf, len);
+
+	if (err || !len)
+		return err;
+	rd = space_reader(s);
+	if (!rd)
+		return gm__error_access(s, xfer_op[x], gpa, len, gpa, -ENOMEM,
+					NULL);
+	gm__rcu_enter(s->dom, rd);
+	t = space_table(s);
+	done = range_xfer(t, gm__space_lookup(t, rd, gpa), x, gpa, buf, 0, len,
+			  &err, &at, &backend);
+	gm__rcu_exit(rd);
+	if (done < len)
+		record_stop(s, xfer_op[x], gpa, len, at, err, backend);
+	return done ? (ssize_t)done : err;
+}
+
+ssize_t gm_read_partial(struct gm_space *s, uint64_t gpa, void *buf,
+			size_t len)
+{
+	return range_partial(s, XFER_READ, gpa, buf, len);
+}
+
+ssize_t gm_write_partial(struct gm_space *s, uint64_t gpa, const void *buf,
+			 size_t len)
+{
+	return range_partial(s, XFER_WRITE, gpa, (uint8_t *)buf, len);
+}
+
+/* ---- typed accessors ---- */
+
+/* Argument checks of the typed accessors: a NULL space or result pointer,
+ * or a value that wraps past 2^64. */
+#define TYPED_ARGS(op, T, ptr)                                                \
+	do {                                                                  \
+		if (gm_unlikely(!s || !(ptr) ||                               \
+				gpa + (sizeof(T) - 1) < gpa))                 \
+			return range_args(s, op, gpa, ptr, sizeof(T));        \
+	} while (0)
+#define TYPED_ARGS_W(T)                                                       \
+	do {                                                                  \
+		if (gm_unlikely(!s || gpa + (sizeof(T) - 1) < gpa))           \
+			return range_args(s, "write", gpa, s, sizeof(T));     \
+	} while (0)
+
+#define DEFINE_TYPED(sfx, T, ...)                                             \
+	int gm_read_##sfx(struct gm_space *s, uint64_t gpa, T *val)           \
+	{                                                                     \
+		TYPED_ARGS("read", T, val);                                   \
+		return range_access(s, XFER_READ, gpa, (uint8_t *)val, 0,     \
+				    sizeof(T));                               \
+	}                                                                     \
+	int gm_write_##sfx(struct gm_space *s, uint64_t gpa, T val)           \
+	{                                                                     \
+		TYPED_ARGS_W(T);                                 \
+		return range_access(s, XFER_WRITE, gpa, (uint8_t *)&val, 0,   \
+				    sizeof(T));                               \
+	}
+GM_INT_TYPES(DEFINE_TYPED)
+
+#define DEFINE_ENDIAN(sfx, T, bits, ord)                                      \
+	int gm_read_##sfx(struct gm_space *s, uint64_t gpa, T *val)           \
+	{                                                                     \
+		T raw;                                                        \
+		int ret;                                                      \
+		TYPED_ARGS("read", T, val);                                   \
+		ret = range_access(s, XFER_READ, gpa, (uint8_t *)&raw, 0,     \
+				   sizeof(T));                                \
+		if (gm_likely(!ret))                                          \
+			*val = GM__ORD_##ord(bits, raw);                      \
+		return ret;                                                   \
+	}                                                                     \
+	int gm_write_##sfx(struct gm_space *s, uint64_t gpa, T val)           \
+	{                                                                     \
+		T raw = GM__ORD_##ord(bits, val);                             \
+		TYPED_ARGS_W(T);                                 \
+		return range_access(s, XFER_WRITE, gpa, (uint8_t *)&raw, 0,   \
+				    sizeof(T));                               \
+	}
+GM_ENDIAN_TYPES(DEFINE_ENDIAN)
+
+/* ---- atomics ---- */
+
+/* A value mapped for one atomic operation. */
+struct atomic_ref {
+	struct gm__rcu_reader *rd;
+	struct gm_region *region; /* set when a mapping must be released */
+	struct gm_map m;
+	void *p;
+};
+
+static int atomic_begin(struct gm_space *s, uint64_t gpa, unsigned int size,
+			int write, int order_ok, struct atomic_ref *a)
+{
+	const struct gm__table *t;
+	const struct gm__entry *e;
+	uint64_t at = gpa;
+	int err;
+
+	if (!s)
+		return gm__error_access(s, "atomic", gpa, size, gpa, -EINVAL,
+					"space is NULL");
+	if (!order_ok)
+		return gm__error_access(s, "atomic", gpa, size, gpa, -EINVAL,
+					"invalid memory order or NULL pointer");
+	if (gpa & (size - 1))
+		return gm__error_access(s, "atomic", gpa, size, gpa, -EINVAL,
+					"misaligned atomic");
+	a->rd = space_reader(s);
+	if (!a->rd)
+		return gm__error_access(s, "atomic", gpa, size, gpa, -ENOMEM,
+					NULL);
+	a->region = NULL;
+	gm__rcu_enter(s->dom, a->rd);
+	t = space_table(s);
+	e = gm__space_lookup(t, a->rd, gpa);
+	if (gm_unlikely(!e)) {
+		err = -EFAULT;
+		goto fail;
+	}
+	if (gm_unlikely(gpa + (size - 1) > e->last)) {
+		/* Cannot happen with page-aligned regions; see guestmem.h. */
+		err = gm__error_access(s, "atomic", gpa, size, e->last + 1,
+				       -EINVAL, "atomic crosses a region end");
+		goto out;
+	}
+	if (gm_unlikely(write && (e->flags & GM_REGION_RDONLY))) {
+		err = -EACCES;
+		goto fail;
+	}
+	if (gm_likely(e->hva != NULL)) {
+		a->p = e->hva + (gpa - e->gpa);
+	} else {
+		err = gm__region_map(e->region, gpa - e->gpa, size,
+				     write ? GM_PROT_READ | GM_PROT_WRITE
+					   : GM_PROT_READ,
+				     GM_MAP_WHOLE, &a->m);
+		if (err) {
+			err = gm__error_map(s, "atomic", gpa, size,
+					    e->gpa + a->m.fault, err,
+					    e->region->ops->name);
+			goto out;
+		}
+		a->region = e->region;
+		a->p = a->m.hva;
+	}
+	if (gm_unlikely((uintptr_t)a->p & (size - 1))) {
+		/* The host mapping is not aligned like the guest address
+		 * (a backend with sub-page offsets): refuse, never tear. */
+		err = gm__error_access(s, "atomic", gpa, size, gpa, -EINVAL,
+				       "host mapping is misaligned");
+		if (a->region)
+			gm__region_unmap(a->region, &a->m);
+		goto out;
+	}
+	return 0;
+fail:
+	err = gm__error_access(s, "atomic", gpa, size, at, err, NULL);
+out:
+	gm__rcu_exit(a->rd);
+	return err;
+}
+
+static inline void atomic_end(struct atomic_ref *a)
+{
+	if (a->region)
+		gm__region_unmap(a->region, &a->m);
+	gm__rcu_exit(a->rd);
+}
+
+#define DEFINE_ATOMIC(sfx, T, ...)                                            \
+	int gm_atomic_load_##sfx(struct gm_space *s, uint64_t gpa, T *val,    \
+				 int order)                                   \
+	{                                                                     \
+		struct atomic_ref a;                                          \
+		int ret = atomic_begin(s, gpa, sizeof(T), 0,                  \
+				       val && GM__ORDER_OK_LOAD(order), &a);  \
+		if (ret)                                                      \
+			return ret;                                           \
+		*val = __atomic_load_n((T *)a.p, order);                      \
+		atomic_end(&a);                                               \
+		return 0;                                                     \
+	}                                                                     \
+	int gm_atomic_store_##sfx(struct gm_space *s, uint64_t gpa, T val,    \
+				  int order)                                  \
+	{                                                                     \
+		struct atomic_ref a;                                          \
+		int ret = atomic_begin(s, gpa, sizeof(T), 1,                  \
+				       GM__ORDER_OK_STORE(order), &a);        \
+		if (ret)                                                      \
+			return ret;                                           \
+		__atomic_store_n((T *)a.p, val, order);                       \
+		atomic_end(&a);                                               \
+		return 0;                                                     \
+	}                                                                     \
+	int gm_atomic_xchg_##sfx(struct gm_space *s, uint64_t gpa, T val,     \
+				 T *old, int order)                           \
+	{                                                                     \
+		struct atomic_ref a;                                          \
+		T prev;                                                       \
+		int ret = atomic_begin(s, gpa, sizeof(T), 1,                  \
+				       GM__ORDER_OK_RMW(order), &a);          \
+		if (ret)                                                      \
+			return ret;                                           \
+		prev = __atomic_exchange_n((T *)a.p, val, order);             \
+		atomic_end(&a);                                               \
+		if (old)                                                      \
+			*old = prev;                                          \
+		return 0;                                                     \
+	}                                                                     \
+	int gm_atomic_cmpxchg_##sfx(struct gm_space *s, uint64_t gpa,         \
+				    T *expected, T desired, int order)        \
+	{                                                                     \
+		struct atomic_ref a;                                          \
+		int ret = atomic_begin(s, gpa, sizeof(T), 1,                  \
+				       expected && GM__ORDER_OK_RMW(order),   \
+				       &a);                                   \
+		if (ret)                                                      \
+			return ret;                                           \
+		ret = __atomic_compare_exchange_n((T *)a.p, expected,         \
+						  desired, 0, order,          \
+						  GM__ORDER_FAIL(order));     \
+		atomic_end(&a);                                               \
+		return ret ? 1 : 0;                                           \
+	}                                                                     \
+	DEFINE_FETCH(add, sfx, T)                                             \
+	DEFINE_FETCH(or, sfx, T)                                              \
+	DEFINE_FETCH(and, sfx, T)
+
+#define DEFINE_FETCH(op, sfx, T)                                              \
+	int gm_atomic_fetch_##op##_##sfx(struct gm_space *s, uint64_t gpa,    \
+					 T val, T *old, int order)            \
+	{                                                                     \
+		struct atomic_ref a;                                          \
+		T prev;                                                       \
+		int ret = atomic_begin(s, gpa, sizeof(T), 1,                  \
+				       GM__ORDER_OK_RMW(order), &a);          \
+		if (ret)                                                      \
+			return ret;                                           \
+		prev = __atomic_fetch_##op((T *)a.p, val, order);             \
+		atomic_end(&a);                                               \
+		if (old)                                                      \
+			*old = prev;                                          \
+		return 0;                                                     \
+	}
+GM_INT_TYPES(DEFINE_ATOMIC)
+
+/* ---- views ---- */
+
+static int prot_ok(int prot)
+{
+	return prot && !(prot & ~(GM_PROT_READ | GM_PROT_WRITE));
+}
+
+int gm_view_get(struct gm_space *s, uint64_t gpa, uint64_t len, int prot,
+		struct gm_view *v)
+{
+	struct gm__rcu_reader *rd;
+	const struct gm__table *t;
+	const struct gm__entry *e, *next;
+	struct gm_map m;
+	int err;
+
+	if (v)
+		memset(v, 0, sizeof(*v));
+	if (!v || !prot_ok(prot) || !len)
+		return gm__error_access(s, "view", gpa, len, gpa, -EINVAL,
+					!v ? "view is NULL"
+					: !len ? "length is 0"
+					       : "invalid protection");
+	err = range_args(s, "view", gpa, v, len);
+	if (err)
+		return err;
+	rd = space_reader(s);
+	if (!rd)
+		return gm__error_access(s, "view", gpa, len, gpa, -ENOMEM,
+					NULL);
+	gm__rcu_enter(s->dom, rd);
+	t = space_table(s);
+	e = gm__space_lookup(t, rd, gpa);
+	if (!e) {
+		err = gm__error_access(s, "view", gpa, len, gpa, -EFAULT, NULL);
+		goto out;
+	}
+	if (gpa + (len - 1) > e->last) {
+		next = gm__space_next(t, e);
+		if (next && next->gpa == e->last + 1)
+			err = gm__error_access(s, "view", gpa, len,
+					       e->last + 1, -EINVAL,
+					       "a view cannot cross regions");
+		else
+			err = gm__error_access(s, "view", gpa, len,
+					       e->last + 1, -EFAULT, NULL);
+		goto out;
+	}
+	if ((prot & GM_PROT_WRITE) && (e->flags & GM_REGION_RDONLY)) {
+		err = gm__error_access(s, "view", gpa, len, gpa, -EACCES, NULL);
+		goto out;
+	}
+	err = gm__region_map(e->region, gpa - e->gpa, len, prot, GM_MAP_WHOLE,
+			     &m);
+	if (err) {
+		err = gm__error_map(s, "view", gpa, len, e->gpa + m.fault, err,
+				    e->region->ops->name);
+		goto out;
+	}
+	gm__region_get(e->region);
+	v->gpa = gpa;
+	v->len = len;
+	v->hva = m.hva;
+	v->region = e->region;
+	v->cookie = m.cookie;
+	v->prot = prot;
+out:
+	gm__rcu_exit(rd);
+	return err;
+}
+
+void gm_view_put(struct gm_view *v)
+{
+	struct gm_map m;
+
+	if (!v || !v->region)
+		return;
+	m = (struct gm_map){ .hva = v->hva, .len = v->len, .cookie = v->cookie };
+	gm__region_unmap(v->region, &m);
+	gm__region_put(v->region);
+	memset(v, 0, sizeof(*v));
+}
+
+/* ---- leases ---- */
+
+struct lease_piece {
+	struct gm_region *region; /* one reference each */
+	struct gm_map m;
+};
+
+struct gm_lease {
+	int niov, npiece, cap;
+	struct iovec *iov;	    /* merged where host-contiguous */
+	struct lease_piece *piece; /* one per mapping to release */
+};
+
+void gm_lease_put(struct gm_lease *l)
+{
+	int i;
+
+	if (!l)
+		return;
+	for (i = 0; i < l->npiece; i++) {
+		gm__region_unmap(l->piece[i].region, &l->piece[i].m);
+		gm__region_put(l->piece[i].region);
+	}
+	free(l->iov);
+	free(l->piece);
+	free(l);
+}
+
+static int lease_push(struct gm_lease *l, struct gm_region *r,
+		      const struct gm_map *m)
+{
+	struct iovec *last = l->niov ? &l->iov[l->niov - 1] : NULL;
+
+	if (l->npiece == l->cap) {
+		int cap = l->cap ? l->cap * 2 : 8;
+		struct iovec *iov;
+		struct lease_piece *pc;
+
+		if (cap <= l->cap) /* int overflow: absurdly many pieces */
+			return -ENOMEM;
+		iov = realloc(l->iov, (size_t)cap * sizeof(*iov));
+		if (!iov)
+			return -ENOMEM;
+		l->iov = iov;
+		pc = realloc(l->piece, (size_t)cap * sizeof(*pc));
+		if (!pc)
+			return -ENOMEM;
+		l->piece = pc;
+		l->cap = cap;
+		last = l->niov ? &l->iov[l->niov - 1] : NULL;
+	}
+	l->piece[l->npiece++] = (struct lease_piece){ .region = r, .m = *m };
+	if (last && (uint8_t *)last->iov_base + last->iov_len == m->hva)
+		last->iov_len += m->len;
+	else
+		l->iov[l->niov++] =
+			(struct iovec){ .iov_base = m->hva, .iov_len = m->len };
+	return 0;
+}
+
+static int lease_get(struct gm_space *s, const char *op, uint64_t gpa,
+		     size_t len, int prot, struct gm_lease **out)
+{
+	struct gm__rcu_reader *rd;
+	const struct gm__table *t;
+	const struct gm__entry *e;
+	struct gm_lease *l;
+	uint64_t done = 0, at;
+	int err;
+
+	l = calloc(1, sizeof(*l));
+	rd = space_reader(s);
+	if (!l || !rd) {
+		free(l);
+		return gm__error_access(s, op, gpa, len, gpa, -ENOMEM, NULL);
+	}
+	gm__rcu_enter(s->dom, rd);
+	t = space_table(s);
+	e = gm__space_lookup(t, rd, gpa);
+	err = range_check(t, e, gpa, len, prot & GM_PROT_WRITE, &at);
+	if (err) {
+		err = gm__error_access(s, op, gpa, len, at, err, NULL);
+		goto fail;
+	}
+	while (done < len) {
+		uint64_t cur = gpa + done, n = e->last - cur;
+
+		n = n < len - done - 1 ? n + 1 : len - done;
+		while (n) {
+			struct gm_map m;
+
+			err = gm__region_map(e->region, cur - e->gpa, n, prot,
+					     0, &m);
+			if (err) {
+				err = gm__error_map(s, op, gpa, len,
+						    e->gpa + m.fault, err,
+						    e->region->ops->name);
+				goto fail;
+			}
+			gm__region_get(e->region);
+			err = lease_push(l, e->region, &m);
+			if (err) {
+				gm__region_unmap(e->region, &m);
+				gm__region_put(e->region);
+				err = gm__error_access(s, op, gpa, len, cur,
+						       err, NULL);
+				goto fail;
+			}
+			done += m.len;
+			cur += m.len;
+			n -= m.len;
+		}
+		e = gm__space_next(t, e);
+	}
+	gm__rcu_exit(rd);
+	*out = l;
+	return 0;
+fail:
+	gm__rcu_exit(rd);
+	gm_lease_put(l);
+	return err;
+}
+
+int gm_lease_get(struct gm_space *s, uint64_t gpa, size_t len, int prot,
+		 struct gm_lease **out)
+{
+	int err;
+
+	if (out)
+		*out = NULL;
+	if (!out || !prot_ok(prot) || !len)
+		return gm__error_access(s, "lease", gpa, len, gpa, -EINVAL,
+					!out ? "out is NULL"
+					: !len ? "length is 0"
+					       : "invalid protection");
+	err = range_args(s, "lease", gpa, out, len);
+	if (err)
+		return err;
+	return lease_get(s, "lease", gpa, len, prot, out);
+}
+
+const struct iovec *gm_lease_iov(const struct gm_lease *l, int *iovcnt)
+{
+	if (iovcnt)
+		*iovcnt = l ? l->niov : 0;
+	return l ? l->iov : NULL;
+}
+
+/* ---- fd I/O ---- */
+
+static ssize_t fd_xfer(struct gm_space *s, uint64_t gpa, size_t len, int fd,
+		       int64_t offset, int to_guest)
+{
+	const char *op = to_guest ? "fd read" : "fd write";
+	struct gm_lease *l;
+	struct iovec *iov;
+	uint64_t done = 0;
+	int err, i = 0;
+
+	err = range_args(s, op, gpa, &fd, len);
+	if (err)
+		return err;
+	if (fd < 0 || offset < -1)
+		return gm__error_access(s, op, gpa, len, gpa, -EINVAL,
+					fd < 0 ? "fd is negative"
+					       : "offset is below -1");
+	if (offset >= 0 && (uint64_t)offset + len > (uint64_t)INT64_MAX)
+		return gm__error_access(s, op, gpa, len, gpa, -EOVERFLOW,
+					"file offset + length overflows");
+	if (!len)
+		return 0;
+	err = lease_get(s, op, gpa, len,
+			to_guest ? GM_PROT_WRITE : GM_PROT_READ, &l);
+	if (err)
+		return err;
+	/* The lease is ours alone, so its iovecs can be advanced in place
+	 * over short counts; the pieces that get unmapped are separate. */
+	iov = l->iov;
+	while (i < l->niov) {
+		int cnt = l->niov - i < IOV_MAX ? l->niov - i : IOV_MAX;
+		ssize_t n;
+
+		if (offset >= 0)
+			n = to_guest ? preadv(fd, iov + i, cnt,
+					      offset + (int64_t)done)
+				     : pwritev(fd, iov + i, cnt,
+					       offset + (int64_t)done);
+		else
+			n = to_guest ? readv(fd, iov + i, cnt)
+				     : writev(fd, iov + i, cnt);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			err = -errno;
+			break;
+		}
+		if (n == 0) /* end of file (or a device that takes nothing) */
+			break;
+		done += (uint64_t)n;
+		while (n > 0) {
+			if ((size_t)n >= iov[i].iov_len) {
+				n -= (ssize_t)iov[i].iov_len;
+				i++;
+			} else {
+				iov[i].iov_base = (uint8_t *)iov[i].iov_base + n;
+				iov[i].iov_len -= (size_t)n;
+				n = 0;
+			}
+		}
+	}
+	gm_lease_put(l);
+	if (err && !done)
+		return gm__error_access(s, op, gpa, len, gpa, err, NULL);
+	return (ssize_t)done;
+}
+
+ssize_t gm_read_from_fd(struct gm_space *s, uint64_t gpa, size_t len, int fd,
+			int64_t offset)
+{
+	return fd_xfer(s, gpa, len, fd, offset, 1);
+}
+
+ssize_t gm_write_to_fd(struct gm_space *s, uint64_t gpa, size_t len, int fd,
+		       int64_t offset)
+{
+	return fd_xfer(s, gpa, len, fd, offset, 0);
+}

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Private declarations shared by the files of libguestmem.  Never installed.
+ */
+#ifndef GM_INTERNAL_H
+#define GM_INTERNAL_H
+
+#include "config.h"
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <guestmem.h>
+#include <guestmem/backend.h>
+
+#define gm__container_of(ptr, type, member)                                   \
+	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
+#define GM__ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- common/region.c: the only code that calls through gm_region_ops ---- */
+
+/*
+ * Map [off, off + len) of @r (inside the region) with @prot.  Persistent
+ * regions are answered from r->hva without a call.  On failure returns a
+ * negative errno and sets m->fault to the failing region offset.
+ */
+int gm__region_map(struct gm_region *r, uint64_t off, uint64_t len, int prot,
+		   unsigned int flags, struct gm_map *m);
+/* Release a mapping from gm__region_map(); a no-op for persistent ones. */
+void gm__region_unmap(struct gm_region *r, struct gm_map *m);
+/* Take / drop a reference; the last put destroys the region. */
+void gm__region_get(struct gm_region *r);
+void gm__region_put(struct gm_region *r);
+/* Whether @r has what common code needs (hva, or map and unmap). */
+int gm__region_usable(const struct gm_region *r);
+
+/* ---- common/error.c ---- */
+
+/*
+ * Record an access failure for gm_last_error() and return @err:
+ *   guest memory '<space>': <op> error: failed to access <gpa>-<gpa+len>
+ *   at <at>: <why>
+ * @why may be NULL: strerror(-err) is used.  Cheap: formats lazily.
+ */
+int gm__error_access(const struct gm_space *s, const char *op, uint64_t gpa,
+		     uint64_t len, uint64_t at, int err, const char *why);
+/* As gm__error_access(), for a backend that refused to map: the reason is
+ * "<backend>: cannot map: <strerror>". */
+int gm__error_map(const struct gm_space *s, const char *op, uint64_t gpa,
+		  uint64_t len, uint64_t at, int err, const char *backend);
+/* Record a free-form failure message (printf-style); returns @err. */
+int gm__error_msg(int err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* gm_region.reserved0: the region belongs to a space. */
+#define GM__REGION_IN_SPACE 0x1u
+
+/* ---- common/space.c ---- */
+const char *gm__space_name(const struct gm_space *s);
+
+#endif /* GM_INTERNAL_H */

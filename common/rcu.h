@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Read-side critical sections for a space's region table.
+ *
+ * Readers (every accessor) must never block and must stay cheap enough for
+ * the hot path, so they take no lock and execute no atomic read-modify-write
+ * and, where the kernel offers membarrier(2), no memory fence either:
+ *
+ *  - Each thread owns one gm__rcu_reader per domain (space) it has read,
+ *    found through a thread-local pointer.  Entering a section makes the
+ *    reader's sequence number odd, leaving makes it even again.  Only the
+ *    owning thread writes it, so plain (relaxed) stores suffice.
+ *  - A writer that unpublishes something (a region table) calls
+ *    gm__rcu_synchronize(): it issues membarrier(PRIVATE_EXPEDITED), which
+ *    runs a full barrier on every CPU that runs one of our threads, and
+ *    then waits for every reader whose sequence number was odd to change
+ *    it.  That is the asymmetric-fence argument of liburcu's membarrier
+ *    flavour: the barrier pairs with the reader's store-then-load, so a
+ *    reader that could still see the old pointer is seen as inside.
+ *  - Without membarrier (old kernel, seccomp, ThreadSanitizer, valgrind),
+ *    readers issue a seq_cst fence after the store instead; the domain
+ *    records which mode it is in.
+ *
+ * Sections may nest in one thread; only the outermost one changes seq.
+ */
+#ifndef GM_RCU_H
+#define GM_RCU_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+struct gm__rcu_domain;
+
+struct gm__rcu_reader {
+	_Atomic uint64_t seq;  /* odd while inside a read-side section */
+	unsigned int nest;     /* owner only: nesting depth */
+	uint64_t dom_id;       /* owner only: id of the domain */
+	/* Lookup cache of the owning thread for this space (space.c). */
+	uint64_t cache_gen;
+	size_t cache_idx;
+	struct gm__rcu_domain *dom;
+	struct gm__rcu_reader *next;  /* domain's list, under dom->lock */
+	struct gm__rcu_reader *tnext; /* owning thread's list */
+} __attribute__((aligned(64)));
+
+struct gm__rcu_domain {
+	uint64_t id;		 /* unique for the life of the process */
+	_Atomic int fence;	 /* readers fence: no membarrier */
+	_Atomic int dead;	 /* the space is gone; readers may be pruned */
+	_Atomic unsigned long refs; /* the space, plus one per reader */
+	pthread_mutex_t lock;	 /* protects readers */
+	struct gm__rcu_reader *readers;
+};
+
+/* The calling thread's most recently used reader (rcu.c). */
+extern __thread struct gm__rcu_reader *gm__rcu_last
+	__attribute__((tls_model("initial-exec")));
+
+int gm__rcu_domain_new(struct gm__rcu_domain **out);
+/* The owner (a space) is gone: drop its reference. */
+void gm__rcu_domain_release(struct gm__rcu_domain *d);
+/* Slow path of gm__rcu_reader(): find or register this thread's reader. */
+struct gm__rcu_reader *gm__rcu_reader_slow(struct gm__rcu_domain *d);
+/* Wait until no reader can still see what was unpublished before. */
+void gm__rcu_synchronize(struct gm__rcu_domain *d);
+/* Tests: make readers of @d fence (as without membarrier). */
+void gm__rcu_force_fence(struct gm__rcu_domain *d);
+
+/* This thread's reader for @d, or NULL when out of memory. */
+static inline struct gm__rcu_reader *gm__rcu_reader(struct gm__rcu_domain *d)
+{
+	struct gm__rcu_reader *r = gm__rcu_last;
+
+	if (__builtin_expect(r != NULL && r->dom_id == d->id, 1))
+		return r;
+	return gm__rcu_reader_slow(d);
+}
+
+static inline void gm__rcu_enter(struct gm__rcu_domain *d,
+				 struct gm__rcu_reader *r)
+{
+	uint64_t s;
+
+	if (r->nest++)
+		return;
+	s = atomic_load_explicit(&r->seq, memory_order_relaxed);
+	atomic_store_explicit(&r->seq, s + 1, memory_order_relaxed);
+	/*
+	 * The store above must be visible before we load the table pointer.
+	 * With membarrier the writer provides that ordering (see top); the
+	 * compiler barrier keeps the compiler from reordering.
+	 */
+	if (__builtin_expect(atomic_load_explicit(&d->fence,
+						  memory_order_relaxed), 0))
+		atomic_thread_fence(memory_order_seq_cst);
+	else
+		atomic_signal_fence(memory_order_seq_cst);
+}
+
+static inline void gm__rcu_exit(struct gm__rcu_reader *r)
+{
+	uint64_t s;
+
+	if (--r->nest)
+		return;
+	s = atomic_load_explicit(&r->seq, memory_order_relaxed);
+	/* Release: every access of the section happens before the writer
+	 * sees us leave and frees what we used. */
+	atomic_store_explicit(&r->seq, s + 1, memory_order_release);
+}
+
+#endif /* GM_RCU_H */

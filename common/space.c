@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Spaces: the set of regions and lookup by guest-physical address.
+ *
+ * Writers (add, remove) serialise on wlock, build a new table, publish it
+ * with a release store, wait for a grace period and free the old table.
+ * Readers never block: see rcu.h.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "space.h"
+
+int gm_space_new(struct gm_space **out, const char *name, unsigned int flags)
+{
+	struct gm_space *s;
+	struct gm__table *t;
+	int ret;
+
+	if (!out)
+		return gm__error_msg(-EINVAL, "gm_space_new: out is NULL");
+	*out = NULL;
+	if (flags)
+		return gm__error_msg(-EINVAL, "gm_space_new: unknown flags 0x%x",
+				     flags);
+	s = calloc(1, sizeof(*s));
+	t = calloc(1, sizeof(*t));
+	if (!s || !t) {
+		ret = -ENOMEM;
+		goto err;
+	}
+	ret = gm__rcu_domain_new(&s->dom);
+	if (ret)
+		goto err;
+	if (pthread_mutex_init(&s->wlock, NULL)) {
+		gm__rcu_domain_release(s->dom);
+		ret = -ENOMEM;
+		goto err;
+	}
+	s->dom_id = s->dom->id;
+	t->gen = s->next_gen++;
+	atomic_init(&s->table, t);
+	snprintf(s->name, sizeof(s->name), "%s", name ? name : "guest");
+	*out = s;
+	return 0;
+err:
+	free(t);
+	free(s);
+	return gm__error_msg(ret, "gm_space_new: out of memory");
+}
+
+void gm_space_free(struct gm_space *s)
+{
+	struct gm__table *t;
+	size_t i;
+
+	if (!s)
+		return;
+	t = atomic_load_explicit(&s->table, memory_order_acquire);
+	for (i = 0; i < t->n; i++) {
+		t->e[i].region->reserved0 &= ~GM__REGION_IN_SPACE;
+		gm__region_put(t->e[i].region);
+	}
+	free(t);
+	pthread_mutex_destroy(&s->wlock);
+	gm__rcu_domain_release(s->dom);
+	free(s);
+}
+
+const char *gm_space_name(const struct gm_space *s)
+{
+	return s ? s->name : NULL;
+}
+
+const char *gm__space_name(const struct gm_space *s)
+{
+	return s ? s->name : "?";
+}
+
+const struct gm__entry *gm__space_lookup_slow(const struct gm__table *t,
+					      struct gm__rcu_reader *r,
+					      uint64_t gpa)
+{
+	size_t lo = 0, hi = t->n;
+
+	/* Find the last entry that starts at or below gpa. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (t->e[mid].gpa <= gpa)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0 || gpa > t->e[lo - 1].last)
+		return NULL;
+	r->cache_idx = lo - 1;
+	r->cache_gen = t->gen;
+	return &t->e[lo - 1];
+}
+
+/* Index of the first entry that starts above @gpa. */
+static size_t table_upper(const struct gm__table *t, uint64_t gpa)
+{
+	size_t lo = 0, hi = t->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (t->e[mid].gpa <= gpa)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Publish @nt in place of the current table, then free the old one once no
+ * reader can hold it.  Called with wlock held. */
+static void table_replace(struct gm_space *s, struct gm__table *nt)
+{
+	struct gm__table *old =
+		atomic_load_explicit(&s->table, memory_order_relaxed);
+
+	nt->gen = s->next_gen++;
+	atomic_store_explicit(&s->table, nt, memory_order_release);
+	gm__rcu_synchronize(s->dom);
+	free(old);
+}
+
+int gm_space_add_region(struct gm_space *s, struct gm_region *r)
+{
+	struct gm__table *t, *nt;
+	uint64_t last;
+	size_t i;
+	int ret = 0;
+
+	if (!s || !r)
+		return gm__error_msg(-EINVAL, "add region: %s is NULL",
+				     s ? "region" : "space");
+	if (!gm__region_usable(r))
+		return gm__error_msg(-EINVAL,
+				     "guest memory '%s': add region error: "
+				     "region is not initialised or has neither "
+				     "a mapping nor map/unmap methods",
+				     s->name);
+	if (r->reserved0 & GM__REGION_IN_SPACE)
+		return gm__error_msg(-EINVAL,
+				     "guest memory '%s': add region error: "
+				     "region 0x%" PRIx64 " is already in a space",
+				     s->name, r->gpa);
+	last = r->gpa + (r->size - 1);
+
+	pthread_mutex_lock(&s->wlock);
+	t = atomic_load_explicit(&s->table, memory_order_relaxed);
+	i = table_upper(t, r->gpa);
+	if ((i > 0 && t->e[i - 1].last >= r->gpa) ||
+	    (i < t->n && t->e[i].gpa <= last)) {
+		const struct gm__entry *o =
+			i > 0 && t->e[i - 1].last >= r->gpa ? &t->e[i - 1]
+							    : &t->e[i];
+
+		ret = gm__error_msg(-EEXIST,
+				    "guest memory '%s': add region error: "
+				    "0x%" PRIx64 "-0x%" PRIx64 " overlaps region "
+				    "0x%" PRIx64 "-0x%" PRIx64 " (%s)",
+				    s->name, r->gpa, last, o->gpa, o->last,
+				    o->region->ops->name);
+		goto out;
+	}
+	nt = malloc(sizeof(*nt) + (t->n + 1) * sizeof(nt->e[0]));
+	if (!nt) {
+		ret = gm__error_msg(-ENOMEM, "guest memory '%s': add region "
+				    "error: out of memory", s->name);
+		goto out;
+	}
+	nt->n = t->n + 1;
+	memcpy(nt->e, t->e, i * sizeof(nt->e[0]));
+	nt->e[i] = (struct gm__entry){ .gpa = r->gpa,
+				       .last = last,
+				       .hva = r->hva,
+				       .flags = r->flags,
+				       .region = r };
+	memcpy(&nt->e[i + 1], &t->e[i], (t->n - i) * sizeof(nt->e[0]));
+	r->reserved0 |= GM__REGION_IN_SPACE;
+	table_replace(s, nt);
+out:
+	pthread_mutex_unlock(&s->wlock);
+	return ret;
+}
+
+int gm_space_remove_region(struct gm_space *s, uint64_t gpa)
+{
+	struct gm__table *t, *nt;
+	struct gm_region *r;
+	size_t i;
+
+	if (!s)
+		return gm__error_msg(-EINVAL, "remove region: space is NULL");
+	pthread_mutex_lock(&s->wlock);
+	t = atomic_load_explicit(&s->table, memory_order_relaxed);
+	i = table_upper(t, gpa);
+	if (i == 0 || t->e[i - 1].gpa != gpa) {
+		pthread_mutex_unlock(&s->wlock);
+		return gm__error_msg(-ENOENT,
+				     "guest memory '%s': remove region error: "
+				     "no region starts at 0x%" PRIx64,
+				     s->name, gpa);
+	}
+	i--;
+	nt = malloc(sizeof(*nt) + (t->n - 1) * sizeof(nt->e[0]));
+	if (!nt) {
+		pthread_mutex_unlock(&s->wlock);
+		return gm__error_msg(-ENOMEM, "guest memory '%s': remove "
+				     "region error: out of memory", s->name);
+	}
+	r = t->e[i].region;
+	nt->n = t->n - 1;
+	memcpy(nt->e, t->e, i * sizeof(nt->e[0]));
+	memcpy(&nt->e[i], &t->e[i + 1], (t->n - i - 1) * sizeof(nt->e[0]));
+	table_replace(s, nt);
+	pthread_mutex_unlock(&s->wlock);
+
+	/* No reader can reach r any more; views and leases hold their own
+	 * references. */
+	r->reserved0 &= ~GM__REGION_IN_SPACE;
+	gm__region_put(r);
+	return 0;
+}
+
+ssize_t gm_space_get_regions(struct gm_space *s, struct gm_region_info *out,
+			     size_t max)
+{
+	struct gm__rcu_reader *rd;
+	const struct gm__table *t;
+	size_t i, n;
+
+	if (!s || (!out && max))
+		return gm__error_msg(-EINVAL, "get regions: %s is NULL",
+				     s ? "out" : "space");
+	rd = gm__rcu_reader(s->dom);
+	if (!rd)
+		return gm__error_msg(-ENOMEM, "get regions: out of memory");
+	gm__rcu_enter(s->dom, rd);
+	t = atomic_load_explicit(&s->table, memory_order_acquire);
+	n = t->n;
+	for (i = 0; i < n && i < max; i++) {
+		out[i] = (struct gm_region_info){
+			.gpa = t->e[i].gpa,
+			.size = t->e[i].last - t->e[i].gpa + 1,
+			.flags = t->e[i].flags,
+			.mapped = t->e[i].hva != NULL,
+			.backend = t->e[i].region->ops->name,
+		};
+	}
+	gm__rcu_exit(rd);
+	return (ssize_t)n;
+}

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The space's region table: an immutable, sorted snapshot that writers
+ * replace as a whole (copy, modify, publish, wait for readers, free) and
+ * readers use inside an RCU read-side section (rcu.h) without locking.
+ */
+#ifndef GM_SPACE_H
+#define GM_SPACE_H
+
+#include <pthread.h>
+
+#include "internal.h"
+#include "rcu.h"
+
+/* One region in the table.  Hot fields are copied in so that a lookup
+ * touches only the table. */
+struct gm__entry {
+	uint64_t gpa;	      /* first byte */
+	uint64_t last;	      /* last byte: gpa + size - 1 (no wrap at 2^64) */
+	uint8_t *hva;	      /* persistent mapping of gpa, or NULL */
+	unsigned int flags;   /* GM_REGION_* */
+	struct gm_region *region;
+};
+
+struct gm__table {
+	uint64_t gen; /* unique per space: keys the readers' lookup cache */
+	size_t n;
+	struct gm__entry e[]; /* ascending, non-overlapping */
+};
+
+struct gm_space {
+	struct gm__rcu_domain *dom;
+	uint64_t dom_id;		/* copy of dom->id */
+	_Atomic(struct gm__table *) table;
+	pthread_mutex_t wlock;		/* serialises writers */
+	uint64_t next_gen;		/* under wlock */
+	char name[64];
+};
+
+
+const struct gm__entry *gm__space_lookup_slow(const struct gm__table *t,
+					      struct gm__rcu_reader *r,
+					      uint64_t gpa);
+
+/* The entry that contains @gpa, or NULL for a hole. */
+static inline const struct gm__entry *
+gm__space_lookup(const struct gm__table *t, struct gm__rcu_reader *r,
+		 uint64_t gpa)
+{
+	if (__builtin_expect(r->cache_gen == t->gen, 1)) {
+		const struct gm__entry *e = &t->e[r->cache_idx];
+
+		if (gpa - e->gpa <= e->last - e->gpa)
+			return e;
+	}
+	return gm__space_lookup_slow(t, r, gpa);
+}
+
+/* The entry after @e, or NULL. */
+static inline const struct gm__entry *gm__space_next(const struct gm__table *t,
+						     const struct gm__entry *e)
+{
+	return (size_t)(e - t->e) + 1 < t->n ? e + 1 : NULL;
+}
+
+#endif /* GM_SPACE_H */

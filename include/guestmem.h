@@ -1,0 +1,602 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libguestmem: read and write a virtual machine's memory through one API,
+ * whatever backs that memory.
+ *
+ * Concepts
+ * --------
+ * Guest address space (struct gm_space): a named, 64-bit guest-physical
+ *   address space made of non-overlapping regions.  Addresses that no region
+ *   covers are holes.  Every access names a guest-physical address (gpa).
+ *
+ * Region (struct gm_region, see guestmem/backend.h): a contiguous range of
+ *   guest-physical addresses backed by one backend: plain memory or a file
+ *   (guestmem/unix.h), a Xen domain's frames or grant refs (guestmem/xen.h).
+ *   A backend constructor returns a region owned by the caller;
+ *   gm_space_add_region() moves that ownership to the space.
+ *
+ * Accessors: gm_read(), gm_write(), the typed gm_read_u32() family, fill,
+ *   atomics and fd I/O work on the space by guest address.  They look the
+ *   address up, map what they need, copy, and release it again; accesses
+ *   that cross from one region into the next work; a hole fails with
+ *   -EFAULT.  Nothing they return points into guest memory.
+ *
+ * Views (struct gm_view) and leases (struct gm_lease): the only ways to hold
+ *   host pointers into guest memory.  A view maps one contiguous range of a
+ *   single region and gives inline accessors with no lookup, no lock and no
+ *   indirect call (the fast path for a virtqueue ring, say).  A lease maps
+ *   any range, across regions, as an iovec array for the caller's own
+ *   readv/writev or io_uring.  Pointers stay valid exactly until
+ *   gm_view_put() / gm_lease_put(); a region with live views or leases is
+ *   unlinked by gm_space_remove_region() but stays mapped until the last one
+ *   is released.
+ *
+ * Guest memory is hostile: it can change at any time, under any access.
+ * Copy what you need once (gm_read_obj()), then validate the copy; never
+ * read the same guest field twice and expect the same value.
+ *
+ * Errors
+ * ------
+ * Every function returns 0 (or a count) on success and a negative errno on
+ * failure, with one meaning per code:
+ *   -EINVAL     bad argument: NULL pointer, bad flags or memory order,
+ *               misaligned atomic, atomic or view that crosses a region;
+ *   -EOVERFLOW  gpa + len wraps past 2^64;
+ *   -EFAULT     the range touches a hole, or a page the backend cannot map
+ *               (Xen: a frame whose per-page error was set);
+ *   -EACCES     write to a read-only region or through a read-only view;
+ *   -ENOMEM     out of memory (or out of mapping budget);
+ *   -EEXIST     a region overlaps one already in the space;
+ *   -ENOENT     no region starts at the address given to remove;
+ *   -EOPNOTSUPP the backend or the build lacks the feature;
+ *   other codes come from the system or from Xen and are documented at
+ *   the function that can return them.
+ * The library never sets errno, never prints and never aborts on bad
+ * input.  After a failure, gm_last_error() gives a message naming the
+ * space, the operation, the requested range and the exact failing address:
+ *   guest memory 'vm3': write error: failed to access 0x1000-0x3000 at
+ *   0x2000: no region
+ *
+ * Threads
+ * -------
+ * All functions on one space may run concurrently from any number of
+ * threads, including gm_space_add_region() and gm_space_remove_region()
+ * while others access the space: readers never block, and a removed region
+ * is destroyed only once no reader can still hold it.  The exceptions:
+ * gm_space_free() must not run concurrently with anything else on that
+ * space, and one view or lease object must not be released twice.
+ * Concurrent accesses to the same guest bytes are not atomic with respect
+ * to each other, except through the gm_atomic_* functions.
+ *
+ * Global state: the library keeps one per-thread record per space a thread
+ * has read (freed at thread exit) and the calling thread's last error
+ * message.  It registers the process for membarrier(2) when available.
+ *
+ * fork(): a child may use a space over unix regions; Xen regions must not
+ * be used after fork() (see guestmem/xen.h).
+ */
+#ifndef GUESTMEM_H
+#define GUESTMEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef GM_EXPORT
+#define GM_EXPORT __attribute__((visibility("default")))
+#endif
+#ifndef GM_INLINE
+#define GM_INLINE static inline
+#endif
+#define gm_likely(x) __builtin_expect(!!(x), 1)
+#define gm_unlikely(x) __builtin_expect(!!(x), 0)
+
+/* Error codes used by the inline functions (values of Linux's errno.h). */
+#define GM__EFAULT 14
+#define GM__EINVAL 22
+#define GM__EACCES 13
+
+struct gm_space;
+struct gm_region;
+struct gm_lease;
+
+/* Access protection (same values as PROT_READ / PROT_WRITE). */
+#define GM_PROT_READ 0x1
+#define GM_PROT_WRITE 0x2
+
+/* Memory orders for atomics (same values as the __ATOMIC_* constants). */
+#define GM_RELAXED 0
+#define GM_ACQUIRE 2
+#define GM_RELEASE 3
+#define GM_ACQ_REL 4
+#define GM_SEQ_CST 5
+
+/* Largest length one call moves: counts must fit the ssize_t result. */
+#define GM_MAX_LEN ((size_t)(~(size_t)0 >> 1))
+
+/* ------------------------------------------------------------------ */
+/* Spaces and regions                                                  */
+/* ------------------------------------------------------------------ */
+
+/**
+ * gm_space_new() - create an empty guest address space.
+ * @out: receives the space.
+ * @name: shown in error messages ("vm3"); copied, at most 63 bytes kept.
+ *        NULL means "guest".
+ * @flags: must be 0.
+ *
+ * Return: 0, or -EINVAL (@out NULL or unknown flags), -ENOMEM.
+ */
+GM_EXPORT int gm_space_new(struct gm_space **out, const char *name,
+			   unsigned int flags);
+
+/**
+ * gm_space_free() - remove and destroy every region, then free the space.
+ * @s: the space, or NULL (a no-op).
+ *
+ * No other call on @s may run concurrently or follow.  Regions that still
+ * have views or leases are destroyed when the last of them is released.
+ */
+GM_EXPORT void gm_space_free(struct gm_space *s);
+
+/** gm_space_name() - the name given at creation. */
+GM_EXPORT const char *gm_space_name(const struct gm_space *s);
+
+/**
+ * gm_space_add_region() - add a region; the space takes ownership.
+ * @s: the space.
+ * @r: a region from a backend constructor, not in any space.
+ *
+ * Safe while other threads access the space.  On failure the caller still
+ * owns @r.
+ *
+ * Return: 0, or
+ *  -EINVAL  NULL argument, or a region that is neither persistently mapped
+ *           nor has map/unmap methods, or is already in a space;
+ *  -EEXIST  @r overlaps a region of the space (the message names it);
+ *  -ENOMEM.
+ */
+GM_EXPORT int gm_space_add_region(struct gm_space *s, struct gm_region *r);
+
+/**
+ * gm_space_remove_region() - remove the region that starts at @gpa.
+ * @s: the space.
+ * @gpa: the region's guest-physical base address.
+ *
+ * Unlinks the region at once, then waits until no concurrent accessor can
+ * still be using it (accessors never wait for this), and drops the space's
+ * reference: the region is destroyed now, or when its last view or lease is
+ * released.  Must not be called while the calling thread itself holds a
+ * view or lease of that region only if it expects the region destroyed on
+ * return.
+ *
+ * Return: 0, or -EINVAL (@s NULL), -ENOENT (no region starts at @gpa).
+ */
+GM_EXPORT int gm_space_remove_region(struct gm_space *s, uint64_t gpa);
+
+/** Description of one region, for gm_space_get_regions(). */
+struct gm_region_info {
+	uint64_t gpa;	     /* guest-physical base */
+	uint64_t size;	     /* bytes */
+	unsigned int flags;  /* GM_REGION_* from guestmem/backend.h */
+	unsigned int mapped; /* 1: persistently mapped, 0: mapped on demand */
+	const char *backend; /* backend name, static string */
+};
+
+/**
+ * gm_space_get_regions() - list the regions, in ascending address order.
+ * @s: the space.
+ * @out: array of @max entries, may be NULL when @max is 0.
+ * @max: capacity of @out.
+ *
+ * Return: the number of regions in the space (which may exceed @max; only
+ * the first @max are stored), or -EINVAL.
+ */
+GM_EXPORT ssize_t gm_space_get_regions(struct gm_space *s,
+				       struct gm_region_info *out, size_t max);
+
+/**
+ * gm_region_destroy() - destroy a region that was never added to a space.
+ * @r: the region, or NULL.
+ */
+GM_EXPORT void gm_region_destroy(struct gm_region *r);
+
+/**
+ * gm_last_error() - the calling thread's last error message.
+ *
+ * Return: a string naming the space, operation, requested range and
+ * failing guest address of the last call in this thread that failed, or ""
+ * if none did.  Valid until the next failing call in this thread.
+ */
+GM_EXPORT const char *gm_last_error(void);
+
+/* ------------------------------------------------------------------ */
+/* Byte and typed accessors                                            */
+/* ------------------------------------------------------------------ */
+
+/**
+ * gm_read() / gm_write() - copy exactly @len bytes from / to guest memory.
+ * @s: the space.
+ * @gpa: first guest-physical address.
+ * @buf: host buffer of @len bytes.
+ * @len: bytes to copy; 0 is a successful no-op.
+ *
+ * The range may span several adjacent regions.  The whole range is checked
+ * before any byte is copied where the layout alone decides it (holes,
+ * read-only regions), so a failure leaves guest memory untouched; a
+ * backend failure found while mapping (a bad Xen frame) may leave the
+ * bytes before it written.
+ *
+ * Return: 0, or -EINVAL (@s or @buf NULL, @len > GM_MAX_LEN), -EOVERFLOW,
+ * -EFAULT (hole or unmappable page), -EACCES (gm_write to read-only),
+ * -ENOMEM or a backend's mapping error.
+ */
+GM_EXPORT int gm_read(struct gm_space *s, uint64_t gpa, void *buf,
+		      size_t len);
+GM_EXPORT int gm_write(struct gm_space *s, uint64_t gpa, const void *buf,
+		       size_t len);
+
+/**
+ * gm_read_partial() / gm_write_partial() - copy up to the first failure.
+ *
+ * Like gm_read() / gm_write(), but stop at the first byte that cannot be
+ * accessed.
+ *
+ * Return: the number of bytes copied if at least one was, 0 if @len is 0,
+ * or the negative errno for the very first byte.
+ */
+GM_EXPORT ssize_t gm_read_partial(struct gm_space *s, uint64_t gpa,
+				  void *buf, size_t len);
+GM_EXPORT ssize_t gm_write_partial(struct gm_space *s, uint64_t gpa,
+				   const void *buf, size_t len);
+
+/* Read or write a whole object: gm_read_obj(s, gpa, &desc). */
+#define gm_read_obj(s, gpa, ptr) gm_read((s), (gpa), (ptr), sizeof(*(ptr)))
+#define gm_write_obj(s, gpa, ptr) gm_write((s), (gpa), (ptr), sizeof(*(ptr)))
+
+/**
+ * gm_fill() - set @len bytes at @gpa to @byte; gm_zero() sets them to 0.
+ *
+ * Return: as gm_write().
+ */
+GM_EXPORT int gm_fill(struct gm_space *s, uint64_t gpa, int byte, size_t len);
+GM_EXPORT int gm_zero(struct gm_space *s, uint64_t gpa, size_t len);
+
+/*
+ * Typed accessors, one per integer type and byte order:
+ *   int gm_read_u8 (s, gpa, uint8_t  *val);  int gm_write_u8 (s, gpa, uint8_t  val);
+ *   int gm_read_u16(s, gpa, uint16_t *val);  ... u32, u64: host byte order;
+ *   int gm_read_le16/le32/le64, gm_read_be16/be32/be64 and the gm_write_*
+ *   twins: guest memory in little / big endian, values in host order.
+ * No alignment is required and the value may straddle two regions.
+ * Return: as gm_read() / gm_write().
+ */
+#define GM_INT_TYPES(X)                                                       \
+	X(u8, uint8_t, 8) X(u16, uint16_t, 16) X(u32, uint32_t, 32)           \
+	X(u64, uint64_t, 64)
+#define GM_ENDIAN_TYPES(X)                                                    \
+	X(le16, uint16_t, 16, le) X(le32, uint32_t, 32, le)                   \
+	X(le64, uint64_t, 64, le) X(be16, uint16_t, 16, be)                   \
+	X(be32, uint32_t, 32, be) X(be64, uint64_t, 64, be)
+
+#define GM__DECL_TYPED(sfx, T, ...)                                           \
+	GM_EXPORT int gm_read_##sfx(struct gm_space *s, uint64_t gpa, T *val); \
+	GM_EXPORT int gm_write_##sfx(struct gm_space *s, uint64_t gpa, T val);
+GM_INT_TYPES(GM__DECL_TYPED)
+GM_ENDIAN_TYPES(GM__DECL_TYPED)
+
+/*
+ * Atomics on naturally aligned 1/2/4/8-byte values, with an explicit memory
+ * order (GM_RELAXED ... GM_SEQ_CST), for each of u8, u16, u32, u64:
+ *   gm_atomic_load_u32(s, gpa, uint32_t *val, order)
+ *   gm_atomic_store_u32(s, gpa, uint32_t val, order)
+ *   gm_atomic_xchg_u32(s, gpa, uint32_t val, uint32_t *old, order)
+ *   gm_atomic_cmpxchg_u32(s, gpa, uint32_t *expected, uint32_t desired,
+ *                         order)
+ *   gm_atomic_fetch_add_u32 / _or_ / _and_ (s, gpa, uint32_t val,
+ *                         uint32_t *old, order)      (@old may be NULL)
+ * cmpxchg stores the value it found in *expected and returns 1 if it
+ * exchanged, 0 if not; its failure order is derived from @order.
+ * Return: 0 (or 1/0 for cmpxchg), or -EINVAL (NULL pointer, misaligned
+ * gpa, an order the operation cannot take: a load with GM_RELEASE or
+ * GM_ACQ_REL, a store with GM_ACQUIRE or GM_ACQ_REL), -EFAULT (hole),
+ * -EACCES (read-only region; loads are allowed), -ENOMEM or a backend
+ * mapping error.  A naturally aligned value never crosses a region
+ * boundary because regions start and end on page boundaries in every
+ * backend of this library; when one does not, the atomic fails -EINVAL.
+ */
+#define GM__DECL_ATOMIC(sfx, T, ...)                                          \
+	GM_EXPORT int gm_atomic_load_##sfx(struct gm_space *s, uint64_t gpa,  \
+					   T *val, int order);                \
+	GM_EXPORT int gm_atomic_store_##sfx(struct gm_space *s, uint64_t gpa, \
+					    T val, int order);                \
+	GM_EXPORT int gm_atomic_xchg_##sfx(struct gm_space *s, uint64_t gpa,  \
+					   T val, T *old, int order);         \
+	GM_EXPORT int gm_atomic_cmpxchg_##sfx(struct gm_space *s,             \
+					      uint64_t gpa, T *expected,      \
+					      T desired, int order);          \
+	GM_EXPORT int gm_atomic_fetch_add_##sfx(                              \
+		struct gm_space *s, uint64_t gpa, T val, T *old, int order);  \
+	GM_EXPORT int gm_atomic_fetch_or_##sfx(                               \
+		struct gm_space *s, uint64_t gpa, T val, T *old, int order);  \
+	GM_EXPORT int gm_atomic_fetch_and_##sfx(                              \
+		struct gm_space *s, uint64_t gpa, T val, T *old, int order);
+GM_INT_TYPES(GM__DECL_ATOMIC)
+
+/* ------------------------------------------------------------------ */
+/* fd I/O                                                              */
+/* ------------------------------------------------------------------ */
+
+/**
+ * gm_read_from_fd() - read from @fd into guest memory [gpa, gpa + len).
+ * gm_write_to_fd() - write guest memory [gpa, gpa + len) to @fd.
+ * @s: the space.
+ * @gpa: first guest address.
+ * @len: bytes to transfer.
+ * @fd: file descriptor.
+ * @offset: file offset for preadv/pwritev, or -1 to use and advance the
+ *          fd's own position (readv/writev: pipes, sockets).
+ *
+ * The guest range is leased (mapped) as a whole before any I/O, so a hole
+ * fails with -EFAULT having transferred nothing.  The transfer is vectored
+ * over the pieces of the range, restarts after EINTR and continues after
+ * short counts until @len bytes are done, end of file, or an error.
+ *
+ * Return: the number of bytes transferred (less than @len only at end of
+ * file, or when an error stops a transfer that had already moved bytes),
+ * or -EINVAL (@s NULL, @fd < 0, @offset < -1, @len > GM_MAX_LEN),
+ * -EOVERFLOW, -EFAULT, -EACCES (gm_read_from_fd into read-only memory),
+ * -ENOMEM, or the negative errno of readv/writev/preadv/pwritev.
+ */
+GM_EXPORT ssize_t gm_read_from_fd(struct gm_space *s, uint64_t gpa,
+				  size_t len, int fd, int64_t offset);
+GM_EXPORT ssize_t gm_write_to_fd(struct gm_space *s, uint64_t gpa,
+				 size_t len, int fd, int64_t offset);
+
+/* ------------------------------------------------------------------ */
+/* Leases: a guest range as an iovec array                             */
+/* ------------------------------------------------------------------ */
+
+/**
+ * gm_lease_get() - map [gpa, gpa + len) and describe it as iovecs.
+ * @s: the space.
+ * @gpa: first guest address.
+ * @len: bytes, > 0.
+ * @prot: GM_PROT_READ, GM_PROT_WRITE or both.
+ * @out: receives the lease.
+ *
+ * Every piece stays mapped, and its region alive, until gm_lease_put(),
+ * even if the region is removed from the space meanwhile.
+ *
+ * Return: 0, or -EINVAL (NULL pointer, @len 0 or > GM_MAX_LEN, bad @prot),
+ * -EOVERFLOW, -EFAULT, -EACCES (@prot has GM_PROT_WRITE over read-only
+ * memory), -ENOMEM, or a backend mapping error.
+ */
+GM_EXPORT int gm_lease_get(struct gm_space *s, uint64_t gpa, size_t len,
+			   int prot, struct gm_lease **out);
+
+/**
+ * gm_lease_iov() - the lease's pieces, in guest address order.
+ * @l: the lease.
+ * @iovcnt: receives the number of entries (may exceed IOV_MAX: submit in
+ *          batches).
+ *
+ * Return: the array, owned by the lease and valid until gm_lease_put().
+ */
+GM_EXPORT const struct iovec *gm_lease_iov(const struct gm_lease *l,
+					   int *iovcnt);
+
+/** gm_lease_put() - release every mapping of the lease; NULL is a no-op. */
+GM_EXPORT void gm_lease_put(struct gm_lease *l);
+
+/* ------------------------------------------------------------------ */
+/* Views: inline access to one mapped range                            */
+/* ------------------------------------------------------------------ */
+
+/* Filled by gm_view_get(); read-only for the caller.  ABI-frozen: 64 bytes
+ * on LP64. */
+struct gm_view {
+	uint64_t gpa;		  /* guest range covered: [gpa, gpa + len) */
+	uint64_t len;
+	uint8_t *hva;		  /* host address of gpa, until gm_view_put() */
+	struct gm_region *region; /* owner */
+	void *cookie;		  /* backend mapping handle */
+	int prot;		  /* GM_PROT_* the view was taken with */
+	unsigned int reserved0;
+	uint64_t reserved[2];
+};
+
+/**
+ * gm_view_get() - map [gpa, gpa + len) of one region for inline access.
+ * @s: the space.
+ * @gpa: first guest address.
+ * @len: bytes, > 0; the range must lie within a single region.
+ * @prot: GM_PROT_READ, GM_PROT_WRITE or both.
+ * @v: the view to fill.
+ *
+ * Return: 0, or -EINVAL (NULL pointer, @len 0 or > GM_MAX_LEN, bad @prot,
+ * range crossing into another region), -EOVERFLOW, -EFAULT, -EACCES,
+ * -ENOMEM, or a backend mapping error.  On failure @v is zeroed.
+ */
+GM_EXPORT int gm_view_get(struct gm_space *s, uint64_t gpa, uint64_t len,
+			  int prot, struct gm_view *v);
+
+/** gm_view_put() - release a view; a zeroed or released view is a no-op. */
+GM_EXPORT void gm_view_put(struct gm_view *v);
+
+/* Byte order helpers. */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define GM__LE(bits, x) (x)
+#define GM__BE(bits, x) __builtin_bswap##bits(x)
+#else
+#define GM__LE(bits, x) __builtin_bswap##bits(x)
+#define GM__BE(bits, x) (x)
+#endif
+#define GM__ORD_le(bits, x) GM__LE(bits, x)
+#define GM__ORD_be(bits, x) GM__BE(bits, x)
+
+/* 1 if [gpa, gpa + n) is not inside the view. */
+#define GM__VIEW_OUT(v, gpa, n)                                               \
+	((gpa) < (v)->gpa || (v)->len < (n) || (gpa) - (v)->gpa > (v)->len - (n))
+
+/**
+ * gm_view_read() / gm_view_write() - copy bytes within a view.
+ *
+ * Return: 0, -EFAULT (range outside the view), -EACCES (write through a
+ * view taken without GM_PROT_WRITE).
+ */
+GM_INLINE int gm_view_read(const struct gm_view *v, uint64_t gpa, void *buf,
+			   size_t len)
+{
+	if (gm_unlikely(GM__VIEW_OUT(v, gpa, len)))
+		return -GM__EFAULT;
+	memcpy(buf, v->hva + (gpa - v->gpa), len);
+	return 0;
+}
+
+GM_INLINE int gm_view_write(const struct gm_view *v, uint64_t gpa,
+			    const void *buf, size_t len)
+{
+	if (gm_unlikely(GM__VIEW_OUT(v, gpa, len)))
+		return -GM__EFAULT;
+	if (gm_unlikely(!(v->prot & GM_PROT_WRITE)))
+		return -GM__EACCES;
+	memcpy(v->hva + (gpa - v->gpa), buf, len);
+	return 0;
+}
+
+/*
+ * Typed view accessors: gm_view_read_u32(v, gpa, &val),
+ * gm_view_write_le16(v, gpa, val), ... for every type of GM_INT_TYPES and
+ * GM_ENDIAN_TYPES.  No alignment is required.
+ * Return: as gm_view_read() / gm_view_write().
+ */
+#define GM__VIEW_TYPED(sfx, T, ...)                                           \
+	GM_INLINE int gm_view_read_##sfx(const struct gm_view *v,             \
+					 uint64_t gpa, T *val)                \
+	{                                                                     \
+		if (gm_unlikely(GM__VIEW_OUT(v, gpa, sizeof(T))))             \
+			return -GM__EFAULT;                                   \
+		memcpy(val, v->hva + (gpa - v->gpa), sizeof(T));              \
+		return 0;                                                     \
+	}                                                                     \
+	GM_INLINE int gm_view_write_##sfx(const struct gm_view *v,            \
+					  uint64_t gpa, T val)                \
+	{                                                                     \
+		if (gm_unlikely(GM__VIEW_OUT(v, gpa, sizeof(T))))             \
+			return -GM__EFAULT;                                   \
+		if (gm_unlikely(!(v->prot & GM_PROT_WRITE)))                  \
+			return -GM__EACCES;                                   \
+		memcpy(v->hva + (gpa - v->gpa), &val, sizeof(T));             \
+		return 0;                                                     \
+	}
+GM_INT_TYPES(GM__VIEW_TYPED)
+
+#define GM__VIEW_ENDIAN(sfx, T, bits, ord)                                    \
+	GM_INLINE int gm_view_read_##sfx(const struct gm_view *v,             \
+					 uint64_t gpa, T *val)                \
+	{                                                                     \
+		T raw;                                                        \
+		if (gm_unlikely(GM__VIEW_OUT(v, gpa, sizeof(T))))             \
+			return -GM__EFAULT;                                   \
+		memcpy(&raw, v->hva + (gpa - v->gpa), sizeof(T));             \
+		*val = GM__ORD_##ord(bits, raw);                              \
+		return 0;                                                     \
+	}                                                                     \
+	GM_INLINE int gm_view_write_##sfx(const struct gm_view *v,            \
+					  uint64_t gpa, T val)                \
+	{                                                                     \
+		T raw = GM__ORD_##ord(bits, val);                             \
+		if (gm_unlikely(GM__VIEW_OUT(v, gpa, sizeof(T))))             \
+			return -GM__EFAULT;                                   \
+		if (gm_unlikely(!(v->prot & GM_PROT_WRITE)))                  \
+			return -GM__EACCES;                                   \
+		memcpy(v->hva + (gpa - v->gpa), &raw, sizeof(T));             \
+		return 0;                                                     \
+	}
+GM_ENDIAN_TYPES(GM__VIEW_ENDIAN)
+
+/*
+ * Atomic view accessors on naturally aligned values, for u8..u64:
+ *   gm_view_atomic_load_u16(v, gpa, &val, order)   (a ring's idx, acquire)
+ *   gm_view_atomic_store_u16(v, gpa, val, order)   (release)
+ *   gm_view_atomic_fetch_add_u32(v, gpa, val, &old, order) (@old may be NULL)
+ *   gm_view_atomic_cmpxchg_u32(v, gpa, &expected, desired, order)
+ *     (1 if exchanged, 0 if not; *expected receives the value found)
+ * Return: 0 (or 1/0), -EFAULT (outside the view), -EINVAL (misaligned, or
+ * an order the operation cannot take), -EACCES (a write through a read-only
+ * view).  The order is normally a constant, so the checks fold away.
+ */
+#define GM__ORDER_OK_LOAD(o)                                                  \
+	((o) == GM_RELAXED || (o) == GM_ACQUIRE || (o) == GM_SEQ_CST)
+#define GM__ORDER_OK_STORE(o)                                                 \
+	((o) == GM_RELAXED || (o) == GM_RELEASE || (o) == GM_SEQ_CST)
+#define GM__ORDER_OK_RMW(o) ((o) >= GM_RELAXED && (o) <= GM_SEQ_CST && (o) != 1)
+#define GM__ORDER_FAIL(o)                                                     \
+	((o) == GM_ACQ_REL ? GM_ACQUIRE : (o) == GM_RELEASE ? GM_RELAXED : (o))
+
+#define GM__VIEW_ATOMIC_PTR(v, gpa, T, write, ok)                             \
+	T *p;                                                                 \
+	if (gm_unlikely(GM__VIEW_OUT(v, gpa, sizeof(T))))                     \
+		return -GM__EFAULT;                                           \
+	if (gm_unlikely(!(ok)))                                               \
+		return -GM__EINVAL;                                           \
+	p = (T *)(void *)(v->hva + (gpa - v->gpa));                           \
+	if (gm_unlikely((uintptr_t)p & (sizeof(T) - 1)))                      \
+		return -GM__EINVAL;                                           \
+	if ((write) && gm_unlikely(!(v->prot & GM_PROT_WRITE)))               \
+		return -GM__EACCES;
+
+#define GM__VIEW_ATOMIC(sfx, T, ...)                                          \
+	GM_INLINE int gm_view_atomic_load_##sfx(const struct gm_view *v,      \
+						uint64_t gpa, T *val,         \
+						int order)                    \
+	{                                                                     \
+		GM__VIEW_ATOMIC_PTR(v, gpa, T, 0, GM__ORDER_OK_LOAD(order))   \
+		*val = __atomic_load_n(p, order);                             \
+		return 0;                                                     \
+	}                                                                     \
+	GM_INLINE int gm_view_atomic_store_##sfx(const struct gm_view *v,     \
+						 uint64_t gpa, T val,         \
+						 int order)                   \
+	{                                                                     \
+		GM__VIEW_ATOMIC_PTR(v, gpa, T, 1, GM__ORDER_OK_STORE(order))  \
+		__atomic_store_n(p, val, order);                              \
+		return 0;                                                     \
+	}                                                                     \
+	GM_INLINE int gm_view_atomic_fetch_add_##sfx(                         \
+		const struct gm_view *v, uint64_t gpa, T val, T *old,         \
+		int order)                                                    \
+	{                                                                     \
+		T prev;                                                       \
+		GM__VIEW_ATOMIC_PTR(v, gpa, T, 1, GM__ORDER_OK_RMW(order))    \
+		prev = __atomic_fetch_add(p, val, order);                     \
+		if (old)                                                      \
+			*old = prev;                                          \
+		return 0;                                                     \
+	}                                                                     \
+	GM_INLINE int gm_view_atomic_cmpxchg_##sfx(                           \
+		const struct gm_view *v, uint64_t gpa, T *expected,           \
+		T desired, int order)                                         \
+	{                                                                     \
+		GM__VIEW_ATOMIC_PTR(v, gpa, T, 1,                             \
+				    expected && GM__ORDER_OK_RMW(order))      \
+		return __atomic_compare_exchange_n(p, expected, desired, 0,   \
+						   order,                     \
+						   GM__ORDER_FAIL(order))     \
+			       ? 1                                            \
+			       : 0;                                           \
+	}
+GM_INT_TYPES(GM__VIEW_ATOMIC)
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GUESTMEM_H */
