@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# One entry point for the README's quick start and for CI.
+#   ./build.sh example   install what is missing, build, run the example
+#   ./build.sh test      install what is missing, build, run every test
+# Builds out of tree in _build/ (override with BUILD_DIR=...).
+set -euo pipefail
+cd "$(dirname "$0")"
+top=$PWD
+build=${BUILD_DIR:-$top/_build}
+what=${1:-}
+
+deps=(autoconf automake libtool pkg-config make gcc g++ libcmocka-dev
+	libxen-dev valgrind)
+
+usage() {
+	echo "usage: $0 example|test" >&2
+	exit 2
+}
+
+install_deps() {
+	local missing=() p sudo=
+	for p in "${deps[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+			grep -q 'install ok installed' || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	[ "$(id -u)" -eq 0 ] || sudo=sudo
+	echo "build.sh: installing ${missing[*]}"
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
+		--no-install-recommends "${missing[@]}" >/dev/null
+}
+
+configure_build() {
+	autoreconf -fi >/dev/null 2>&1 || autoreconf -fi
+	mkdir -p "$build"
+	cd "$build"
+	[ -f Makefile ] || "$top/configure" -q
+	make -j"$(nproc)" >/dev/null
+}
+
+# Print the totals of the automake test logs as "N passed, N failed".
+summary() {
+	local pass fail skip
+	pass=$(cat $(find . -name '*.trs') /dev/null | grep -c '^:test-result: PASS' || true)
+	fail=$(cat $(find . -name '*.trs') /dev/null | grep -Ec '^:test-result: (FAIL|ERROR|XPASS)' || true)
+	skip=$(cat $(find . -name '*.trs') /dev/null | grep -c '^:test-result: SKIP' || true)
+	echo "tests: $pass passed, $fail failed, $skip skipped"
+}
+
+case $what in
+example)
+	install_deps
+	configure_build
+	./examples/example-space
+	;;
+test)
+	install_deps
+	configure_build
+	rc=0
+	make -j"$(nproc)" check || rc=$?
+	if [ $rc -ne 0 ]; then
+		find . -name '*.log' ! -name config.log ! -name test-suite.log \
+			-exec grep -l -E '^(FAIL|ERROR)|\[  FAILED  \]' {} + |
+			while read -r f; do echo "==== $f"; tail -n 60 "$f"; done
+	fi
+	summary
+	[ $rc -eq 0 ] || exit $rc
+	make -j"$(nproc)" check-valgrind
+	make distcheck >/dev/null
+	echo "build.sh: make distcheck passed"
+	;;
+*) usage ;;
+esac
