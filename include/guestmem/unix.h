@@ -43,10 +43,13 @@ extern "C" {
  * @gpa: guest-physical base, page-aligned.
  * @size: bytes, a non-zero multiple of the page size.
  * @flags: GM_UNIX_RDONLY, GM_UNIX_SHARED.
- * @out: receives the region (owned by the caller until added to a space).
+ * @out: receives the region (owned by the caller until added to a space),
+ *       or NULL on failure.
  *
  * Return: 0, or -EINVAL (@out NULL, unaligned @gpa or @size, size 0,
- * unknown flags), -EOVERFLOW (gpa + size wraps), -ENOMEM, or mmap's error.
+ * unknown flags), -EOVERFLOW (the region's last byte, gpa + size - 1, lies
+ * past 2^64), -ENOMEM (out of memory, or @size above PTRDIFF_MAX, more than
+ * any address space holds), or mmap's error.
  */
 GM_EXPORT int gm_unix_region_new_anon(uint64_t gpa, uint64_t size,
 				      unsigned int flags,
@@ -59,15 +62,26 @@ GM_EXPORT int gm_unix_region_new_anon(uint64_t gpa, uint64_t size,
  * @fd: the file; duplicated (F_DUPFD_CLOEXEC), the caller keeps @fd.
  * @offset: page-aligned offset of @gpa's byte in the file.
  * @flags: GM_UNIX_RDONLY (GM_UNIX_SHARED is implied and refused).
- * @out: receives the region.
+ * @out: receives the region, or NULL on failure.
  *
- * The file must already be at least @offset + @size bytes long; accessing
- * pages past its end later (someone truncated it) raises SIGBUS in the
- * accessing thread unless the space is fault-safe.
+ * @fd must be open for reading and writing, or for reading only when
+ * @flags has GM_UNIX_RDONLY.  On hugetlbfs, @gpa, @size and @offset must
+ * be multiples of the huge page size.  The file must already be at least
+ * @offset + @size bytes long; accessing pages past its end later (someone
+ * truncated it) raises SIGBUS in the accessing thread unless the space is
+ * fault-safe.
  *
- * Return: 0, or -EINVAL (bad argument or alignment, unknown flags),
- * -EOVERFLOW, -EBADF (@fd not open), -ENXIO (file shorter than
- * @offset + @size), -ENOMEM, or the error of fstat/mmap.
+ * Return: 0, or
+ *  -EINVAL    @out NULL, size 0, unaligned @gpa, @size or @offset, @offset
+ *             negative, unknown flags or GM_UNIX_SHARED, or @fd not a
+ *             regular file or memfd (a pipe, a directory, a device);
+ *  -EOVERFLOW gpa + size - 1 lies past 2^64, or @offset + @size past the
+ *             largest file offset;
+ *  -EBADF     @fd not open;
+ *  -EACCES    @fd open write-only, or read-only without GM_UNIX_RDONLY;
+ *  -ENXIO     the file is shorter than @offset + @size;
+ *  -ENOMEM    out of memory, or @size above PTRDIFF_MAX;
+ *  or the error of fcntl/fstat/fstatfs/mmap.
  */
 GM_EXPORT int gm_unix_region_new_fd(uint64_t gpa, uint64_t size, int fd,
 				    int64_t offset, unsigned int flags,
@@ -78,8 +92,8 @@ GM_EXPORT int gm_unix_region_new_fd(uint64_t gpa, uint64_t size, int fd,
  * @gpa, @size, @flags, @out: as gm_unix_region_new_anon() (GM_UNIX_SHARED is
  * implied and ignored).
  *
- * Return: as gm_unix_region_new_anon(), or the error of memfd_create or
- * ftruncate.
+ * Return: as gm_unix_region_new_anon(), or the error of memfd_create
+ * (-ENOSYS without memfd support) or ftruncate.
  */
 GM_EXPORT int gm_unix_region_new_memfd(uint64_t gpa, uint64_t size,
 				       unsigned int flags,
@@ -89,16 +103,22 @@ GM_EXPORT int gm_unix_region_new_memfd(uint64_t gpa, uint64_t size,
  * gm_unix_region_fd() - the fd and file offset behind a region.
  * @r: a unix region.
  * @fd: receives the region's own fd (owned by the region: dup it to keep
- *      it), or -1 for anonymous memory.
- * @offset: receives the file offset of the region's first byte.
+ *      it), or -1 for anonymous memory.  Close-on-exec is set on it.
+ * @offset: receives the file offset of the region's first byte (0 for
+ *          anonymous memory).
  *
- * Return: 0, -EINVAL (NULL or not a unix region), -ENODEV (anonymous).
+ * Return: 0, -EINVAL (a NULL argument or @r not a unix region), -ENODEV
+ * (anonymous memory, shared or not: it has no fd).
  */
 GM_EXPORT int gm_unix_region_fd(const struct gm_region *r, int *fd,
 				int64_t *offset);
 
 /**
  * gm_unix_region_is_hugetlb() - whether the region's memory is hugetlbfs.
+ * @r: a unix region.
+ *
+ * Decided at creation (fstatfs() of the fd); anonymous memory is never
+ * hugetlbfs, whatever transparent huge pages do with it.
  *
  * Return: 1 if it is, 0 if not, -EINVAL (NULL or not a unix region).
  */
@@ -107,8 +127,8 @@ GM_EXPORT int gm_unix_region_is_hugetlb(const struct gm_region *r);
 /**
  * gm_unix_region_discard() - drop the contents of [off, off + len).
  * @r: a unix region (not read-only).
- * @off: offset in the region, page-aligned.
- * @len: bytes, a non-zero multiple of the page size.
+ * @off: offset in the region, page-aligned (huge-page-aligned on hugetlbfs).
+ * @len: bytes, a non-zero multiple of the same page size.
  *
  * The range reads back as zero afterwards and gives its memory back
  * (MADV_REMOVE / fallocate punch hole for shared or file memory,
@@ -116,7 +136,7 @@ GM_EXPORT int gm_unix_region_is_hugetlb(const struct gm_region *r);
  *
  * Return: 0, or -EINVAL (bad argument, alignment, range past the region's
  * end, not a unix region), -EACCES (read-only region), or the error of
- * madvise/fallocate.
+ * madvise/fallocate (-EOPNOTSUPP: the file system cannot punch holes).
  */
 GM_EXPORT int gm_unix_region_discard(struct gm_region *r, uint64_t off,
 				     uint64_t len);
