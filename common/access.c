@@ -39,6 +39,9 @@ static inline struct gm__rcu_reader *space_reader(struct gm_space *s)
 
 	if (gm_likely(r != NULL && r->dom_id == s->dom_id))
 		return r;
+	r = gm__rcu_last2;
+	if (gm_likely(r != NULL && r->dom_id == s->dom_id))
+		return r;
 	return gm__rcu_reader_slow(s->dom);
 }
 
@@ -567,8 +570,8 @@ int gm_view_get(struct gm_space *s, uint64_t gpa, uint64_t len, int prot,
 		err = gm__error_access(s, "view", gpa, len, gpa, -EACCES, NULL);
 		goto out;
 	}
-	err = gm__region_map(e->region, gpa - e->gpa, len, prot, GM_MAP_WHOLE,
-			     &m);
+	err = gm__region_map(e->region, gpa - e->gpa, len, prot,
+			     GM_MAP_WHOLE | GM_MAP_HOLD, &m);
 	if (err) {
 		err = gm__error_map(s, "view", gpa, len, e->gpa + m.fault, err,
 				    e->region->ops->name);
@@ -690,7 +693,7 @@ static int lease_get(struct gm_space *s, const char *op, uint64_t gpa,
 			struct gm_map m;
 
 			err = gm__region_map(e->region, cur - e->gpa, n, prot,
-					     0, &m);
+					     GM_MAP_HOLD, &m);
 			if (err) {
 				err = gm__error_map(s, op, gpa, len,
 						    e->gpa + m.fault, err,

@@ -23,6 +23,8 @@
 
 __thread struct gm__rcu_reader *gm__rcu_last
 	__attribute__((tls_model("initial-exec")));
+__thread struct gm__rcu_reader *gm__rcu_last2
+	__attribute__((tls_model("initial-exec")));
 static __thread struct gm__rcu_reader *thread_readers
 	__attribute__((tls_model("initial-exec")));
 
@@ -84,9 +86,12 @@ static void reader_free(struct gm__rcu_reader *r)
 			break;
 		}
 	}
+	d->retired += atomic_load_explicit(&r->count, memory_order_relaxed);
 	pthread_mutex_unlock(&d->lock);
 	if (gm__rcu_last == r)
 		gm__rcu_last = NULL;
+	if (gm__rcu_last2 == r)
+		gm__rcu_last2 = NULL;
 	free(r);
 	domain_put(d);
 }
@@ -102,6 +107,7 @@ static void thread_exit(void *arg)
 	}
 	thread_readers = NULL;
 	gm__rcu_last = NULL;
+	gm__rcu_last2 = NULL;
 }
 
 static void key_init(void)
@@ -145,13 +151,21 @@ void gm__rcu_force_fence(struct gm__rcu_domain *d)
 	atomic_store(&d->fence, 1);
 }
 
+/* Make @r the most recent reader; the previous one becomes the second. */
+static void remember(struct gm__rcu_reader *r)
+{
+	if (gm__rcu_last != r)
+		gm__rcu_last2 = gm__rcu_last;
+	gm__rcu_last = r;
+}
+
 struct gm__rcu_reader *gm__rcu_reader_slow(struct gm__rcu_domain *d)
 {
 	struct gm__rcu_reader *r, **pp;
 
 	for (r = thread_readers; r; r = r->tnext) {
 		if (r->dom_id == d->id) {
-			gm__rcu_last = r;
+			remember(r);
 			return r;
 		}
 	}
@@ -176,6 +190,7 @@ struct gm__rcu_reader *gm__rcu_reader_slow(struct gm__rcu_domain *d)
 		return NULL;
 	*r = (struct gm__rcu_reader){ .dom_id = d->id, .dom = d };
 	atomic_init(&r->seq, 0);
+	atomic_init(&r->count, 0);
 	r->cache_gen = UINT64_MAX;
 	atomic_fetch_add_explicit(&d->refs, 1, memory_order_relaxed);
 	pthread_mutex_lock(&d->lock);
@@ -184,8 +199,21 @@ struct gm__rcu_reader *gm__rcu_reader_slow(struct gm__rcu_domain *d)
 	pthread_mutex_unlock(&d->lock);
 	r->tnext = thread_readers;
 	thread_readers = r;
-	gm__rcu_last = r;
+	remember(r);
 	return r;
+}
+
+uint64_t gm__rcu_count(struct gm__rcu_domain *d)
+{
+	struct gm__rcu_reader *r;
+	uint64_t sum;
+
+	pthread_mutex_lock(&d->lock);
+	sum = d->retired;
+	for (r = d->readers; r; r = r->next)
+		sum += atomic_load_explicit(&r->count, memory_order_relaxed);
+	pthread_mutex_unlock(&d->lock);
+	return sum;
 }
 
 void gm__rcu_synchronize(struct gm__rcu_domain *d)

@@ -39,6 +39,9 @@ struct gm__rcu_reader {
 	/* Lookup cache of the owning thread for this space (space.c). */
 	uint64_t cache_gen;
 	size_t cache_idx;
+	/* Event count of the domain's owner (Xen cache hits), written by the
+	 * owning thread only, summed by gm__rcu_count(). */
+	_Atomic uint64_t count;
 	struct gm__rcu_domain *dom;
 	struct gm__rcu_reader *next;  /* domain's list, under dom->lock */
 	struct gm__rcu_reader *tnext; /* owning thread's list */
@@ -49,12 +52,19 @@ struct gm__rcu_domain {
 	_Atomic int fence;	 /* readers fence: no membarrier */
 	_Atomic int dead;	 /* the space is gone; readers may be pruned */
 	_Atomic unsigned long refs; /* the space, plus one per reader */
-	pthread_mutex_t lock;	 /* protects readers */
+	pthread_mutex_t lock;	 /* protects readers and retired */
 	struct gm__rcu_reader *readers;
+	uint64_t retired;	 /* counts of readers already freed */
 };
 
-/* The calling thread's most recently used reader (rcu.c). */
+/*
+ * The calling thread's two most recently registered readers (rcu.c): an
+ * access through a Xen region uses two domains (the space's and the mapping
+ * cache's), and both must be found without a search.
+ */
 extern __thread struct gm__rcu_reader *gm__rcu_last
+	__attribute__((tls_model("initial-exec")));
+extern __thread struct gm__rcu_reader *gm__rcu_last2
 	__attribute__((tls_model("initial-exec")));
 
 int gm__rcu_domain_new(struct gm__rcu_domain **out);
@@ -64,6 +74,8 @@ void gm__rcu_domain_release(struct gm__rcu_domain *d);
 struct gm__rcu_reader *gm__rcu_reader_slow(struct gm__rcu_domain *d);
 /* Wait until no reader can still see what was unpublished before. */
 void gm__rcu_synchronize(struct gm__rcu_domain *d);
+/* Sum of every reader's count, past and present. */
+uint64_t gm__rcu_count(struct gm__rcu_domain *d);
 /* Tests: make readers of @d fence (as without membarrier). */
 void gm__rcu_force_fence(struct gm__rcu_domain *d);
 
@@ -72,6 +84,9 @@ static inline struct gm__rcu_reader *gm__rcu_reader(struct gm__rcu_domain *d)
 {
 	struct gm__rcu_reader *r = gm__rcu_last;
 
+	if (__builtin_expect(r != NULL && r->dom_id == d->id, 1))
+		return r;
+	r = gm__rcu_last2;
 	if (__builtin_expect(r != NULL && r->dom_id == d->id, 1))
 		return r;
 	return gm__rcu_reader_slow(d);
@@ -96,6 +111,15 @@ static inline void gm__rcu_enter(struct gm__rcu_domain *d,
 		atomic_thread_fence(memory_order_seq_cst);
 	else
 		atomic_signal_fence(memory_order_seq_cst);
+}
+
+/* Count one event in the calling thread's reader: no atomic RMW. */
+static inline void gm__rcu_count_one(struct gm__rcu_reader *r)
+{
+	atomic_store_explicit(&r->count,
+			      atomic_load_explicit(&r->count,
+						   memory_order_relaxed) + 1,
+			      memory_order_relaxed);
 }
 
 static inline void gm__rcu_exit(struct gm__rcu_reader *r)

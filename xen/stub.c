@@ -1,3 +1,64 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Placeholder: built when configure found no Xen (--with-xen=no). */
-#include "config.h"
+/*
+ * The Xen API in a build without Xen (--with-xen=no): every function
+ * reports -EOPNOTSUPP, so that callers and the symbol list are the same in
+ * every build.
+ */
+#include "internal.h"
+
+#include <errno.h>
+
+#include <guestmem/xen.h>
+
+static int no_xen(const char *fn)
+{
+	return gm__error_msg(-EOPNOTSUPP, "%s: libguestmem was built without "
+			     "Xen (--with-xen=no)", fn);
+}
+
+int gm_xen_open(struct gm_xen **out, const struct gm_xen_options *opts)
+{
+	if (out)
+		*out = NULL;
+	return no_xen(__func__);
+}
+
+void gm_xen_close(struct gm_xen *x)
+{
+}
+
+int gm_xen_foreign_region_new(struct gm_xen *x, uint32_t domid, uint64_t gpa,
+			      uint64_t size, uint64_t gfn, unsigned int flags,
+			      struct gm_region **out)
+{
+	if (out)
+		*out = NULL;
+	return no_xen(__func__);
+}
+
+int gm_xen_grant_region_new(struct gm_xen *x, uint32_t domid, uint64_t gpa,
+			    uint32_t first_ref, uint32_t count,
+			    unsigned int flags, struct gm_region **out)
+{
+	if (out)
+		*out = NULL;
+	return no_xen(__func__);
+}
+
+int gm_xen_space_open_domain(struct gm_xen *x, uint32_t domid,
+			     unsigned int flags, struct gm_space **out)
+{
+	if (out)
+		*out = NULL;
+	return no_xen(__func__);
+}
+
+int gm_xen_get_stats(struct gm_xen *x, struct gm_xen_stats *st)
+{
+	return no_xen(__func__);
+}
+
+int gm_xen_invalidate(struct gm_xen *x)
+{
+	return no_xen(__func__);
+}

@@ -21,6 +21,13 @@
  *    except when GM_MAP_WHOLE is passed (views), where the backend must map
  *    the whole range contiguously or fail.
  *
+ * Transient and held mappings: without GM_MAP_HOLD, the mapping is used by
+ * one accessor call in one thread and released before that call returns,
+ * with no other map call of the same thread in between; a backend may
+ * protect it cheaply (an RCU read-side section instead of a pin count).
+ * With GM_MAP_HOLD (views, leases) it may be held for any time, used from
+ * any thread and released from another thread: the backend must pin it.
+ *
  * Only common/region.c calls through a gm_region_ops table.
  *
  * Thread safety: map and unmap may be called concurrently from any number
@@ -48,6 +55,7 @@ extern "C" {
 
 /* Flags for gm_region_ops.map */
 #define GM_MAP_WHOLE 0x1u /* map [off, off + len) contiguously, or fail */
+#define GM_MAP_HOLD 0x2u  /* the mapping outlives the calling accessor */
 
 /* One mapping handed out by gm_region_ops.map. */
 struct gm_map {

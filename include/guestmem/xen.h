@@ -1,6 +1,218 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* libguestmem Xen backend: placeholder until the Xen backend lands. */
+/*
+ * libguestmem Xen backend: regions over a Xen domain's memory.
+ *
+ * Concepts
+ * --------
+ * Xen context (struct gm_xen): owns one libxenforeignmemory, one
+ *   libxengnttab and one libxenctrl handle, opened once, and the mapping
+ *   cache that all of its regions share.  Regions keep their context alive:
+ *   gm_xen_close() drops the caller's reference and the handles are closed
+ *   when the last region of the context is destroyed.
+ *
+ * Foreign region: guest-physical range [gpa, gpa + size) of domain @domid,
+ *   backed by the domain's frames starting at frame @gfn.  For HVM and PVH
+ *   guests (the device-model case) frames are guest frame numbers (GFNs);
+ *   PV guests need machine frame numbers (MFNs), which this library does not
+ *   translate.  Two modes:
+ *   - on demand (default): an access maps the cache buckets that cover its
+ *     range (GM_XEN_BUCKET_SIZE bytes each, aligned), through the cache;
+ *   - eager (GM_XEN_EAGER): the whole region is mapped at creation, in
+ *     bounded chunks of frames, into one contiguous host range.
+ *
+ * Grant region: the grant address space Linux's grant DMA uses: guest
+ *   address GM_XEN_GRANT_ADDR(ref) = 1 << 63 | ref << 12, the refs of one
+ *   buffer consecutive.  An access maps just the grant refs that cover its
+ *   range, read-only when the access only reads (never RW first: Xen logs
+ *   every failed grant map).  Grant maps are all-or-nothing.
+ *
+ * Mapping cache: buckets of a power-of-two size; at most `cache_bytes` of
+ *   guest memory mapped at any time by the context; entries evicted with
+ *   CLOCK when unpinned.  A hit takes no syscall, no lock and no atomic
+ *   read-modify-write: short accesses are protected by a read-side section
+ *   of the cache (eviction waits for it), views and leases pin their entries.
+ *
+ * Errors: every foreign map passes an err[] array; a frame Xen refused is
+ *   remembered, and an access that touches it fails with the errno Xen gave
+ *   (usually -EFAULT, -EINVAL, -EPERM, -ESRCH) naming the exact guest
+ *   address, without touching the page.  Paged-out frames (-ENOENT) are
+ *   retried a bounded number of times, then fail with -ENOENT.  A failed
+ *   grant map fails the access with the errno of the map, naming the grant
+ *   range.  Nothing here aborts, exits or lets a bad frame raise SIGBUS.
+ *
+ * Threads: every function may be called from any thread; regions of one
+ *   context may be accessed concurrently.  gm_xen_close() must not race with
+ *   region creation on the same context.
+ *
+ * fork(): Xen handles and mappings must not be used in a child after
+ *   fork(); a child must not access Xen regions inherited from its parent
+ *   (open a new context instead).  Only freeing is safe there.
+ *
+ * Builds without Xen (--with-xen=no): every function here returns
+ * -EOPNOTSUPP (gm_xen_close is a no-op).
+ */
 #ifndef GUESTMEM_XEN_H
 #define GUESTMEM_XEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
 #include "../guestmem.h"
+
+#ifdef __cplusplus
+extern "C" {
 #endif
+
+struct gm_xen;
+
+/* Guest address of grant ref @ref in the grant address space. */
+#define GM_XEN_GRANT_BASE (1ull << 63)
+#define GM_XEN_GRANT_ADDR(ref) (GM_XEN_GRANT_BASE | ((uint64_t)(ref) << 12))
+
+/* Region flags. */
+#define GM_XEN_RDONLY 0x1u /* map read-only; writes fail with -EACCES */
+#define GM_XEN_EAGER 0x2u  /* foreign: map the whole region at creation */
+
+/* Options for gm_xen_open(); zero fields take the default. */
+struct gm_xen_options {
+	size_t bucket_size;	    /* foreign bucket bytes, power of two,
+				     * >= 4096 (default 64 KiB) */
+	size_t cache_bytes;	    /* mapped-bytes budget (default 64 MiB) */
+	unsigned int enoent_retries; /* paged-out retries (default 8) */
+	unsigned int eager_chunk;    /* frames per eager map call
+				      * (default 1024) */
+	uint64_t reserved[4];	    /* must be zero */
+};
+
+/* Counters of a context's mapping activity, for gm_xen_get_stats(). */
+struct gm_xen_stats {
+	uint64_t map_calls;	 /* foreign + grant map calls made */
+	uint64_t unmap_calls;	 /* unmap calls made */
+	uint64_t pages_mapped;	 /* pages mapped, in total */
+	uint64_t hits;		 /* accesses answered by the cache */
+	uint64_t misses;	 /* accesses that had to map */
+	uint64_t evictions;	 /* cache entries evicted */
+	uint64_t failures;	 /* map calls or pages that failed */
+	uint64_t retries;	 /* paged-out (-ENOENT) retries */
+	uint64_t mapped_bytes;	 /* bytes mapped now (cache and views) */
+	uint64_t peak_mapped_bytes; /* most ever mapped at once */
+	uint64_t reserved[6];
+};
+
+/**
+ * gm_xen_open() - open the Xen handles and create a mapping cache.
+ * @out: receives the context.
+ * @opts: options, or NULL for the defaults.
+ *
+ * Return: 0, or -EINVAL (@out NULL, bucket size not a power of two or
+ * < 4096, budget smaller than one bucket, reserved fields not zero),
+ * -ENOMEM, -EOPNOTSUPP (built without Xen), or the errno of
+ * xenforeignmemory_open / xengnttab_open / xc_interface_open (-EACCES,
+ * -ENOENT when /dev/xen/privcmd is missing: not running on Xen).
+ */
+GM_EXPORT int gm_xen_open(struct gm_xen **out,
+			  const struct gm_xen_options *opts);
+
+/**
+ * gm_xen_close() - drop the caller's reference to a context.
+ * @x: the context, or NULL.
+ *
+ * The handles are closed once the last region of @x is destroyed too.
+ */
+GM_EXPORT void gm_xen_close(struct gm_xen *x);
+
+/**
+ * gm_xen_foreign_region_new() - a region over a domain's frames.
+ * @x: the context.
+ * @domid: the domain.
+ * @gpa: guest-physical base, page-aligned.
+ * @size: bytes, a non-zero multiple of the page size.
+ * @gfn: frame number that backs @gpa (for the device-model case,
+ *       gpa >> 12).
+ * @flags: GM_XEN_RDONLY, GM_XEN_EAGER.
+ * @out: receives the region.
+ *
+ * Eager regions map every frame at creation: frames Xen refuses are
+ * recorded and fail later accesses with their errno; the creation itself
+ * fails only if a map call fails as a whole (no such domain, say).  When
+ * every frame mapped, the region is persistent: accesses go straight to
+ * the mapping.
+ *
+ * Return: 0, or -EINVAL (bad argument, alignment, flags), -EOVERFLOW,
+ * -ENOMEM, -EOPNOTSUPP, or (eager) the errno of the map call, e.g.
+ * -ESRCH for a domain that does not exist.
+ */
+GM_EXPORT int gm_xen_foreign_region_new(struct gm_xen *x, uint32_t domid,
+					uint64_t gpa, uint64_t size,
+					uint64_t gfn, unsigned int flags,
+					struct gm_region **out);
+
+/**
+ * gm_xen_grant_region_new() - a region over @count consecutive grant refs.
+ * @x: the context.
+ * @domid: the granting domain.
+ * @gpa: where the region starts in the space, page-aligned.  For the grant
+ *       address space of Linux's grant DMA, pass GM_XEN_GRANT_ADDR(first_ref);
+ *       a device model may put the buffer anywhere else.
+ * @first_ref: grant ref that backs @gpa; page i is backed by first_ref + i.
+ * @count: number of refs, > 0.
+ * @flags: GM_XEN_RDONLY (the refs are read-only grants: writes fail with
+ *         -EACCES before any map is tried).
+ * @out: receives the region.
+ *
+ * Nothing is mapped until an access needs it.
+ *
+ * Return: 0, or -EINVAL (NULL argument, @count 0, unaligned @gpa, unknown
+ * flags, refs that wrap past 2^32), -EOVERFLOW (the region wraps past
+ * 2^64), -ENOMEM, -EOPNOTSUPP, or the errno of xengnttab_open when the
+ * context could not open libxengnttab (gntdev missing).
+ */
+GM_EXPORT int gm_xen_grant_region_new(struct gm_xen *x, uint32_t domid,
+				      uint64_t gpa, uint32_t first_ref,
+				      uint32_t count, unsigned int flags,
+				      struct gm_region **out);
+
+/**
+ * gm_xen_space_open_domain() - a space over all of a domain's memory.
+ * @x: the context.
+ * @domid: the domain.
+ * @flags: GM_XEN_RDONLY, GM_XEN_EAGER, as for foreign regions.
+ * @out: receives a new space named "domain-<domid>" with one foreign region
+ *       [0, (max_gpfn + 1) * 4096), sized with xc_domain_maximum_gpfn().
+ *
+ * Frames inside that range that the domain does not populate (MMIO holes)
+ * fail their accesses with the errno Xen gives.
+ *
+ * Return: 0, or -EINVAL, -ENOMEM, -EOPNOTSUPP, -ESRCH (no such domain), or
+ * the errno of libxenctrl.
+ */
+GM_EXPORT int gm_xen_space_open_domain(struct gm_xen *x, uint32_t domid,
+				       unsigned int flags,
+				       struct gm_space **out);
+
+/**
+ * gm_xen_get_stats() - read the context's counters.
+ *
+ * Return: 0, or -EINVAL (NULL argument), -EOPNOTSUPP.
+ */
+GM_EXPORT int gm_xen_get_stats(struct gm_xen *x, struct gm_xen_stats *st);
+
+/**
+ * gm_xen_invalidate() - drop every cached mapping (after a balloon event).
+ * @x: the context.
+ *
+ * Unmaps every unpinned cache entry now.  Entries pinned by views or
+ * leases are not waited for: they are unlinked at once (no new access
+ * finds them) and unmapped when their last pin is released.  Frames
+ * recorded as failed are forgotten, so the next access retries them.
+ *
+ * Return: the number of entries that were still pinned, or -EINVAL,
+ * -EOPNOTSUPP.
+ */
+GM_EXPORT int gm_xen_invalidate(struct gm_xen *x);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GUESTMEM_XEN_H */

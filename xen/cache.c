@@ -1,0 +1,572 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The mapping cache shared by the regions of one Xen context.
+ *
+ * An on-demand region is cut into aligned buckets (2^shift bytes: the
+ * context's bucket size for foreign regions, one page for grant regions).
+ * An access maps the bucket that holds its first byte, or finds it mapped
+ * already, and uses at most the rest of that bucket; common code asks again
+ * for what is left.
+ *
+ * Hits are the hot path.  They take no lock and no atomic read-modify-write:
+ *  - The hash table is read inside a read-side section of the cache's own
+ *    RCU domain; writers (under `lock`) unlink an entry, wait for a grace
+ *    period, and only then unmap it.
+ *  - A transient mapping (one accessor call, no GM_MAP_HOLD) simply stays
+ *    inside that section until gm__xen_unmap(): the cookie is the reader,
+ *    tagged with bit 0.  A held mapping (views, leases) pins the entry
+ *    instead, and the cookie is the entry.
+ *  - CLOCK's "used" bit is written only when it is clear, so threads that
+ *    hit the same entry do not bounce its cache line.
+ *  - Hits are counted in the thread's own reader record.
+ * Misses serialise on `lock`: they map (a syscall and a hypercall anyway),
+ * evict with CLOCK to stay within the budget, and return the new entry
+ * pinned.
+ *
+ * Eviction never unmaps an entry that a pin or a section still uses: the
+ * entry's state word holds its pin count and, once it is unlinked and a
+ * grace period has passed, ENTRY_DEAD; whoever takes the count to zero with
+ * ENTRY_DEAD set (the evictor or the last unpin) unmaps it.  Entries that
+ * are still pinned keep counting against the budget until then, so the
+ * budget holds for every byte actually mapped.
+ *
+ * Deadlock freedom: a thread inside a section never takes `lock` (misses
+ * leave the section first, and the contract of transient mappings forbids
+ * another map call before the unmap), so synchronising under `lock` cannot
+ * wait for a thread that waits for `lock`.
+ */
+#include "private.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define COOKIE_SECTION ((uintptr_t)1)
+
+static inline size_t hash_of(const struct gm_xen *x,
+			     const struct gm__xen_region *xr, uint64_t index)
+{
+	uint64_t h = (uint64_t)(uintptr_t)xr * 0x9e3779b97f4a7c15ull;
+
+	h ^= (index + 1) * 0xc2b2ae3d27d4eb4full;
+	h ^= h >> 29;
+	return (size_t)h & x->hash_mask;
+}
+
+int gm__xen_cache_init(struct gm_xen *x)
+{
+	uint64_t want = x->opt.cache_bytes / XEN_PAGE_SIZE;
+	size_t n = 64;
+	int ret;
+
+	/* One slot per page the budget can hold (grant entries are single
+	 * pages), within sane bounds. */
+	while (n < want && n < ((size_t)1 << 20))
+		n <<= 1;
+	x->hash = calloc(n, sizeof(*x->hash));
+	if (!x->hash)
+		return -ENOMEM;
+	x->hash_mask = n - 1;
+	ret = gm__rcu_domain_new(&x->dom);
+	if (ret)
+		goto err;
+	if (pthread_mutex_init(&x->lock, NULL)) {
+		gm__rcu_domain_release(x->dom);
+		ret = -ENOMEM;
+		goto err;
+	}
+	return 0;
+err:
+	free(x->hash);
+	x->hash = NULL;
+	return ret;
+}
+
+void gm__xen_cache_fini(struct gm_xen *x)
+{
+	/* Every region purged its entries when it was destroyed, and every
+	 * region holds a reference to x: nothing is left here. */
+	pthread_mutex_destroy(&x->lock);
+	gm__rcu_domain_release(x->dom);
+	free(x->hash);
+}
+
+static struct gm__xen_entry *hash_find(struct gm_xen *x,
+				       const struct gm__xen_region *xr,
+				       uint64_t index, int prot)
+{
+	struct gm__xen_entry *e;
+
+	e = atomic_load_explicit(&x->hash[hash_of(x, xr, index)],
+				 memory_order_acquire);
+	for (; e; e = atomic_load_explicit(&e->hnext, memory_order_acquire))
+		if (e->owner == xr && e->index == index &&
+		    (e->prot & prot) == prot)
+			return e;
+	return NULL;
+}
+
+/* Link a fully initialised entry; lock held. */
+static void entry_link(struct gm_xen *x, struct gm__xen_entry *e)
+{
+	_Atomic(struct gm__xen_entry *) *head =
+		&x->hash[hash_of(x, e->owner, e->index)];
+
+	atomic_store_explicit(&e->hnext,
+			      atomic_load_explicit(head, memory_order_relaxed),
+			      memory_order_relaxed);
+	/* Release: a reader that finds e sees it initialised. */
+	atomic_store_explicit(head, e, memory_order_release);
+	if (x->hand) {
+		e->cnext = x->hand;
+		e->cprev = x->hand->cprev;
+		e->cprev->cnext = e;
+		x->hand->cprev = e;
+	} else {
+		e->cnext = e->cprev = e;
+		x->hand = e;
+	}
+	e->cached = 1;
+}
+
+/* Unlink from the hash (readers already inside keep a valid hnext) and
+ * from the clock ring; lock held. */
+static void entry_unlink(struct gm_xen *x, struct gm__xen_entry *e)
+{
+	_Atomic(struct gm__xen_entry *) *pp =
+		&x->hash[hash_of(x, e->owner, e->index)];
+	struct gm__xen_entry *cur;
+
+	while ((cur = atomic_load_explicit(pp, memory_order_relaxed)) != e)
+		pp = &cur->hnext;
+	atomic_store_explicit(pp,
+			      atomic_load_explicit(&e->hnext,
+						   memory_order_relaxed),
+			      memory_order_release);
+	if (e->cnext == e) {
+		x->hand = NULL;
+	} else {
+		e->cprev->cnext = e->cnext;
+		e->cnext->cprev = e->cprev;
+		if (x->hand == e)
+			x->hand = e->cnext;
+	}
+	e->cached = 0;
+}
+
+/* Unmap and free an entry nobody can reach or use any more. */
+static void entry_free(struct gm_xen *x, struct gm__xen_entry *e)
+{
+	e->owner->pager->unmap(e->owner, e->hva, e->npages);
+	atomic_fetch_add_explicit(&x->unmap_calls, 1, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&x->mapped_bytes,
+				  (uint64_t)e->npages << XEN_PAGE_SHIFT,
+				  memory_order_relaxed);
+	free(e->err);
+	free(e);
+}
+
+static void entry_unpin(struct gm_xen *x, struct gm__xen_entry *e)
+{
+	if (atomic_fetch_sub_explicit(&e->state, 1, memory_order_acq_rel) ==
+	    (ENTRY_DEAD | 1))
+		entry_free(x, e);
+}
+
+/* The entry is unlinked and a grace period has passed.  Returns 1 if it
+ * was freed now, 0 if a pin still holds it (the last unpin frees it). */
+static int entry_kill(struct gm_xen *x, struct gm__xen_entry *e)
+{
+	if (atomic_fetch_or_explicit(&e->state, ENTRY_DEAD,
+				     memory_order_acq_rel) == 0) {
+		entry_free(x, e);
+		return 1;
+	}
+	return 0;
+}
+
+/* Unlink @victims (chained through cnext), wait, and kill them; lock held.
+ * Returns how many were still pinned. */
+static int kill_list(struct gm_xen *x, struct gm__xen_entry *victims)
+{
+	struct gm__xen_entry *e, *next;
+	int pinned = 0;
+
+	if (!victims)
+		return 0;
+	gm__rcu_synchronize(x->dom);
+	for (e = victims; e; e = next) {
+		next = e->cnext;
+		pinned += !entry_kill(x, e);
+	}
+	return pinned;
+}
+
+static void account_map(struct gm_xen *x, uint64_t bytes)
+{
+	uint64_t now = atomic_fetch_add_explicit(&x->mapped_bytes, bytes,
+						 memory_order_relaxed) +
+		       bytes;
+	uint64_t peak = atomic_load_explicit(&x->peak_mapped_bytes,
+					     memory_order_relaxed);
+
+	while (now > peak &&
+	       !atomic_compare_exchange_weak_explicit(&x->peak_mapped_bytes,
+						      &peak, now,
+						      memory_order_relaxed,
+						      memory_order_relaxed))
+		;
+}
+
+/*
+ * Evict unpinned entries with CLOCK until @bytes more fit in the budget;
+ * lock held.  Returns 0 or -ENOMEM when pinned mappings fill the budget.
+ */
+static int make_room(struct gm_xen *x, uint64_t bytes)
+{
+	uint64_t budget = x->opt.cache_bytes;
+
+	if (bytes > budget)
+		return -ENOMEM;
+	for (;;) {
+		uint64_t mapped = atomic_load_explicit(&x->mapped_bytes,
+						       memory_order_relaxed);
+		struct gm__xen_entry *victims = NULL, *e;
+		uint64_t need, freed = 0;
+		size_t steps = 0, limit;
+
+		if (mapped + bytes <= budget)
+			return 0;
+		need = mapped + bytes - budget;
+		/* Two sweeps clear every used bit once and then take. */
+		limit = 2 * (budget / XEN_PAGE_SIZE) + 2;
+		while (x->hand && freed < need && steps++ < limit) {
+			e = x->hand;
+			x->hand = e->cnext;
+			if (atomic_load_explicit(&e->state,
+						 memory_order_relaxed))
+				continue;
+			if (atomic_load_explicit(&e->used,
+						 memory_order_relaxed)) {
+				atomic_store_explicit(&e->used, 0,
+						      memory_order_relaxed);
+				continue;
+			}
+			entry_unlink(x, e);
+			e->cnext = victims;
+			victims = e;
+			freed += (uint64_t)e->npages << XEN_PAGE_SHIFT;
+			atomic_fetch_add_explicit(&x->evictions, 1,
+						  memory_order_relaxed);
+		}
+		if (!victims)
+			return -ENOMEM;
+		/* Victims pinned meanwhile stay mapped until unpinned; the
+		 * loop then looks for more. */
+		kill_list(x, victims);
+	}
+}
+
+int gm__xen_pages_ok(const int *err, uint64_t first, uint64_t off,
+		     uint64_t *len, uint64_t *fault)
+{
+	uint64_t p, last = (off + *len - 1) >> XEN_PAGE_SHIFT;
+
+	if (!err)
+		return 0;
+	for (p = off >> XEN_PAGE_SHIFT; p <= last; p++) {
+		int e = err[p - first];
+
+		if (!e)
+			continue;
+		if (p == off >> XEN_PAGE_SHIFT) {
+			*fault = off;
+			return e;
+		}
+		/* Serve what comes before the bad page; the next call for
+		 * the rest fails on it. */
+		*len = (p << XEN_PAGE_SHIFT) - off;
+		return 0;
+	}
+	return 0;
+}
+
+/* Point @m at [off, off + n) of entry @e, checking per-page errors. */
+static int entry_range(struct gm__xen_entry *e, uint64_t off, uint64_t n,
+		       struct gm_map *m)
+{
+	int ret = gm__xen_pages_ok(e->err, e->first_page, off, &n, &m->fault);
+
+	if (ret)
+		return ret;
+	m->hva = e->hva + (off - (e->first_page << XEN_PAGE_SHIFT));
+	m->len = n;
+	return 0;
+}
+
+/* Map pages [first, first + npages) of @xr as a new entry (not linked);
+ * lock held. */
+static int entry_new(struct gm_xen *x, struct gm__xen_region *xr,
+		     uint64_t first, uint32_t npages, int prot,
+		     struct gm__xen_entry **out)
+{
+	uint64_t bytes = (uint64_t)npages << XEN_PAGE_SHIFT;
+	struct gm__xen_entry *e;
+	int *err = NULL;
+	uint8_t *hva;
+	int ret;
+
+	ret = make_room(x, bytes);
+	if (ret)
+		return ret;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	ret = xr->pager->map(xr, first, npages, prot, &hva, &err);
+	if (ret) {
+		free(e);
+		return ret;
+	}
+	account_map(x, bytes);
+	e->owner = xr;
+	e->index = (first << XEN_PAGE_SHIFT) >> xr->shift;
+	e->hva = hva;
+	e->first_page = first;
+	e->npages = npages;
+	e->prot = prot;
+	e->err = err;
+	atomic_init(&e->state, 0);
+	atomic_init(&e->used, 1);
+	atomic_init(&e->hnext, NULL);
+	*out = e;
+	return 0;
+}
+
+/* A view that spans buckets: one dedicated mapping, never cached. */
+static int map_dedicated(struct gm_xen *x, struct gm__xen_region *xr,
+			 uint64_t off, uint64_t len, int prot,
+			 struct gm_map *m)
+{
+	uint64_t first = off >> XEN_PAGE_SHIFT;
+	uint64_t last = (off + len - 1) >> XEN_PAGE_SHIFT;
+	struct gm__xen_entry *e;
+	uint64_t n = len;
+	int ret;
+
+	if (last - first >= UINT32_MAX)
+		return -ENOMEM;
+	pthread_mutex_lock(&x->lock);
+	ret = entry_new(x, xr, first, (uint32_t)(last - first + 1), prot, &e);
+	pthread_mutex_unlock(&x->lock);
+	if (ret)
+		return ret;
+	atomic_store(&e->state, ENTRY_DEAD | 1);
+	ret = gm__xen_pages_ok(e->err, first, off, &n, &m->fault);
+	if (!ret && n != len) {
+		/* A view needs every page: report the first bad one. */
+		m->fault = off + n;
+		ret = e->err[((off + n) >> XEN_PAGE_SHIFT) - first];
+	}
+	if (ret) {
+		entry_unpin(x, e);
+		return ret;
+	}
+	m->hva = e->hva + (off - (first << XEN_PAGE_SHIFT));
+	m->len = len;
+	m->cookie = e;
+	return 0;
+}
+
+/* Miss: find or map the bucket under the lock; return it pinned. */
+static __attribute__((noinline)) int
+map_miss(struct gm_xen *x, struct gm__xen_region *xr, uint64_t index,
+	 uint64_t off, uint64_t n, int prot, struct gm_map *m)
+{
+	uint64_t start = index << xr->shift;
+	uint64_t end = start + (1ull << xr->shift);
+	struct gm__xen_entry *e;
+	int ret = 0;
+
+	if (end > xr->base.size || end < start)
+		end = xr->base.size;
+	pthread_mutex_lock(&x->lock);
+	e = hash_find(x, xr, index, prot);
+	if (!e) {
+		atomic_fetch_add_explicit(&x->misses, 1, memory_order_relaxed);
+		ret = entry_new(x, xr, start >> XEN_PAGE_SHIFT,
+				(uint32_t)((end - start) >> XEN_PAGE_SHIFT),
+				prot, &e);
+		if (!ret)
+			entry_link(x, e);
+	}
+	if (!ret)
+		atomic_fetch_add_explicit(&e->state, 1, memory_order_relaxed);
+	pthread_mutex_unlock(&x->lock);
+	if (ret) {
+		m->fault = off;
+		return ret;
+	}
+	ret = entry_range(e, off, n, m);
+	if (ret) {
+		entry_unpin(x, e);
+		return ret;
+	}
+	m->cookie = e;
+	return 0;
+}
+
+/* Eager regions: everything is mapped; only refused frames fail. */
+static int map_eager(struct gm__xen_region *xr, uint64_t off, uint64_t len,
+		     unsigned int flags, struct gm_map *m)
+{
+	size_t lo = 0, hi = xr->nbad;
+	uint64_t page = off >> XEN_PAGE_SHIFT;
+	uint64_t last = (off + len - 1) >> XEN_PAGE_SHIFT;
+
+	/* First refused page at or after the access's first page. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (xr->bad[mid].page < page)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < xr->nbad && xr->bad[lo].page <= last) {
+		if (xr->bad[lo].page == page || (flags & GM_MAP_WHOLE)) {
+			m->fault = xr->bad[lo].page == page
+					   ? off
+					   : xr->bad[lo].page << XEN_PAGE_SHIFT;
+			return xr->bad[lo].err;
+		}
+		len = (xr->bad[lo].page << XEN_PAGE_SHIFT) - off;
+	}
+	m->hva = xr->eager + off;
+	m->len = len;
+	m->cookie = NULL;
+	return 0;
+}
+
+int gm__xen_map(struct gm_region *r, uint64_t off, uint64_t len, int prot,
+		unsigned int flags, struct gm_map *m)
+{
+	struct gm__xen_region *xr =
+		gm__container_of(r, struct gm__xen_region, base);
+	struct gm_xen *x = xr->x;
+	struct gm__rcu_reader *rd;
+	struct gm__xen_entry *e;
+	uint64_t index, end, n;
+	int ret;
+
+	if (xr->eager)
+		return map_eager(xr, off, len, flags, m);
+	/* Foreign buckets are mapped for both directions unless the region
+	 * is read-only, so reads and writes share entries; grants are mapped
+	 * read-only for reads (see guestmem/xen.h). */
+	if (r->flags & GM_REGION_RDONLY)
+		prot = GM_PROT_READ;
+	else if (xr->pager->map_writable)
+		prot = GM_PROT_READ | GM_PROT_WRITE;
+	else
+		prot = (prot & GM_PROT_WRITE) ? GM_PROT_READ | GM_PROT_WRITE
+					      : GM_PROT_READ;
+	index = off >> xr->shift;
+	end = (index + 1) << xr->shift;
+	if (end > r->size || end == 0)
+		end = r->size;
+	if ((flags & GM_MAP_WHOLE) && len > end - off)
+		return map_dedicated(x, xr, off, len, prot, m);
+	n = len < end - off ? len : end - off;
+
+	rd = gm__rcu_reader(x->dom);
+	if (gm_unlikely(!rd)) {
+		m->fault = off;
+		return -ENOMEM;
+	}
+	gm__rcu_enter(x->dom, rd);
+	e = hash_find(x, xr, index, prot);
+	if (gm_likely(e != NULL)) {
+		gm__rcu_count_one(rd);
+		if (!atomic_load_explicit(&e->used, memory_order_relaxed))
+			atomic_store_explicit(&e->used, 1,
+					      memory_order_relaxed);
+		ret = entry_range(e, off, n, m);
+		if (ret || (flags & GM_MAP_HOLD)) {
+			/* Pin inside the section: an evictor that unlinked
+			 * e is still waiting for us and will see the pin. */
+			if (!ret)
+				atomic_fetch_add_explicit(&e->state, 1,
+							  memory_order_relaxed);
+			gm__rcu_exit(rd);
+			m->cookie = e;
+			return ret;
+		}
+		m->cookie = (void *)((uintptr_t)rd | COOKIE_SECTION);
+		return 0;
+	}
+	gm__rcu_exit(rd);
+	return map_miss(x, xr, index, off, n, prot, m);
+}
+
+void gm__xen_unmap(struct gm_region *r, struct gm_map *m)
+{
+	struct gm__xen_region *xr =
+		gm__container_of(r, struct gm__xen_region, base);
+	uintptr_t c = (uintptr_t)m->cookie;
+
+	if (!c)
+		return; /* eager */
+	if (c & COOKIE_SECTION)
+		gm__rcu_exit((struct gm__rcu_reader *)(c & ~COOKIE_SECTION));
+	else
+		entry_unpin(xr->x, (struct gm__xen_entry *)c);
+}
+
+/* Unlink every cached entry that @match selects; lock held.  Returns the
+ * list, chained through cnext. */
+static struct gm__xen_entry *unlink_all(struct gm_xen *x,
+					const struct gm__xen_region *only)
+{
+	struct gm__xen_entry *victims = NULL, *e, *next;
+	size_t n = 0, i;
+
+	if (!x->hand)
+		return NULL;
+	/* Count first: unlinking changes the ring under us. */
+	e = x->hand;
+	do {
+		n++;
+		e = e->cnext;
+	} while (e != x->hand);
+	e = x->hand;
+	for (i = 0; i < n; i++, e = next) {
+		next = e->cnext;
+		if (only && e->owner != only)
+			continue;
+		entry_unlink(x, e);
+		e->cnext = victims;
+		victims = e;
+	}
+	return victims;
+}
+
+void gm__xen_cache_purge(struct gm__xen_region *xr)
+{
+	struct gm_xen *x = xr->x;
+
+	pthread_mutex_lock(&x->lock);
+	/* The region is unreachable and unreferenced: nothing is pinned,
+	 * so every entry is unmapped here. */
+	kill_list(x, unlink_all(x, xr));
+	pthread_mutex_unlock(&x->lock);
+}
+
+int gm__xen_cache_invalidate(struct gm_xen *x)
+{
+	int pinned;
+
+	pthread_mutex_lock(&x->lock);
+	pinned = kill_list(x, unlink_all(x, NULL));
+	pthread_mutex_unlock(&x->lock);
+	return pinned;
+}

@@ -1,0 +1,272 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Xen contexts: the library handles, their lifetime, statistics, and what
+ * every Xen region shares (set-up and destruction).
+ */
+#include "private.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <xentoollog.h>
+
+/*
+ * The Xen libraries log failures to stderr unless given a logger; this
+ * library never prints, so it hands them one that drops everything (the
+ * failures themselves come back as errno values).  Immutable, so sharing
+ * it between contexts is safe.
+ */
+static void quiet_vmessage(struct xentoollog_logger *l,
+			   xentoollog_level level, int errnoval,
+			   const char *context, const char *format,
+			   va_list al)
+{
+}
+
+static void quiet_progress(struct xentoollog_logger *l, const char *context,
+			   const char *doing_what, int percent,
+			   unsigned long done, unsigned long total)
+{
+}
+
+static void quiet_destroy(struct xentoollog_logger *l)
+{
+}
+
+static struct xentoollog_logger quiet_logger = {
+	.vmessage = quiet_vmessage,
+	.progress = quiet_progress,
+	.destroy = quiet_destroy,
+};
+
+int gm__xen_fail(const char *fn, int err, const char *what)
+{
+	char buf[64];
+
+	return gm__error_msg(err, "%s: %s (%s)", fn, what,
+			     strerror_r(-err, buf, sizeof(buf)));
+}
+
+static int options(struct gm_xen_options *o, const struct gm_xen_options *in)
+{
+	size_t i;
+
+	*o = (struct gm_xen_options){ 0 };
+	if (in) {
+		for (i = 0; i < GM__ARRAY_SIZE(in->reserved); i++)
+			if (in->reserved[i])
+				return -EINVAL;
+		*o = *in;
+	}
+	if (!o->bucket_size)
+		o->bucket_size = 64 * 1024;
+	if (!o->cache_bytes)
+		o->cache_bytes = 64 * 1024 * 1024;
+	if (!o->enoent_retries)
+		o->enoent_retries = 8;
+	if (!o->eager_chunk)
+		o->eager_chunk = 1024;
+	if (o->bucket_size < XEN_PAGE_SIZE ||
+	    (o->bucket_size & (o->bucket_size - 1)) ||
+	    o->bucket_size > ((size_t)1 << 30) ||
+	    o->cache_bytes < o->bucket_size || o->eager_chunk > (1u << 20))
+		return -EINVAL;
+	return 0;
+}
+
+int gm_xen_open(struct gm_xen **out, const struct gm_xen_options *opts)
+{
+	struct gm_xen *x;
+	int ret;
+
+	if (out)
+		*out = NULL;
+	if (!out)
+		return gm__xen_fail(__func__, -EINVAL, "out is NULL");
+	x = calloc(1, sizeof(*x));
+	if (!x)
+		return gm__xen_fail(__func__, -ENOMEM, "out of memory");
+	ret = options(&x->opt, opts);
+	if (ret) {
+		free(x);
+		return gm__xen_fail(__func__, ret,
+				    "bucket size must be a power of two from "
+				    "4 KiB to 1 GiB, the budget at least one "
+				    "bucket, reserved fields zero");
+	}
+	x->bucket_shift = (unsigned int)__builtin_ctzll(x->opt.bucket_size);
+	x->fmem = xenforeignmemory_open(&quiet_logger, 0);
+	if (!x->fmem) {
+		ret = -errno;
+		free(x);
+		return gm__xen_fail(__func__, ret,
+				    "cannot open libxenforeignmemory "
+				    "(not running on Xen, or not privileged?)");
+	}
+	/* Grant and control handles are optional: a driver domain may have
+	 * no gntdev, an unprivileged one no libxenctrl.  What needs them
+	 * fails later with the saved errno. */
+	x->xgt = xengnttab_open(&quiet_logger, 0);
+	if (!x->xgt)
+		x->xgt_err = -errno;
+	x->xch = xc_interface_open(&quiet_logger, &quiet_logger, 0);
+	if (!x->xch)
+		x->xch_err = -errno;
+	ret = gm__xen_cache_init(x);
+	if (ret) {
+		if (x->xch)
+			xc_interface_close(x->xch);
+		if (x->xgt)
+			xengnttab_close(x->xgt);
+		xenforeignmemory_close(x->fmem);
+		free(x);
+		return gm__xen_fail(__func__, ret, "out of memory");
+	}
+	atomic_init(&x->refs, 1);
+	*out = x;
+	return 0;
+}
+
+void gm__xen_get(struct gm_xen *x)
+{
+	atomic_fetch_add_explicit(&x->refs, 1, memory_order_relaxed);
+}
+
+void gm__xen_put(struct gm_xen *x)
+{
+	if (atomic_fetch_sub_explicit(&x->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	gm__xen_cache_fini(x);
+	if (x->xch)
+		xc_interface_close(x->xch);
+	if (x->xgt)
+		xengnttab_close(x->xgt);
+	xenforeignmemory_close(x->fmem);
+	free(x);
+}
+
+void gm_xen_close(struct gm_xen *x)
+{
+	if (x)
+		gm__xen_put(x);
+}
+
+int gm__xen_region_init(struct gm__xen_region *xr, struct gm_xen *x,
+			const struct gm_region_ops *ops,
+			const struct gm__xen_pager *pager, uint32_t domid,
+			uint64_t gpa, uint64_t size, unsigned int rdonly)
+{
+	int ret;
+
+	if ((gpa | size) & (XEN_PAGE_SIZE - 1) || !size)
+		return gm__xen_fail(ops->name, -EINVAL,
+				    "gpa and size must be non-zero multiples "
+				    "of 4096");
+	ret = gm_region_init(&xr->base, ops, gpa, size,
+			     rdonly ? GM_REGION_RDONLY : 0);
+	if (ret)
+		return ret;
+	xr->x = x;
+	xr->pager = pager;
+	xr->domid = domid;
+	xr->npages = size >> XEN_PAGE_SHIFT;
+	gm__xen_get(x);
+	return 0;
+}
+
+void gm__xen_region_destroy(struct gm_region *r)
+{
+	struct gm__xen_region *xr =
+		gm__container_of(r, struct gm__xen_region, base);
+	struct gm_xen *x = xr->x;
+
+	if (xr->eager)
+		gm__xen_eager_unmap(xr);
+	else
+		gm__xen_cache_purge(xr);
+	free(xr->bad);
+	free(xr);
+	gm__xen_put(x);
+}
+
+int gm_xen_get_stats(struct gm_xen *x, struct gm_xen_stats *st)
+{
+	if (!x || !st)
+		return gm__xen_fail(__func__, -EINVAL, "NULL argument");
+	*st = (struct gm_xen_stats){
+		.map_calls = atomic_load(&x->map_calls),
+		.unmap_calls = atomic_load(&x->unmap_calls),
+		.pages_mapped = atomic_load(&x->pages_mapped),
+		.hits = gm__rcu_count(x->dom),
+		.misses = atomic_load(&x->misses),
+		.evictions = atomic_load(&x->evictions),
+		.failures = atomic_load(&x->failures),
+		.retries = atomic_load(&x->retries),
+		.mapped_bytes = atomic_load(&x->mapped_bytes),
+		.peak_mapped_bytes = atomic_load(&x->peak_mapped_bytes),
+	};
+	return 0;
+}
+
+int gm_xen_invalidate(struct gm_xen *x)
+{
+	if (!x)
+		return gm__xen_fail(__func__, -EINVAL, "NULL context");
+	return gm__xen_cache_invalidate(x);
+}
+
+int gm_xen_space_open_domain(struct gm_xen *x, uint32_t domid,
+			     unsigned int flags, struct gm_space **out)
+{
+	xc_domaininfo_t info;
+	struct gm_region *r;
+	struct gm_space *s;
+	xen_pfn_t max_gpfn = 0;
+	char name[32];
+	int ret;
+
+	if (out)
+		*out = NULL;
+	if (!x || !out || (flags & ~(GM_XEN_RDONLY | GM_XEN_EAGER)))
+		return gm__xen_fail(__func__, -EINVAL,
+				    !x || !out ? "NULL argument"
+					       : "unknown flags");
+	if (!x->xch)
+		return gm__xen_fail(__func__, x->xch_err,
+				    "libxenctrl could not be opened");
+	/* getinfolist answers with the first domain at or above domid. */
+	ret = xc_domain_getinfolist(x->xch, domid, 1, &info);
+	if (ret < 0)
+		return gm__xen_fail(__func__, -errno, "cannot query the domain");
+	if (ret == 0 || info.domain != domid)
+		return gm__error_msg(-ESRCH, "%s: domain %" PRIu32
+				     " does not exist", __func__, domid);
+	if (xc_domain_maximum_gpfn(x->xch, domid, &max_gpfn) < 0)
+		return gm__xen_fail(__func__, -errno,
+				    "cannot read the domain's highest frame");
+	if ((uint64_t)max_gpfn >= (UINT64_MAX >> XEN_PAGE_SHIFT))
+		return gm__xen_fail(__func__, -EOVERFLOW,
+				    "the domain's highest frame is absurd");
+	snprintf(name, sizeof(name), "domain-%" PRIu32, domid);
+	ret = gm_space_new(&s, name, 0);
+	if (ret)
+		return ret;
+	ret = gm_xen_foreign_region_new(x, domid, 0,
+					((uint64_t)max_gpfn + 1)
+						<< XEN_PAGE_SHIFT,
+					0, flags, &r);
+	if (!ret) {
+		ret = gm_space_add_region(s, r);
+		if (ret)
+			gm_region_destroy(r);
+	}
+	if (ret) {
+		gm_space_free(s);
+		return ret;
+	}
+	*out = s;
+	return 0;
+}

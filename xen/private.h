@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Private declarations of the Xen backend.
+ *
+ * A foreign or grant region maps its memory on demand through the mapping
+ * cache of its context (cache.c); what differs between the two is how a run
+ * of pages is mapped and unmapped (a "pager": foreign.c, grant.c).
+ */
+#ifndef GM_XEN_PRIVATE_H
+#define GM_XEN_PRIVATE_H
+
+#include "internal.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include <xenctrl.h>
+#include <xenforeignmemory.h>
+#include <xengnttab.h>
+
+#include <guestmem/xen.h>
+
+#include "rcu.h"
+
+#define XEN_PAGE_SHIFT 12
+#define XEN_PAGE_SIZE (1ull << XEN_PAGE_SHIFT)
+
+struct gm__xen_region;
+
+/* How a run of a region's pages is mapped; one per region kind. */
+struct gm__xen_pager {
+	const char *name;
+	int map_writable; /* map read-write for reads too (foreign) */
+	/*
+	 * Map @npages pages from page @first of the region with @prot.  On
+	 * success store the mapping in *hva and, when some pages failed
+	 * individually, a malloc'd array of per-page negative errnos in *err
+	 * (else NULL).  Returns 0 or a negative errno for a failure of the
+	 * whole call.  Called with the cache lock held.
+	 */
+	int (*map)(struct gm__xen_region *xr, uint64_t first, uint32_t npages,
+		   int prot, uint8_t **hva, int **err);
+	void (*unmap)(struct gm__xen_region *xr, uint8_t *hva, uint32_t npages);
+};
+
+/* One mapping of the cache: a bucket of a region, or a dedicated mapping
+ * for a view that spans buckets. */
+struct gm__xen_entry {
+	struct gm__xen_region *owner;
+	uint64_t index;		/* bucket index in the owner */
+	uint8_t *hva;
+	uint64_t first_page;	/* region page of hva */
+	uint32_t npages;
+	int prot;		/* GM_PROT_* it was mapped with */
+	int *err;		/* per-page errnos, or NULL: all pages fine */
+	/* Pin count, plus ENTRY_DEAD once unlinked: whoever sees the count
+	 * reach zero with ENTRY_DEAD set unmaps and frees the entry. */
+	_Atomic unsigned int state;
+	_Atomic unsigned char used; /* CLOCK: accessed since the hand passed */
+	int cached;		/* linked in the hash and the clock ring */
+	_Atomic(struct gm__xen_entry *) hnext; /* hash chain (RCU) */
+	struct gm__xen_entry *cnext, *cprev;   /* clock ring, under lock */
+};
+#define ENTRY_DEAD 0x80000000u
+
+struct gm__xen_region {
+	struct gm_region base;	/* first */
+	struct gm_xen *x;
+	const struct gm__xen_pager *pager;
+	uint32_t domid;
+	uint64_t gfn;		/* foreign: frame of base.gpa */
+	uint32_t first_ref;	/* grant: ref of base.gpa */
+	unsigned int shift;	/* log2 of the cache bucket size */
+	/* Eager foreign regions: the whole mapping, and the pages Xen
+	 * refused (sorted by page), which fail their accesses. */
+	uint8_t *eager;
+	uint64_t npages;
+	size_t nbad;
+	struct gm__xen_bad {
+		uint64_t page;
+		int err;
+	} *bad;
+};
+
+struct gm_xen {
+	_Atomic unsigned long refs; /* the caller, plus one per region */
+	xenforeignmemory_handle *fmem;
+	xengnttab_handle *xgt;	/* NULL when gntdev is missing */
+	int xgt_err;		/* why xgt is NULL */
+	xc_interface *xch;	/* NULL when libxenctrl failed to open */
+	int xch_err;
+	struct gm_xen_options opt;
+	unsigned int bucket_shift;
+
+	/* The mapping cache.  Lookups are lock-free inside a read-side
+	 * section of dom; everything else holds lock. */
+	struct gm__rcu_domain *dom;
+	pthread_mutex_t lock;
+	_Atomic(struct gm__xen_entry *) *hash;
+	size_t hash_mask;
+	struct gm__xen_entry *hand; /* clock ring */
+	_Atomic uint64_t mapped_bytes;
+	_Atomic uint64_t peak_mapped_bytes;
+	_Atomic uint64_t map_calls, unmap_calls, pages_mapped, misses,
+		evictions, failures, retries;
+};
+
+/* context.c */
+void gm__xen_get(struct gm_xen *x);
+void gm__xen_put(struct gm_xen *x);
+/* Record a failure of constructor @fn of context @x and return @err. */
+int gm__xen_fail(const char *fn, int err, const char *what);
+/* destroy method of every Xen region */
+void gm__xen_region_destroy(struct gm_region *r);
+/* Common validation and set-up of a new region; 0 or -errno. */
+int gm__xen_region_init(struct gm__xen_region *xr, struct gm_xen *x,
+			const struct gm_region_ops *ops,
+			const struct gm__xen_pager *pager, uint32_t domid,
+			uint64_t gpa, uint64_t size, unsigned int rdonly);
+
+/* cache.c */
+int gm__xen_cache_init(struct gm_xen *x);
+void gm__xen_cache_fini(struct gm_xen *x);
+int gm__xen_map(struct gm_region *r, uint64_t off, uint64_t len, int prot,
+		unsigned int flags, struct gm_map *m);
+void gm__xen_unmap(struct gm_region *r, struct gm_map *m);
+/* Unmap every cache entry of @xr (its region is being destroyed). */
+void gm__xen_cache_purge(struct gm__xen_region *xr);
+int gm__xen_cache_invalidate(struct gm_xen *x);
+/*
+ * Check [off, off + *len) against the per-page errors @err (NULL: none) of
+ * a mapping that starts at region page @first.  Returns the error of the
+ * first page, with *fault = off, if that page failed; otherwise 0, with
+ * *len cut short before the first failed page in the range.
+ */
+int gm__xen_pages_ok(const int *err, uint64_t first, uint64_t off,
+		     uint64_t *len, uint64_t *fault);
+
+/* foreign.c */
+void gm__xen_eager_unmap(struct gm__xen_region *xr);
+
+/* Normalise a per-page error to a negative errno (Linux gives negative
+ * values; be safe with positive ones). */
+static inline int gm__xen_errno(int e)
+{
+	return e > 0 ? -e : e;
+}
+
+#endif /* GM_XEN_PRIVATE_H */
