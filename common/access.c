@@ -19,6 +19,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "space.h"
 
 /* What a range operation does with the bytes. */
@@ -69,10 +70,77 @@ static int range_args(struct gm_space *s, const char *op, uint64_t gpa,
 	return 0;
 }
 
-/* Copy @n bytes between guest memory at @g and @buf. */
-static inline void xfer_bytes(enum xfer x, uint8_t *g, uint8_t *buf, int byte,
-			      size_t n)
+/* Why an access failed when fault-safe copying caught a fault. */
+static const char fault_why[] = "guest page faulted (revoked, ballooned "
+				"out or truncated under its mapping)";
+
+#ifdef GM_HAVE_FAULT_SAFE
+/*
+ * Fault-safe transfer of @n bytes: returns the bytes not done (0: all) and
+ * sets *foff to the offset of the byte that faulted.  Constant sizes of
+ * 1/2/4/8 bytes become single guarded loads or stores.
+ */
+static inline __attribute__((always_inline)) size_t
+xfer_safe(enum xfer x, uint8_t *g, uint8_t *buf, int byte, size_t n,
+	  uint64_t *foff)
 {
+	uintptr_t a;
+	size_t left;
+
+#define SMALL(bits, T)                                                        \
+	if (n == sizeof(T)) {                                                 \
+		T v;                                                          \
+		if (x == XFER_READ) {                                         \
+			if (gm__safe_load_##bits(g, &v))                      \
+				goto fault_small;                             \
+			memcpy(buf, &v, sizeof(T));                           \
+		} else {                                                      \
+			memcpy(&v, buf, sizeof(T));                           \
+			if (gm__safe_store_##bits(g, v))                      \
+				goto fault_small;                             \
+		}                                                             \
+		return 0;                                                     \
+	}
+	if (__builtin_constant_p(n) && x != XFER_FILL) {
+		SMALL(8, uint8_t)
+		SMALL(16, uint16_t)
+		SMALL(32, uint32_t)
+		SMALL(64, uint64_t)
+	}
+#undef SMALL
+	if (x == XFER_READ)
+		left = gm__safe_copy(buf, g, n);
+	else if (x == XFER_WRITE)
+		left = gm__safe_copy(g, buf, n);
+	else
+		left = gm__safe_fill(g, byte, n);
+	if (gm_likely(!left))
+		return 0;
+	a = gm__fault_addr;
+	*foff = a >= (uintptr_t)g && a - (uintptr_t)g < n ? a - (uintptr_t)g
+							: n - left;
+	return left;
+fault_small:
+	a = gm__fault_addr;
+	*foff = a >= (uintptr_t)g && a - (uintptr_t)g < n ? a - (uintptr_t)g
+							: 0;
+	return n;
+}
+#endif
+
+/*
+ * Move @n bytes between guest memory at @g and @buf (or fill with @byte).
+ * Returns the bytes not done, which only a fault-safe space (@safe) can
+ * see, with *foff set to the offset of the faulting byte.
+ */
+static inline __attribute__((always_inline)) size_t
+xfer_bytes(enum xfer x, int safe, uint8_t *g, uint8_t *buf, int byte,
+	   size_t n, uint64_t *foff)
+{
+#ifdef GM_HAVE_FAULT_SAFE
+	if (gm_unlikely(safe))
+		return xfer_safe(x, g, buf, byte, n, foff);
+#endif
 	switch (x) {
 	case XFER_READ:
 		memcpy(buf, g, n);
@@ -84,6 +152,7 @@ static inline void xfer_bytes(enum xfer x, uint8_t *g, uint8_t *buf, int byte,
 		memset(g, byte, n);
 		break;
 	}
+	return 0;
 }
 
 /*
@@ -120,13 +189,14 @@ static int range_check(const struct gm__table *t, const struct gm__entry *e,
  * Move bytes between [gpa, gpa + len) and @buf, starting in entry @e
  * (which contains gpa, or is NULL for a hole), region by region, mapping
  * on-demand regions piece by piece.  Stops at the first byte it cannot
- * access.  Returns the bytes done; on a stop sets *err and *at, and
- * *backend to the backend's name when the backend refused to map.
+ * access.  Returns the bytes done; on a stop sets *err and *at, and *why to
+ * the backend's name when the backend refused to map, or to fault_why when
+ * a fault-safe copy caught a fault.
  */
 static uint64_t range_xfer(const struct gm__table *t, const struct gm__entry *e,
-			   enum xfer x, uint64_t gpa, uint8_t *buf, int byte,
-			   uint64_t len, int *err, uint64_t *at,
-			   const char **backend)
+			   enum xfer x, int safe, uint64_t gpa, uint8_t *buf,
+			   int byte, uint64_t len, int *err, uint64_t *at,
+			   const char **why)
 {
 	int prot = x == XFER_READ ? GM_PROT_READ : GM_PROT_WRITE;
 	uint64_t done = 0;
@@ -147,12 +217,23 @@ static uint64_t range_xfer(const struct gm__table *t, const struct gm__entry *e,
 		n = e->last - cur;
 		n = n < len - done - 1 ? n + 1 : len - done;
 		if (e->hva) {
-			xfer_bytes(x, e->hva + (cur - e->gpa), buf + done, byte,
-				   n);
+			uint64_t foff;
+			size_t left = xfer_bytes(x, safe,
+						 e->hva + (cur - e->gpa),
+						 buf + done, byte, n, &foff);
+
+			if (gm_unlikely(left)) {
+				*err = -EFAULT;
+				*at = cur + foff;
+				*why = fault_why;
+				return done + n - left;
+			}
 			done += n;
 		} else {
 			while (n) {
 				struct gm_map m;
+				uint64_t foff;
+				size_t left;
 				int ret = gm__region_map(e->region,
 							 cur - e->gpa, n, prot,
 							 0, &m);
@@ -160,11 +241,18 @@ static uint64_t range_xfer(const struct gm__table *t, const struct gm__entry *e,
 				if (ret) {
 					*err = ret;
 					*at = e->gpa + m.fault;
-					*backend = e->region->ops->name;
+					*why = e->region->ops->name;
 					return done;
 				}
-				xfer_bytes(x, m.hva, buf + done, byte, m.len);
+				left = xfer_bytes(x, safe, m.hva, buf + done,
+						  byte, m.len, &foff);
 				gm__region_unmap(e->region, &m);
+				if (gm_unlikely(left)) {
+					*err = -EFAULT;
+					*at = cur + foff;
+					*why = fault_why;
+					return done + m.len - left;
+				}
 				done += m.len;
 				cur += m.len;
 				n -= m.len;
@@ -176,11 +264,11 @@ static uint64_t range_xfer(const struct gm__table *t, const struct gm__entry *e,
 }
 
 static int record_stop(struct gm_space *s, const char *op, uint64_t gpa,
-		       uint64_t len, uint64_t at, int err, const char *backend)
+		       uint64_t len, uint64_t at, int err, const char *why)
 {
-	if (backend)
-		return gm__error_map(s, op, gpa, len, at, err, backend);
-	return gm__error_access(s, op, gpa, len, at, err, NULL);
+	if (why && why != fault_why)
+		return gm__error_map(s, op, gpa, len, at, err, why);
+	return gm__error_access(s, op, gpa, len, at, err, why);
 }
 
 /* The exact (all-or-error) path beyond the one-region fast path. */
@@ -189,16 +277,16 @@ range_slow(struct gm_space *s, const struct gm__table *t,
 	   const struct gm__entry *e, enum xfer x, uint64_t gpa, uint8_t *buf,
 	   int byte, uint64_t len)
 {
-	const char *backend = NULL;
+	const char *why = NULL;
 	uint64_t at;
 	int err = range_check(t, e, gpa, len, x != XFER_READ, &at);
 
 	if (err)
 		return gm__error_access(s, xfer_op[x], gpa, len, at, err, NULL);
-	if (range_xfer(t, e, x, gpa, buf, byte, len, &err, &at, &backend) ==
-	    len)
+	if (range_xfer(t, e, x, s->flags & GM_SPACE_FAULT_SAFE, gpa, buf, byte,
+		       len, &err, &at, &why) == len)
 		return 0;
-	return record_stop(s, xfer_op[x], gpa, len, at, err, backend);
+	return record_stop(s, xfer_op[x], gpa, len, at, err, why);
 }
 
 /*
@@ -223,10 +311,17 @@ range_access(struct gm_space *s, enum xfer x, uint64_t gpa, uint8_t *buf,
 	t = space_table(s);
 	e = gm__space_lookup(t, rd, gpa);
 	if (gm_likely(e && e->hva && gpa + (len - 1) <= e->last &&
-		      (x == XFER_READ || !(e->flags & GM_REGION_RDONLY))))
-		xfer_bytes(x, e->hva + (gpa - e->gpa), buf, byte, len);
-	else
+		      (x == XFER_READ || !(e->flags & GM_REGION_RDONLY)))) {
+		uint64_t foff;
+
+		if (gm_unlikely(xfer_bytes(x, s->flags & GM_SPACE_FAULT_SAFE,
+					   e->hva + (gpa - e->gpa), buf, byte,
+					   len, &foff)))
+			ret = gm__error_access(s, xfer_op[x], gpa, len,
+					       gpa + foff, -EFAULT, fault_why);
+	} else {
 		ret = range_slow(s, t, e, x, gpa, buf, byte, len);
+	}
 	gm__rcu_exit(rd);
 	return ret;
 }
@@ -266,7 +361,7 @@ int gm_zero(struct gm_space *s, uint64_t gpa, size_t len)
 static ssize_t range_partial(struct gm_space *s, enum xfer x, uint64_t gpa,
 			     uint8_t *buf, size_t len)
 {
-	const char *backend = NULL;
+	const char *why = NULL;
 	struct gm__rcu_reader *rd;
 	const struct gm__table *t;
 	uint64_t done, at = gpa;
@@ -280,11 +375,12 @@ static ssize_t range_partial(struct gm_space *s, enum xfer x, uint64_t gpa,
 					NULL);
 	gm__rcu_enter(s->dom, rd);
 	t = space_table(s);
-	done = range_xfer(t, gm__space_lookup(t, rd, gpa), x, gpa, buf, 0, len,
-			  &err, &at, &backend);
+	done = range_xfer(t, gm__space_lookup(t, rd, gpa), x,
+			  s->flags & GM_SPACE_FAULT_SAFE, gpa, buf, 0, len, &err,
+			  &at, &why);
 	gm__rcu_exit(rd);
 	if (done < len)
-		record_stop(s, xfer_op[x], gpa, len, at, err, backend);
+		record_stop(s, xfer_op[x], gpa, len, at, err, why);
 	return done ? (ssize_t)done : err;
 }
 
@@ -356,6 +452,7 @@ GM_ENDIAN_TYPES(DEFINE_ENDIAN)
 
 /* A value mapped for one atomic operation. */
 struct atomic_ref {
+	int safe;		  /* the space is fault-safe */
 	struct gm__rcu_reader *rd;
 	struct gm_region *region; /* set when a mapping must be released */
 	struct gm_map m;
@@ -384,6 +481,7 @@ static int atomic_begin(struct gm_space *s, uint64_t gpa, unsigned int size,
 		return gm__error_access(s, "atomic", gpa, size, gpa, -ENOMEM,
 					NULL);
 	a->region = NULL;
+	a->safe = s->flags & GM_SPACE_FAULT_SAFE;
 	gm__rcu_enter(s->dom, a->rd);
 	t = space_table(s);
 	e = gm__space_lookup(t, a->rd, gpa);
@@ -441,7 +539,50 @@ static inline void atomic_end(struct atomic_ref *a)
 	gm__rcu_exit(a->rd);
 }
 
-#define DEFINE_ATOMIC(sfx, T, ...)                                            \
+/*
+ * Each operation has a plain path (compiler builtins) and, in fault-safe
+ * spaces, a guarded path with the same x86-64 instructions the builtins
+ * use: a load is a mov (acquire and seq_cst alike), a store a mov, or an
+ * xchg for seq_cst; read-modify-writes are locked and hence seq_cst.
+ * fetch_or/and have no locked instruction that returns the old value, so
+ * they loop on cmpxchg, as the builtins do.
+ */
+#ifdef GM_HAVE_FAULT_SAFE
+#define SAFE(a) gm_unlikely((a)->safe)
+#else
+#define SAFE(a) 0
+#define gm__safe_load_8(p, v) (-EFAULT)
+#define gm__safe_load_16(p, v) (-EFAULT)
+#define gm__safe_load_32(p, v) (-EFAULT)
+#define gm__safe_load_64(p, v) (-EFAULT)
+#define gm__safe_store_8(p, v) (-EFAULT)
+#define gm__safe_store_16(p, v) (-EFAULT)
+#define gm__safe_store_32(p, v) (-EFAULT)
+#define gm__safe_store_64(p, v) (-EFAULT)
+#define gm__safe_xchg_8(p, v) (-EFAULT)
+#define gm__safe_xchg_16(p, v) (-EFAULT)
+#define gm__safe_xchg_32(p, v) (-EFAULT)
+#define gm__safe_xchg_64(p, v) (-EFAULT)
+#define gm__safe_xadd_8(p, v) (-EFAULT)
+#define gm__safe_xadd_16(p, v) (-EFAULT)
+#define gm__safe_xadd_32(p, v) (-EFAULT)
+#define gm__safe_xadd_64(p, v) (-EFAULT)
+#define gm__safe_cmpxchg_8(p, e, d) (-EFAULT)
+#define gm__safe_cmpxchg_16(p, e, d) (-EFAULT)
+#define gm__safe_cmpxchg_32(p, e, d) (-EFAULT)
+#define gm__safe_cmpxchg_64(p, e, d) (-EFAULT)
+#endif
+
+/* A guarded operation faulted: release and report the guest address. */
+static int atomic_fault(struct gm_space *s, uint64_t gpa, unsigned int size,
+			struct atomic_ref *a)
+{
+	atomic_end(a);
+	return gm__error_access(s, "atomic", gpa, size, gpa, -EFAULT,
+				fault_why);
+}
+
+#define DEFINE_ATOMIC(sfx, T, bits)                                           \
 	int gm_atomic_load_##sfx(struct gm_space *s, uint64_t gpa, T *val,    \
 				 int order)                                   \
 	{                                                                     \
@@ -450,7 +591,12 @@ static inline void atomic_end(struct atomic_ref *a)
 				       val && GM__ORDER_OK_LOAD(order), &a);  \
 		if (ret)                                                      \
 			return ret;                                           \
-		*val = __atomic_load_n((T *)a.p, order);                      \
+		if (SAFE(&a)) {                                               \
+			if (gm__safe_load_##bits(a.p, val))                   \
+				return atomic_fault(s, gpa, sizeof(T), &a);   \
+		} else {                                                      \
+			*val = __atomic_load_n((T *)a.p, order);              \
+		}                                                             \
 		atomic_end(&a);                                               \
 		return 0;                                                     \
 	}                                                                     \
@@ -462,7 +608,14 @@ static inline void atomic_end(struct atomic_ref *a)
 				       GM__ORDER_OK_STORE(order), &a);        \
 		if (ret)                                                      \
 			return ret;                                           \
-		__atomic_store_n((T *)a.p, val, order);                       \
+		if (SAFE(&a)) {                                               \
+			if (order == GM_SEQ_CST                               \
+				    ? gm__safe_xchg_##bits(a.p, &val)         \
+				    : gm__safe_store_##bits(a.p, val))        \
+				return atomic_fault(s, gpa, sizeof(T), &a);   \
+		} else {                                                      \
+			__atomic_store_n((T *)a.p, val, order);               \
+		}                                                             \
 		atomic_end(&a);                                               \
 		return 0;                                                     \
 	}                                                                     \
@@ -470,12 +623,17 @@ static inline void atomic_end(struct atomic_ref *a)
 				 T *old, int order)                           \
 	{                                                                     \
 		struct atomic_ref a;                                          \
-		T prev;                                                       \
+		T prev = val;                                                 \
 		int ret = atomic_begin(s, gpa, sizeof(T), 1,                  \
 				       GM__ORDER_OK_RMW(order), &a);          \
 		if (ret)                                                      \
 			return ret;                                           \
-		prev = __atomic_exchange_n((T *)a.p, val, order);             \
+		if (SAFE(&a)) {                                               \
+			if (gm__safe_xchg_##bits(a.p, &prev))                 \
+				return atomic_fault(s, gpa, sizeof(T), &a);   \
+		} else {                                                      \
+			prev = __atomic_exchange_n((T *)a.p, val, order);     \
+		}                                                             \
 		atomic_end(&a);                                               \
 		if (old)                                                      \
 			*old = prev;                                          \
@@ -490,19 +648,45 @@ static inline void atomic_end(struct atomic_ref *a)
 				       &a);                                   \
 		if (ret)                                                      \
 			return ret;                                           \
-		ret = __atomic_compare_exchange_n((T *)a.p, expected,         \
-						  desired, 0, order,          \
-						  GM__ORDER_FAIL(order));     \
+		if (SAFE(&a)) {                                               \
+			ret = gm__safe_cmpxchg_##bits(a.p, expected,          \
+						      desired);               \
+			if (ret < 0)                                          \
+				return atomic_fault(s, gpa, sizeof(T), &a);   \
+		} else {                                                      \
+			ret = __atomic_compare_exchange_n(                    \
+				(T *)a.p, expected, desired, 0, order,        \
+				GM__ORDER_FAIL(order));                       \
+		}                                                             \
 		atomic_end(&a);                                               \
 		return ret ? 1 : 0;                                           \
 	}                                                                     \
-	DEFINE_FETCH(add, sfx, T)                                             \
-	DEFINE_FETCH(or, sfx, T)                                              \
-	DEFINE_FETCH(and, sfx, T)
+	int gm_atomic_fetch_add_##sfx(struct gm_space *s, uint64_t gpa,       \
+				      T val, T *old, int order)               \
+	{                                                                     \
+		struct atomic_ref a;                                          \
+		T prev = val;                                                 \
+		int ret = atomic_begin(s, gpa, sizeof(T), 1,                  \
+				       GM__ORDER_OK_RMW(order), &a);          \
+		if (ret)                                                      \
+			return ret;                                           \
+		if (SAFE(&a)) {                                               \
+			if (gm__safe_xadd_##bits(a.p, &prev))                 \
+				return atomic_fault(s, gpa, sizeof(T), &a);   \
+		} else {                                                      \
+			prev = __atomic_fetch_add((T *)a.p, val, order);      \
+		}                                                             \
+		atomic_end(&a);                                               \
+		if (old)                                                      \
+			*old = prev;                                          \
+		return 0;                                                     \
+	}                                                                     \
+	DEFINE_FETCH_LOOP(or, |, sfx, T, bits)                                \
+	DEFINE_FETCH_LOOP(and, &, sfx, T, bits)
 
-#define DEFINE_FETCH(op, sfx, T)                                              \
-	int gm_atomic_fetch_##op##_##sfx(struct gm_space *s, uint64_t gpa,    \
-					 T val, T *old, int order)            \
+#define DEFINE_FETCH_LOOP(name, op, sfx, T, bits)                             \
+	int gm_atomic_fetch_##name##_##sfx(struct gm_space *s, uint64_t gpa,  \
+					   T val, T *old, int order)          \
 	{                                                                     \
 		struct atomic_ref a;                                          \
 		T prev;                                                       \
@@ -510,7 +694,18 @@ static inline void atomic_end(struct atomic_ref *a)
 				       GM__ORDER_OK_RMW(order), &a);          \
 		if (ret)                                                      \
 			return ret;                                           \
-		prev = __atomic_fetch_##op((T *)a.p, val, order);             \
+		if (SAFE(&a)) {                                               \
+			if (gm__safe_load_##bits(a.p, &prev))                 \
+				return atomic_fault(s, gpa, sizeof(T), &a);   \
+			/* cmpxchg refreshes prev on failure; retry. */       \
+			while ((ret = gm__safe_cmpxchg_##bits(                \
+					a.p, &prev, (T)(prev op val))) == 0)  \
+				;                                             \
+			if (ret < 0)                                          \
+				return atomic_fault(s, gpa, sizeof(T), &a);   \
+		} else {                                                      \
+			prev = __atomic_fetch_##name((T *)a.p, val, order);   \
+		}                                                             \
 		atomic_end(&a);                                               \
 		if (old)                                                      \
 			*old = prev;                                          \

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fault.h"
 #include "space.h"
 
 int gm_space_new(struct gm_space **out, const char *name, unsigned int flags)
@@ -25,9 +26,16 @@ int gm_space_new(struct gm_space **out, const char *name, unsigned int flags)
 	if (!out)
 		return gm__error_msg(-EINVAL, "gm_space_new: out is NULL");
 	*out = NULL;
-	if (flags)
+	if (flags & ~GM_SPACE_FAULT_SAFE)
 		return gm__error_msg(-EINVAL, "gm_space_new: unknown flags 0x%x",
 				     flags);
+	if (flags & GM_SPACE_FAULT_SAFE) {
+		ret = gm__fault_init();
+		if (ret)
+			return gm__error_msg(ret, "gm_space_new: cannot install "
+					     "the fault handlers for "
+					     "GM_SPACE_FAULT_SAFE");
+	}
 	s = calloc(1, sizeof(*s));
 	t = calloc(1, sizeof(*t));
 	if (!s || !t) {
@@ -43,6 +51,7 @@ int gm_space_new(struct gm_space **out, const char *name, unsigned int flags)
 		goto err;
 	}
 	s->dom_id = s->dom->id;
+	s->flags = flags;
 	t->gen = s->next_gen++;
 	atomic_init(&s->table, t);
 	snprintf(s->name, sizeof(s->name), "%s", name ? name : "guest");

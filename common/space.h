@@ -31,6 +31,7 @@ struct gm__table {
 struct gm_space {
 	struct gm__rcu_domain *dom;
 	uint64_t dom_id;		/* copy of dom->id */
+	unsigned int flags;		/* GM_SPACE_* */
 	_Atomic(struct gm__table *) table;
 	pthread_mutex_t wlock;		/* serialises writers */
 	uint64_t next_gen;		/* under wlock */

@@ -124,14 +124,34 @@ struct gm_lease;
 /* Spaces and regions                                                  */
 /* ------------------------------------------------------------------ */
 
+/*
+ * Flags for gm_space_new().
+ *
+ * GM_SPACE_FAULT_SAFE: every accessor's copy, fill and atomic recovers from
+ *   a SIGBUS or SIGSEGV on guest memory (a truncated file under a region, a
+ *   Xen frame ballooned out or a grant revoked after it was mapped) and
+ *   fails with -EFAULT naming the exact guest address, instead of killing
+ *   the process.  It costs no syscall and no sigsetjmp per access: the
+ *   instructions that touch guest memory are listed in an exception table
+ *   that the signal handler consults.  The first such space installs
+ *   process-wide SIGBUS and SIGSEGV handlers (once); faults that are not
+ *   ours are passed on to the handlers installed before, or get the
+ *   default action.  A handler installed later that does not chain to ours
+ *   defeats the option.  Views and leases hand out raw pointers and are not
+ *   covered.  x86-64 only (elsewhere -EOPNOTSUPP).
+ */
+#define GM_SPACE_FAULT_SAFE 0x1u
+
 /**
  * gm_space_new() - create an empty guest address space.
  * @out: receives the space.
  * @name: shown in error messages ("vm3"); copied, at most 63 bytes kept.
  *        NULL means "guest".
- * @flags: must be 0.
+ * @flags: 0 or GM_SPACE_FAULT_SAFE.
  *
- * Return: 0, or -EINVAL (@out NULL or unknown flags), -ENOMEM.
+ * Return: 0, or -EINVAL (@out NULL or unknown flags), -ENOMEM,
+ * -EOPNOTSUPP (GM_SPACE_FAULT_SAFE on a host without support), or the
+ * error of sigaction() installing the fault handlers.
  */
 GM_EXPORT int gm_space_new(struct gm_space **out, const char *name,
 			   unsigned int flags);
