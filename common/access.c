@@ -119,6 +119,10 @@ xfer_safe(enum xfer x, uint8_t *g, uint8_t *buf, int byte, size_t n,
 	a = gm__fault_addr;
 	*foff = a >= (uintptr_t)g && a - (uintptr_t)g < n ? a - (uintptr_t)g
 							: n - left;
+	/* Bytes done: what the count register says, but never past the
+	 * faulting byte (valgrind's emulation of rep movsb can be one off). */
+	if (n - left > *foff)
+		left = n - *foff;
 	return left;
 fault_small:
 	a = gm__fault_addr;

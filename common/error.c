@@ -93,9 +93,11 @@ const char *gm_last_error(void)
 	if (!last.pending)
 		return last.msg;
 	last.pending = 0;
-	/* The exclusive end can be 2^64, which uint64_t cannot hold. */
-	if (last.len && last.gpa + last.len == 0)
-		snprintf(end, sizeof(end), "0x10000000000000000");
+	/* The exclusive end can reach past 2^64, which uint64_t cannot
+	 * hold: print the carry digit. */
+	if (last.gpa + last.len < last.gpa)
+		snprintf(end, sizeof(end), "0x1%016" PRIx64,
+			 last.gpa + last.len);
 	else
 		snprintf(end, sizeof(end), "0x%" PRIx64, last.gpa + last.len);
 	why = last.why ? last.why : last.backend ? NULL : reason(last.err);

@@ -47,7 +47,7 @@ int gm__region_usable(const struct gm_region *r);
 int gm__error_access(const struct gm_space *s, const char *op, uint64_t gpa,
 		     uint64_t len, uint64_t at, int err, const char *why);
 /* As gm__error_access(), for a backend that refused to map: the reason is
- * "<backend>: cannot map: <strerror>". */
+ * "<backend> cannot map it: <strerror>". */
 int gm__error_map(const struct gm_space *s, const char *op, uint64_t gpa,
 		  uint64_t len, uint64_t at, int err, const char *backend);
 /* Record a free-form failure message (printf-style); returns @err. */

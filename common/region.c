@@ -61,6 +61,10 @@ int gm__region_map(struct gm_region *r, uint64_t off, uint64_t len, int prot,
 		m->fault = off;
 		return -EIO;
 	}
+	/* Never let a backend's bad fault offset name an address outside
+	 * the request. */
+	if (ret && (m->fault < off || m->fault - off >= len))
+		m->fault = off;
 	return ret;
 }
 

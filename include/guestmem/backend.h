@@ -116,8 +116,9 @@ struct gm_region {
  * @flags: GM_REGION_* flags.
  *
  * Return: 0, or
- *  -EINVAL    a NULL argument, size 0, unknown flags, an ops table with
- *             another version or without destroy;
+ *  -EINVAL    a NULL argument, size 0, unknown flags, an ops table of
+ *             version 0 or without name or destroy (a table of a later
+ *             version is accepted: this library calls version 1 methods);
  *  -EOVERFLOW gpa + size wraps past 2^64.
  * hva starts NULL; a persistent backend sets it after this call.
  * gm_space_add_region() refuses a region with neither hva nor map/unmap.
