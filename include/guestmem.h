@@ -45,7 +45,9 @@
  *   -EFAULT     the range touches a hole, or a page the backend cannot map
  *               (Xen: a frame whose per-page error was set);
  *   -EACCES     write to a read-only region or through a read-only view;
- *   -ENOMEM     out of memory (or out of mapping budget);
+ *   -ENOMEM     out of memory;
+ *   -ENOBUFS    a backend's mapping budget is full of mappings that views
+ *               and leases hold (Xen: release some, or raise cache_bytes);
  *   -EEXIST     a region overlaps one already in the space;
  *   -ENOENT     no region starts at the address given to remove;
  *   -EOPNOTSUPP the backend or the build lacks the feature;

@@ -220,14 +220,16 @@ static void account_map(struct gm_xen *x, uint64_t bytes)
 
 /*
  * Evict unpinned entries with CLOCK until @bytes more fit in the budget;
- * lock held.  Returns 0 or -ENOMEM when pinned mappings fill the budget.
+ * lock held.  Returns 0, or -ENOBUFS when pinned mappings (views, leases)
+ * fill the budget: a distinct code, so that the caller can tell "release
+ * some views" from "the system is out of memory".
  */
 static int make_room(struct gm_xen *x, uint64_t bytes)
 {
 	uint64_t budget = x->opt.cache_bytes;
 
 	if (bytes > budget)
-		return -ENOMEM;
+		return -ENOBUFS;
 	for (;;) {
 		uint64_t mapped = atomic_load_explicit(&x->mapped_bytes,
 						       memory_order_relaxed);
@@ -260,7 +262,7 @@ static int make_room(struct gm_xen *x, uint64_t bytes)
 						  memory_order_relaxed);
 		}
 		if (!victims)
-			return -ENOMEM;
+			return -ENOBUFS;
 		/* Victims pinned meanwhile stay mapped until unpinned; the
 		 * loop then looks for more. */
 		kill_list(x, victims);
@@ -291,14 +293,23 @@ int gm__xen_pages_ok(const int *err, uint64_t first, uint64_t off,
 	return 0;
 }
 
-/* Point @m at [off, off + n) of entry @e, checking per-page errors. */
+/*
+ * Point @m at [off, off + n) of entry @e, checking per-page errors: a
+ * failed page ends the mapping before it, or fails it when it is the first
+ * page or the caller needs the whole range (GM_MAP_WHOLE).
+ */
 static int entry_range(struct gm__xen_entry *e, uint64_t off, uint64_t n,
-		       struct gm_map *m)
+		       unsigned int flags, struct gm_map *m)
 {
+	uint64_t want = n;
 	int ret = gm__xen_pages_ok(e->err, e->first_page, off, &n, &m->fault);
 
 	if (ret)
 		return ret;
+	if (n != want && (flags & GM_MAP_WHOLE)) {
+		m->fault = off + n;
+		return e->err[((off + n) >> XEN_PAGE_SHIFT) - e->first_page];
+	}
 	m->hva = e->hva + (off - (e->first_page << XEN_PAGE_SHIFT));
 	m->len = n;
 	return 0;
@@ -378,9 +389,21 @@ static int map_dedicated(struct gm_xen *x, struct gm__xen_region *xr,
 }
 
 /* Miss: find or map the bucket under the lock; return it pinned. */
+/* Whether a mapping has pages that were paged out: worth retrying later. */
+static int has_paged_out(const struct gm__xen_entry *e)
+{
+	uint32_t i;
+
+	for (i = 0; e->err && i < e->npages; i++)
+		if (e->err[i] == -ENOENT)
+			return 1;
+	return 0;
+}
+
 static __attribute__((noinline)) int
 map_miss(struct gm_xen *x, struct gm__xen_region *xr, uint64_t index,
-	 uint64_t off, uint64_t n, int prot, struct gm_map *m)
+	 uint64_t off, uint64_t n, int prot, unsigned int flags,
+	 struct gm_map *m)
 {
 	uint64_t start = index << xr->shift;
 	uint64_t end = start + (1ull << xr->shift);
@@ -396,7 +419,12 @@ map_miss(struct gm_xen *x, struct gm__xen_region *xr, uint64_t index,
 		ret = entry_new(x, xr, start >> XEN_PAGE_SHIFT,
 				(uint32_t)((end - start) >> XEN_PAGE_SHIFT),
 				prot, &e);
-		if (!ret)
+		/* Frames still paged out after the retries fail this access,
+		 * but must not stay failed: such a mapping serves this one
+		 * access and is unmapped at its release, never cached. */
+		if (!ret && has_paged_out(e))
+			atomic_store(&e->state, ENTRY_DEAD);
+		else if (!ret)
 			entry_link(x, e);
 	}
 	if (!ret)
@@ -406,7 +434,7 @@ map_miss(struct gm_xen *x, struct gm__xen_region *xr, uint64_t index,
 		m->fault = off;
 		return ret;
 	}
-	ret = entry_range(e, off, n, m);
+	ret = entry_range(e, off, n, flags, m);
 	if (ret) {
 		entry_unpin(x, e);
 		return ret;
@@ -490,7 +518,7 @@ int gm__xen_map(struct gm_region *r, uint64_t off, uint64_t len, int prot,
 		if (!atomic_load_explicit(&e->used, memory_order_relaxed))
 			atomic_store_explicit(&e->used, 1,
 					      memory_order_relaxed);
-		ret = entry_range(e, off, n, m);
+		ret = entry_range(e, off, n, flags, m);
 		if (ret || (flags & GM_MAP_HOLD)) {
 			/* Pin inside the section: an evictor that unlinked
 			 * e is still waiting for us and will see the pin. */
@@ -505,7 +533,7 @@ int gm__xen_map(struct gm_region *r, uint64_t off, uint64_t len, int prot,
 		return 0;
 	}
 	gm__rcu_exit(rd);
-	return map_miss(x, xr, index, off, n, prot, m);
+	return map_miss(x, xr, index, off, n, prot, flags, m);
 }
 
 void gm__xen_unmap(struct gm_region *r, struct gm_map *m)

@@ -77,11 +77,18 @@ static uint8_t *map_frames(struct gm__xen_region *xr, uint8_t *addr,
 			*ret = 0;
 			break;
 		}
-		/* Paged out: Xen is paging the frames back in.  Drop the
-		 * mapping and try the whole batch again. */
-		xenforeignmemory_unmap(x->fmem, p, n);
-		atomic_fetch_add_explicit(&x->unmap_calls, 1,
-					  memory_order_relaxed);
+		/*
+		 * Paged out: Xen is paging the frames back in; try the whole
+		 * batch again.  A placed mapping is simply mapped over with
+		 * MAP_FIXED, which replaces it at once: unmapping it first
+		 * would open a hole in the reservation that another thread's
+		 * mmap could take.
+		 */
+		if (!addr) {
+			xenforeignmemory_unmap(x->fmem, p, n);
+			atomic_fetch_add_explicit(&x->unmap_calls, 1,
+						  memory_order_relaxed);
+		}
 		atomic_fetch_add_explicit(&x->retries, 1,
 					  memory_order_relaxed);
 		p = NULL;
@@ -243,6 +250,13 @@ static int eager_map(struct gm__xen_region *xr, int prot)
 	free(err);
 	if (ret)
 		return ret;
+	if (xr->nbad == xr->npages) {
+		/* Not one frame: no such domain (-ESRCH), or none of it is
+		 * ours to map.  Say so now rather than fail every access. */
+		ret = xr->bad[0].err;
+		eager_release(xr, xr->npages);
+		return ret;
+	}
 	if (xr->nbad)
 		atomic_fetch_add_explicit(&xr->x->failures, xr->nbad,
 					  memory_order_relaxed);

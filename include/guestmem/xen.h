@@ -28,7 +28,8 @@
  *
  * Mapping cache: buckets of a power-of-two size; at most `cache_bytes` of
  *   guest memory mapped at any time by the context; entries evicted with
- *   CLOCK when unpinned.  A hit takes no syscall, no lock and no atomic
+ *   CLOCK when unpinned.  When views and leases pin the whole budget, an
+ *   access that needs a new mapping fails with -ENOBUFS.  A hit takes no syscall, no lock and no atomic
  *   read-modify-write: short accesses are protected by a read-side section
  *   of the cache (eviction waits for it), views and leases pin their entries.
  *
@@ -94,7 +95,9 @@ struct gm_xen_stats {
 	uint64_t evictions;	 /* cache entries evicted */
 	uint64_t failures;	 /* map calls or pages that failed */
 	uint64_t retries;	 /* paged-out (-ENOENT) retries */
-	uint64_t mapped_bytes;	 /* bytes mapped now (cache and views) */
+	uint64_t mapped_bytes;	 /* bytes mapped now by the cache and by
+				  * views that span buckets (eager regions
+				  * are not counted) */
 	uint64_t peak_mapped_bytes; /* most ever mapped at once */
 	uint64_t reserved[6];
 };
@@ -133,10 +136,13 @@ GM_EXPORT void gm_xen_close(struct gm_xen *x);
  * @out: receives the region.
  *
  * Eager regions map every frame at creation: frames Xen refuses are
- * recorded and fail later accesses with their errno; the creation itself
- * fails only if a map call fails as a whole (no such domain, say).  When
- * every frame mapped, the region is persistent: accesses go straight to
- * the mapping.
+ * recorded and fail later accesses with their errno, for the region's
+ * life (paged-out frames included, after the retries: recreate the region,
+ * or use an on-demand region, where failed buckets are mapped again once
+ * evicted, and paged-out frames on every access).  The creation fails if a
+ * map call fails as a whole, or if not one frame could be mapped (-ESRCH
+ * for a domain that does not exist).  When every frame mapped, the region
+ * is persistent: accesses go straight to the mapping.
  *
  * Return: 0, or -EINVAL (bad argument, alignment, flags), -EOVERFLOW,
  * -ENOMEM, -EOPNOTSUPP, or (eager) the errno of the map call, e.g.

@@ -689,7 +689,7 @@ static void *foreign_map(enum xensim_fn fn, xenforeignmemory_handle *fmem,
 			 size_t pages, const xen_pfn_t arr[], int err[])
 {
 	struct sim_domain *d;
-	struct sim_map *m = NULL;
+	struct sim_map *m = NULL, *old;
 	struct handle *h;
 	int e, first = 0;
 	size_t i, failed = 0;
@@ -742,7 +742,35 @@ static void *foreign_map(enum xensim_fn fn, xenforeignmemory_handle *fmem,
 		e = first;
 		goto fail;
 	}
+	/*
+	 * MAP_FIXED over a live mapping of ours replaces it, as the kernel
+	 * does (a retry of paged-out frames in place).  Only an exact
+	 * replacement is allowed; a partial overlap is a caller bug.
+	 */
+	old = NULL;
+	if (flags & MAP_FIXED) {
+		struct sim_map *o;
+
+		e = EINVAL;
+		for (o = maps; o; o = o->next) {
+			uint8_t *oa = o->addr;
+
+			if ((uint8_t *)addr >= oa + o->pages * PS ||
+			    oa >= (uint8_t *)addr + pages * PS)
+				continue;
+			if (oa != addr || o->pages != pages ||
+			    o->owner != h || o->kind != KIND_FOREIGN)
+				goto fail;
+			old = o;
+		}
+	}
 	e = install(m, addr, flags);
+	if (old) {
+		/* Gone, whether install succeeded or not. */
+		unlink_map(old);
+		count_unmap(old, false);
+		free(old);
+	}
 	if (e)
 		goto fail;
 	link_map(m, h);
