@@ -167,7 +167,7 @@ GM_EXPORT int gm_space_new(struct gm_space **out, const char *name,
  */
 GM_EXPORT void gm_space_free(struct gm_space *s);
 
-/** gm_space_name() - the name given at creation. */
+/** gm_space_name() - the name given at creation (NULL for a NULL space). */
 GM_EXPORT const char *gm_space_name(const struct gm_space *s);
 
 /**
@@ -193,10 +193,9 @@ GM_EXPORT int gm_space_add_region(struct gm_space *s, struct gm_region *r);
  *
  * Unlinks the region at once, then waits until no concurrent accessor can
  * still be using it (accessors never wait for this), and drops the space's
- * reference: the region is destroyed now, or when its last view or lease is
- * released.  Must not be called while the calling thread itself holds a
- * view or lease of that region only if it expects the region destroyed on
- * return.
+ * reference: the region is destroyed now, or, if views or leases of it are
+ * still held (by any thread, the caller included), when the last of them
+ * is released.
  *
  * Return: 0, or -EINVAL (@s NULL), -ENOENT (no region starts at @gpa).
  */
@@ -271,7 +270,9 @@ GM_EXPORT int gm_write(struct gm_space *s, uint64_t gpa, const void *buf,
  * accessed.
  *
  * Return: the number of bytes copied if at least one was, 0 if @len is 0,
- * or the negative errno for the very first byte.
+ * or the negative errno for the very first byte.  When the copy stops
+ * early, gm_last_error() describes what stopped it, even though the
+ * result is a positive count.
  */
 GM_EXPORT ssize_t gm_read_partial(struct gm_space *s, uint64_t gpa,
 				  void *buf, size_t len);
@@ -284,6 +285,7 @@ GM_EXPORT ssize_t gm_write_partial(struct gm_space *s, uint64_t gpa,
 
 /**
  * gm_fill() - set @len bytes at @gpa to @byte; gm_zero() sets them to 0.
+ * Only the low 8 bits of @byte are used, as with memset().
  *
  * Return: as gm_write().
  */
@@ -319,6 +321,7 @@ GM_ENDIAN_TYPES(GM__DECL_TYPED)
  *   gm_atomic_load_u32(s, gpa, uint32_t *val, order)
  *   gm_atomic_store_u32(s, gpa, uint32_t val, order)
  *   gm_atomic_xchg_u32(s, gpa, uint32_t val, uint32_t *old, order)
+ *                                                    (@old may be NULL)
  *   gm_atomic_cmpxchg_u32(s, gpa, uint32_t *expected, uint32_t desired,
  *                         order)
  *   gm_atomic_fetch_add_u32 / _or_ / _and_ (s, gpa, uint32_t val,
@@ -371,9 +374,10 @@ GM_INT_TYPES(GM__DECL_ATOMIC)
  * short counts until @len bytes are done, end of file, or an error.
  *
  * Return: the number of bytes transferred (less than @len only at end of
- * file, or when an error stops a transfer that had already moved bytes),
- * or -EINVAL (@s NULL, @fd < 0, @offset < -1, @len > GM_MAX_LEN),
- * -EOVERFLOW, -EFAULT, -EACCES (gm_read_from_fd into read-only memory),
+ * file, or when an error stops a transfer that had already moved bytes;
+ * 0 when @len is 0), or -EINVAL (@s NULL, @fd < 0, @offset < -1, @len >
+ * GM_MAX_LEN), -EOVERFLOW (gpa + len wraps, or @offset + @len exceeds
+ * INT64_MAX), -EFAULT, -EACCES (gm_read_from_fd into read-only memory),
  * -ENOMEM, or the negative errno of readv/writev/preadv/pwritev.
  */
 GM_EXPORT ssize_t gm_read_from_fd(struct gm_space *s, uint64_t gpa,
@@ -405,7 +409,10 @@ GM_EXPORT int gm_lease_get(struct gm_space *s, uint64_t gpa, size_t len,
 
 /**
  * gm_lease_iov() - the lease's pieces, in guest address order.
- * @l: the lease.
+ * @l: the lease (NULL: returns NULL and a count of 0).
+ *
+ * Pieces that are adjacent in guest and in host memory are merged into one
+ * iovec, so there may be fewer entries than regions or mappings.
  * @iovcnt: receives the number of entries (may exceed IOV_MAX: submit in
  *          batches).
  *
