@@ -230,7 +230,8 @@ int gm_xen_space_open_domain(struct gm_xen *x, uint32_t domid,
 
 	if (out)
 		*out = NULL;
-	if (!x || !out || (flags & ~(GM_XEN_RDONLY | GM_XEN_EAGER)))
+	if (!x || !out ||
+	    (flags & ~(GM_XEN_RDONLY | GM_XEN_EAGER | GM_XEN_FAULT_SAFE)))
 		return gm__xen_fail(__func__, -EINVAL,
 				    !x || !out ? "NULL argument"
 					       : "unknown flags");
@@ -251,13 +252,14 @@ int gm_xen_space_open_domain(struct gm_xen *x, uint32_t domid,
 		return gm__xen_fail(__func__, -EOVERFLOW,
 				    "the domain's highest frame is absurd");
 	snprintf(name, sizeof(name), "domain-%" PRIu32, domid);
-	ret = gm_space_new(&s, name, 0);
+	ret = gm_space_new(&s, name,
+			   (flags & GM_XEN_FAULT_SAFE) ? GM_SPACE_FAULT_SAFE : 0);
 	if (ret)
 		return ret;
 	ret = gm_xen_foreign_region_new(x, domid, 0,
 					((uint64_t)max_gpfn + 1)
 						<< XEN_PAGE_SHIFT,
-					0, flags, &r);
+					0, flags & ~GM_XEN_FAULT_SAFE, &r);
 	if (!ret) {
 		ret = gm_space_add_region(s, r);
 		if (ret)

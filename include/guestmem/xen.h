@@ -73,6 +73,8 @@ struct gm_xen;
 /* Region flags. */
 #define GM_XEN_RDONLY 0x1u /* map read-only; writes fail with -EACCES */
 #define GM_XEN_EAGER 0x2u  /* foreign: map the whole region at creation */
+#define GM_XEN_FAULT_SAFE 0x4u /* gm_xen_space_open_domain(): the space is
+				* created with GM_SPACE_FAULT_SAFE */
 
 /* Options for gm_xen_open(); zero fields take the default. */
 struct gm_xen_options {
@@ -182,7 +184,8 @@ GM_EXPORT int gm_xen_grant_region_new(struct gm_xen *x, uint32_t domid,
  * gm_xen_space_open_domain() - a space over all of a domain's memory.
  * @x: the context.
  * @domid: the domain.
- * @flags: GM_XEN_RDONLY, GM_XEN_EAGER, as for foreign regions.
+ * @flags: GM_XEN_RDONLY, GM_XEN_EAGER, as for foreign regions, and
+ *         GM_XEN_FAULT_SAFE.
  * @out: receives a new space named "domain-<domid>" with one foreign region
  *       [0, (max_gpfn + 1) * 4096), sized with xc_domain_maximum_gpfn().
  *

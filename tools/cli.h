@@ -1,0 +1,274 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * guestmem(1): declarations shared by the files of the command-line tool.
+ *
+ * The tool builds one guest address space out of the targets named on the
+ * command line (memory images, anonymous memory, ELF dumps, a Xen domain,
+ * Xen grant refs), then runs one or more commands on it.  Every command
+ * returns an exit code from the list below; the first non-zero one ends
+ * the run.
+ */
+#ifndef GUESTMEM_CLI_H
+#define GUESTMEM_CLI_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+#include <guestmem.h>
+
+/* Exit codes: one per class of failure, documented in guestmem(1). */
+enum cli_exit {
+	CLI_OK = 0,
+	CLI_NOMATCH = 1, /* search found nothing */
+	CLI_USAGE = 2,	 /* bad command line, number or value */
+	CLI_ADDR = 3,	 /* hole, bad range, page that cannot be mapped */
+	CLI_DENIED = 4,	 /* write to read-only memory, no permission */
+	CLI_IO = 5,	 /* a local file could not be read or written */
+	CLI_XEN = 6,	 /* Xen or backend setup failed, domain gone */
+	CLI_PARTIAL = 7, /* done, but some guest pages could not be read */
+	CLI_NOMEM = 8,	 /* out of memory or another system error */
+};
+
+/* The page size in which unreadable guest memory is recorded (Xen's). */
+#define CLI_PAGE 4096u
+
+/* Bytes one step of a long operation moves: bounds buffers and latency. */
+#define CLI_CHUNK (1u << 20)
+
+/* An element type of read, write, fill, search and hexdump. */
+struct cli_type {
+	const char *name;   /* "u8", "le32", ... */
+	unsigned int size;  /* bytes */
+	int order;	    /* CLI_HOST, CLI_LE or CLI_BE */
+};
+#define CLI_HOST 0
+#define CLI_LE 1
+#define CLI_BE 2
+
+/* What a region of the space came from, for info and error messages. */
+struct cli_source {
+	uint64_t gpa, size;
+	char desc[160];
+};
+
+/* A region of the space as a command sees it. */
+struct cli_region {
+	uint64_t gpa, last; /* [gpa, last], inclusive: last can be 2^64 - 1 */
+	int writable;
+	const char *backend;
+	const char *desc; /* from the matching cli_source, or "" */
+};
+
+/* One recorded range of guest memory that could not be read. */
+struct cli_bad {
+	uint64_t gpa, len;
+	int err; /* negative errno */
+};
+
+struct cli_badlist {
+	struct cli_bad *v;
+	size_t n, cap;
+	uint64_t bytes;
+};
+
+/* The state of one run of the tool. */
+struct cli {
+	struct gm_space *space;
+	struct gm_xen *xen;
+	int writing;	/* some command writes: open targets read-write */
+	int read_only;	/* --read-only */
+	int json;	/* --json */
+	int progress;	/* -1 auto (stderr is a terminal), 0 off, 1 on */
+	int quiet;	/* --quiet: no summaries on stdout */
+	struct cli_source *src;
+	size_t nsrc;
+	struct cli_region *reg; /* snapshot of the layout once targets open */
+	size_t nreg;
+	const char *core_note; /* --core: text of its dump notes, or NULL */
+};
+
+/* ---- util.c ---- */
+
+/* Print "guestmem: <message>" on stderr. */
+void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print a usage error and a hint; returns CLI_USAGE. */
+int cli_usage(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Report a failed library call with gm_last_error(); returns its exit
+ * code. */
+int cli_fail(int err);
+/* The exit code for a negative errno from a guest memory access. */
+int cli_exit_access(int err);
+
+/*
+ * Parse an unsigned number: 0x hexadecimal or decimal (never octal), with
+ * an optional binary size suffix K, M, G, T (KiB, KB... accepted).
+ * Return: 0, or -EINVAL (not a number) / -ERANGE (past 2^64 - 1).
+ */
+int cli_parse_u64(const char *s, uint64_t *out);
+/* Parse a value of @bits bits: unsigned, or negative decimal down to
+ * -2^(bits-1) (stored in two's complement).  Same returns. */
+int cli_parse_value(const char *s, unsigned int bits, uint64_t *out);
+/* cli_parse_u64 with a usage error naming @what on failure. */
+int cli_arg_u64(const char *cmd, const char *what, const char *s,
+		uint64_t *out);
+
+/* Look up an integer type by name; NULL if unknown. */
+const struct cli_type *cli_type_find(const char *name);
+/* Encode / decode one value of @t at @p (guest byte order). */
+void cli_type_put(const struct cli_type *t, uint8_t *p, uint64_t v);
+uint64_t cli_type_get(const struct cli_type *t, const uint8_t *p);
+
+/* Decode a hex byte string ("de ad be ef", "deadbeef", "de:ad") into a
+ * new buffer.  Return: 0, -EINVAL or -ENOMEM. */
+int cli_parse_hex(const char *s, uint8_t **out, size_t *len);
+/* Decode C escapes in @s (\n \t \r \0 \\ \xHH) into a new buffer. */
+int cli_parse_string(const char *s, uint8_t **out, size_t *len);
+/* Read a whole file ("-" is stdin) into a new buffer.  Return: 0 or a
+ * negative errno. */
+int cli_read_file(const char *path, uint8_t **out, size_t *len);
+
+/*
+ * An output file written in full or not at all: data goes to a temporary
+ * file in the same directory, renamed over @path by cli_out_commit().
+ */
+struct cli_outfile {
+	const char *path;
+	char *tmp;
+	int fd;
+};
+/* Return: 0 or a negative errno (printed). */
+int cli_out_open(struct cli_outfile *o, const char *path);
+/* fsync, close and rename; on failure the temporary file is removed.
+ * Return: 0 or a negative errno (printed). */
+int cli_out_commit(struct cli_outfile *o);
+/* Remove the temporary file; @path is left as it was. */
+void cli_out_abort(struct cli_outfile *o);
+/* write(2) all of @buf at @off (or the current offset if @off < 0).
+ * Return: 0 or a negative errno. */
+int cli_write_all(int fd, const void *buf, size_t len, int64_t off);
+
+/* Format a byte count: "4 KiB", "1.5 MiB", "17 bytes". */
+const char *cli_size(uint64_t n, char buf[32]);
+/* Hex digits needed to print addresses up to @last, at least 8. */
+int cli_addr_width(uint64_t last);
+
+/* JSON output helpers: a string with escapes, an address as "0x...". */
+void cli_json_str(FILE *f, const char *s);
+void cli_json_addr(FILE *f, uint64_t a);
+
+/* Progress bar on stderr for long operations. */
+struct cli_progress {
+	int on;
+	const char *what;
+	uint64_t total, done;
+	struct timespec start, last;
+};
+void cli_progress_start(struct cli *c, struct cli_progress *p,
+			const char *what, uint64_t total);
+void cli_progress_add(struct cli_progress *p, uint64_t n);
+void cli_progress_end(struct cli_progress *p);
+/* Erase the bar before other output; it is drawn again on the next add. */
+void cli_progress_clear(struct cli_progress *p);
+
+/* Record [gpa, gpa + len) as unreadable with @err, merging with the
+ * previous range when it continues it with the same error.  Return: 0 or
+ * -ENOMEM. */
+int cli_bad_add(struct cli_badlist *b, uint64_t gpa, uint64_t len, int err);
+void cli_bad_free(struct cli_badlist *b);
+
+/* ---- target.c ---- */
+
+/* Global options that name targets; each returns an exit code. */
+int cli_target_add(struct cli *c, int opt, const char *arg);
+/* Open every target given so far into c->space. */
+int cli_targets_open(struct cli *c);
+void cli_targets_close(struct cli *c);
+/* Refresh c->reg from the space. */
+int cli_layout(struct cli *c);
+
+/*
+ * Check that [gpa, gpa + len) is covered by regions (and writable ones if
+ * @write), reporting the first address that is not in the style of
+ * gm_last_error().  Return: CLI_OK or the exit code, after printing.
+ */
+int cli_check_range(struct cli *c, const char *op, uint64_t gpa,
+		    uint64_t len, int write);
+/*
+ * Whether a failed read ends a scan (dump, search) instead of being
+ * recorded as one unreadable page and skipped: out of memory or mapping
+ * budget, or the domain itself is gone (every later page would fail too).
+ */
+static inline int cli_read_fatal(int err)
+{
+	return err == -ENOMEM || err == -ENOBUFS || err == -ESRCH;
+}
+
+/* Whether [gpa, gpa + len) wraps past 2^64 (len > 0). */
+static inline int cli_wraps(uint64_t gpa, uint64_t len)
+{
+	return len && gpa + (len - 1) < gpa;
+}
+
+/*
+ * Walk the parts of [start, start + len) that regions cover, merged into
+ * maximal runs of adjacent regions, in address order.  @fn returns an exit
+ * code; a non-zero one stops the walk and is returned.
+ */
+int cli_runs(struct cli *c, uint64_t start, uint64_t len, int split,
+	     int (*fn)(struct cli *c, uint64_t gpa, uint64_t len,
+		       const struct cli_region *r, void *arg),
+	     void *arg);
+/* Bytes of [start, start + len) that regions cover. */
+uint64_t cli_covered(struct cli *c, uint64_t start, uint64_t len);
+
+/* Resolve an optional "[ADDR [LEN]]" pair: default is the whole span
+ * from the lowest region start to the highest region end. */
+int cli_range_args(struct cli *c, const char *cmd, int argc, char **argv,
+		   uint64_t *start, uint64_t *len);
+
+/* ---- commands ---- */
+int cli_cmd_info(struct cli *c, int argc, char **argv);
+int cli_cmd_read(struct cli *c, int argc, char **argv);
+int cli_cmd_hexdump(struct cli *c, int argc, char **argv);
+int cli_cmd_write(struct cli *c, int argc, char **argv);
+int cli_cmd_fill(struct cli *c, int argc, char **argv);
+int cli_cmd_copy(struct cli *c, int argc, char **argv);
+int cli_cmd_search(struct cli *c, int argc, char **argv);
+int cli_cmd_dump(struct cli *c, int argc, char **argv);
+int cli_cmd_restore(struct cli *c, int argc, char **argv);
+
+/* core.c: open an ELF dump as read-only (or read-write) regions. */
+int cli_core_open(struct cli *c, const char *path);
+
+/*
+ * guestmem.c: handle an option of getopt_long() that the command itself
+ * did not: the options every command takes (--json, --progress, -q, -h)
+ * and getopt's errors ('?', ':').  Return: CLI_OK or CLI_USAGE (printed);
+ * -h prints the command's usage and exits.
+ */
+int cli_common_opt(struct cli *c, const char *cmd, int opt, char **argv);
+/* Long options of cli_common_opt, to append to a command's table. */
+#define CLI_OPT_JSON 0x1001
+#define CLI_OPT_PROGRESS 0x1002
+#define CLI_OPT_NO_PROGRESS 0x1003
+#define CLI_COMMON_LONGOPTS                                                   \
+	{ "json", no_argument, NULL, CLI_OPT_JSON },                          \
+		{ "progress", no_argument, NULL, CLI_OPT_PROGRESS },          \
+		{ "no-progress", no_argument, NULL, CLI_OPT_NO_PROGRESS },    \
+		{ "quiet", no_argument, NULL, 'q' },                          \
+		{ "help", no_argument, NULL, 'h' }
+/* The short options of cli_common_opt, for a command's optstring. */
+#define CLI_COMMON_SHORTOPTS ":qh"
+/* Print one command's usage to @f. */
+void cli_cmd_usage(FILE *f, const char *cmd);
+
+#ifdef GUESTMEM_XENSIM
+/* xensim-setup.c: the test build's simulated Xen setup. */
+int cli_xensim_setup(void);
+#endif
+
+#endif /* GUESTMEM_CLI_H */
