@@ -1,0 +1,830 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * bench-xen: what the Xen backend's mapping cache buys, on the simulator.
+ *
+ * One simulated HVM domain of 1 GiB (tests/xensim: a memfd whose foreign
+ * "maps" are real mmap/munmap system calls) is read in two workloads:
+ *
+ *   W1  gm_read() of 4 KiB at random page-aligned guest addresses inside a
+ *       64 MiB working set made of 1,024 randomly chosen 64 KiB-aligned
+ *       64 KiB chunks scattered over the whole guest;
+ *   W2  gm_read_le16() at one fixed address (a ring index), in a page
+ *       outside the working set;
+ *
+ * through each configuration:
+ *
+ *   a    an on-demand foreign region, gm_xen_open() with default options
+ *        (64 KiB buckets, 64 MiB budget): the mapping cache;
+ *   a72  the same with a 72 MiB budget, a little more than the working set;
+ *   b    no cache: every access maps the frames it covers with
+ *        xenforeignmemory_map(), copies, and unmaps (rust-vmm vm-memory's
+ *        map-per-access behaviour), calling the simulator directly;
+ *   c    an eager region (GM_XEN_EAGER): the whole guest mapped at creation,
+ *        so the region is persistent and accesses never map.
+ *
+ * W2 also has an informational line "a_view": a gm_view_get() of the ring
+ * page on configuration a's space, then the inline gm_view_read_le16().
+ *
+ * Every configuration is warmed up before it is timed (the cache filled,
+ * every working-set page touched once so that no page fault is timed).  A
+ * run of each configuration is calibrated to a fixed length; then the runs
+ * are repeated, the configurations taking turns in a rotating order, and
+ * the best (minimum) time of each is kept.  Map calls are counted over the
+ * timed runs only: the library's gm_xen_get_stats() for a and c, our own
+ * count for b, and the simulator's counters for all of them.  Before
+ * timing, every configuration's reads are checked against the guest's own
+ * view of its memory.
+ *
+ * Output: one "name value unit" line per number; lines starting with '#'
+ * are comments.  See bench/README-xen.md.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include <xenforeignmemory.h>
+
+#include <guestmem.h>
+#include <guestmem/xen.h>
+
+#include "xensim/xensim.h"
+
+#define KIB UINT64_C(1024)
+#define MIB (UINT64_C(1024) * KIB)
+
+#define PAGE_SHIFT 12
+#define PAGE_SIZE (UINT64_C(1) << PAGE_SHIFT)
+
+/* The simulated guest and its working set. */
+#define DOMID 1
+#define GUEST_SIZE (1024 * MIB)
+#define CHUNK_SIZE (64 * KIB)
+#define WSET_SIZE (64 * MIB)
+#define NR_CHUNKS (WSET_SIZE / CHUNK_SIZE)
+#define PAGES_PER_CHUNK (CHUNK_SIZE / PAGE_SIZE)
+
+/* Where W2's ring index sits in its page: avail->idx of a split virtqueue. */
+#define RING_OFFSET 2
+
+/* Budget of configuration a72: the working set plus one eighth. */
+#define A72_BUDGET (72 * MIB)
+
+/* Entries of W1's address array (a power of two). */
+#define W1_ENTRIES (UINT64_C(1) << 16)
+
+/* Entries of W2's address array, all equal (a power of two, L1-sized). */
+#define W2_ENTRIES (UINT64_C(1) << 10)
+
+/* Most frames one map-per-access read covers (b); W1 and W2 need one. */
+#define MAPPER_MAX_PAGES 2
+
+/* Run configuration: default, or --quick. */
+struct config {
+	unsigned int reps;	/* timed runs per configuration, workload */
+	uint64_t run_ns;	/* calibrated length of one run */
+	size_t verify;		/* W1 reads checked per configuration */
+};
+
+static const struct config config_default = {
+	.reps = 9,
+	.run_ns = 100000000,
+	.verify = 4096,
+};
+
+static const struct config config_quick = {
+	.reps = 5,
+	.run_ns = 20000000,
+	.verify = 512,
+};
+
+static struct config cfg;
+
+/* Every kernel stores its sum here, so no read can be optimised away. */
+static volatile uint64_t sink;
+
+/* ------------------------------------------------------------------ */
+/* Helpers                                                             */
+/* ------------------------------------------------------------------ */
+
+static void die(const char *what, int err)
+{
+	fprintf(stderr, "bench-xen: %s: %s\n", what,
+		err ? strerror(-err) : "failed");
+	if (err && *gm_last_error())
+		fprintf(stderr, "bench-xen: %s\n", gm_last_error());
+	exit(1);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* splitmix64: a fixed seed gives the same addresses on every run. */
+static uint64_t rng_state = 0x78656e62656e6368;
+
+static uint64_t rng_next(void)
+{
+	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+/* The value stored at every 8-byte aligned guest address: distinct per
+ * address, so a read from the wrong place is noticed. */
+static uint64_t pattern(uint64_t gpa)
+{
+	return gpa * 0x9e3779b97f4a7c15ull + 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* The guest and its address sets                                      */
+/* ------------------------------------------------------------------ */
+
+static uint8_t *guest_mem;		/* the guest's own view */
+static uint64_t chunks[NR_CHUNKS];	/* working-set chunk addresses */
+static uint64_t *w1_addr;		/* W1's random page addresses */
+static uint64_t ring_gpa;		/* W2's address */
+/*
+ * W2's address, repeated: the kernels load it from memory every iteration,
+ * as they do W1's, so that the compiler cannot hoist an inline read (the
+ * view's) out of the loop.
+ */
+static uint64_t w2_addr[W2_ENTRIES];
+
+static void guest_init(void)
+{
+	uint64_t nchunks = GUEST_SIZE / CHUNK_SIZE, *all, i;
+	int ret;
+
+	ret = xensim_domain_create(DOMID, GUEST_SIZE / PAGE_SIZE,
+				   XENSIM_DOM_HVM);
+	if (ret)
+		die("xensim_domain_create", ret);
+	guest_mem = xensim_domain_mem(DOMID);
+	if (!guest_mem)
+		die("xensim_domain_mem", -ENOENT);
+	/* Populate all of the guest, as a running guest's memory is. */
+	for (i = 0; i < GUEST_SIZE / 8; i++)
+		((uint64_t *)(void *)guest_mem)[i] = pattern(i * 8);
+
+	/*
+	 * Pick the working set's chunks with a partial Fisher-Yates shuffle
+	 * of every chunk of the guest; the next chunk in the shuffle, which
+	 * is not in the working set, holds the ring.
+	 */
+	all = malloc(nchunks * sizeof(*all));
+	if (!all)
+		die("out of memory", -ENOMEM);
+	for (i = 0; i < nchunks; i++)
+		all[i] = i;
+	for (i = 0; i <= NR_CHUNKS; i++) {
+		uint64_t j = i + rng_next() % (nchunks - i), t = all[i];
+
+		all[i] = all[j];
+		all[j] = t;
+	}
+	for (i = 0; i < NR_CHUNKS; i++)
+		chunks[i] = all[i] * CHUNK_SIZE;
+	ring_gpa = all[NR_CHUNKS] * CHUNK_SIZE + RING_OFFSET;
+	free(all);
+	for (i = 0; i < W2_ENTRIES; i++)
+		w2_addr[i] = ring_gpa;
+
+	w1_addr = malloc(W1_ENTRIES * sizeof(*w1_addr));
+	if (!w1_addr)
+		die("out of memory", -ENOMEM);
+	for (i = 0; i < W1_ENTRIES; i++)
+		w1_addr[i] = chunks[rng_next() % NR_CHUNKS] +
+			     rng_next() % PAGES_PER_CHUNK * PAGE_SIZE;
+}
+
+/* ------------------------------------------------------------------ */
+/* Configurations                                                      */
+/* ------------------------------------------------------------------ */
+
+enum workload { W1, W2, W_COUNT };
+
+static const char *const workload_name[W_COUNT] = { "w1", "w2" };
+
+enum conf_id { CONF_A, CONF_A72, CONF_AVIEW, CONF_B, CONF_C, CONF_COUNT };
+
+/* What the timed runs of one configuration and workload gave. */
+struct result {
+	uint64_t n;		/* accesses per timed run */
+	uint64_t best_ns;	/* shortest timed run */
+	uint64_t ops;		/* accesses timed in total */
+	uint64_t maps;		/* map calls (stats, or b: own count) */
+	uint64_t misses;	/* cache misses (library stats) */
+	uint64_t sim_maps;	/* xenforeignmemory_map and _map2 calls */
+	uint64_t sim_unmaps;	/* xenforeignmemory_unmap calls */
+	int done;
+};
+
+struct conf {
+	const char *name;
+	const char *what;
+	struct gm_xen *x;		/* a, a72, c; NULL for b */
+	struct gm_space *space;		/* a, a72, c (a_view: a's) */
+	struct gm_view view;		/* a_view: the ring page */
+	xenforeignmemory_handle *fmem;	/* b */
+	uint64_t own_maps;		/* b: map calls made */
+	struct result res[W_COUNT];
+};
+
+static struct conf confs[CONF_COUNT] = {
+	[CONF_A] = { .name = "a",
+		     .what = "mapping cache, default options (64 KiB "
+			     "buckets, 64 MiB budget)" },
+	[CONF_A72] = { .name = "a72",
+		       .what = "mapping cache, 64 KiB buckets, 72 MiB "
+			       "budget" },
+	[CONF_AVIEW] = { .name = "a_view",
+			 .what = "configuration a, through a view of the "
+				 "ring page (W2 only)" },
+	[CONF_B] = { .name = "b",
+		     .what = "map per access: xenforeignmemory_map, copy, "
+			     "xenforeignmemory_unmap" },
+	[CONF_C] = { .name = "c",
+		     .what = "eager region (GM_XEN_EAGER): whole guest mapped "
+			     "at creation" },
+};
+
+/* A space with one foreign region over the whole guest, through @x. */
+static struct gm_space *space_new(struct gm_xen *x, const char *name,
+				  unsigned int flags)
+{
+	struct gm_region *r;
+	struct gm_space *s;
+	int ret;
+
+	ret = gm_space_new(&s, name, 0);
+	if (ret)
+		die("gm_space_new", ret);
+	ret = gm_xen_foreign_region_new(x, DOMID, 0, GUEST_SIZE, 0, flags, &r);
+	if (ret)
+		die("gm_xen_foreign_region_new", ret);
+	ret = gm_space_add_region(s, r);
+	if (ret)
+		die("gm_space_add_region", ret);
+	return s;
+}
+
+static struct gm_xen *xen_open(size_t cache_bytes)
+{
+	struct gm_xen_options o = { .cache_bytes = cache_bytes };
+	struct gm_xen *x;
+	int ret;
+
+	ret = gm_xen_open(&x, cache_bytes ? &o : NULL);
+	if (ret)
+		die("gm_xen_open", ret);
+	return x;
+}
+
+/*
+ * Configuration b's access: map the frames that cover [gpa, gpa + len),
+ * copy, unmap.  The guest's frame numbers are its page numbers (gfn 0 at
+ * gpa 0).  Mapped read-write, as the cache maps foreign buckets.
+ */
+static int mapper_read(struct conf *c, uint64_t gpa, void *buf, size_t len)
+{
+	uint64_t first = gpa >> PAGE_SHIFT;
+	size_t n = (size_t)(((gpa + len - 1) >> PAGE_SHIFT) - first + 1), i;
+	xen_pfn_t arr[MAPPER_MAX_PAGES] = { 0 };
+	int err[MAPPER_MAX_PAGES];
+	uint8_t *p;
+
+	if (n > MAPPER_MAX_PAGES)
+		return -EINVAL;
+	for (i = 0; i < n; i++)
+		arr[i] = (xen_pfn_t)(first + i);
+	p = xenforeignmemory_map(c->fmem, DOMID, PROT_READ | PROT_WRITE, n, arr,
+				 err);
+	c->own_maps++;
+	if (!p)
+		return -errno;
+	for (i = 0; i < n; i++) {
+		if (err[i]) {
+			xenforeignmemory_unmap(c->fmem, p, n);
+			return err[i] < 0 ? err[i] : -err[i];
+		}
+	}
+	memcpy(buf, p + (gpa & (PAGE_SIZE - 1)), len);
+	if (xenforeignmemory_unmap(c->fmem, p, n))
+		return -errno;
+	return 0;
+}
+
+/*
+ * Read every page of the working set and the ring once: fills the cache
+ * (a, a72) and takes every first-touch page fault of the mappings (a, a72,
+ * c), which the simulator has and real privcmd mappings do not.  The ring
+ * goes first so that the working set is what the cache holds.
+ */
+static void warm_up(struct conf *c)
+{
+	uint8_t buf[PAGE_SIZE];
+	uint16_t v;
+	uint64_t i, p;
+	int ret;
+
+	ret = gm_read_le16(c->space, ring_gpa, &v);
+	if (ret)
+		die("warm-up gm_read_le16", ret);
+	for (i = 0; i < NR_CHUNKS; i++) {
+		for (p = 0; p < PAGES_PER_CHUNK; p++) {
+			ret = gm_read(c->space, chunks[i] + p * PAGE_SIZE, buf,
+				      sizeof(buf));
+			if (ret)
+				die("warm-up gm_read", ret);
+		}
+	}
+}
+
+static void conf_init(enum conf_id id)
+{
+	struct conf *c = &confs[id];
+	struct gm_xen_stats st;
+	uint64_t t0, t, maps;
+	int ret;
+
+	switch (id) {
+	case CONF_A:
+		c->x = xen_open(0);
+		c->space = space_new(c->x, "bench-a", 0);
+		break;
+	case CONF_A72:
+		c->x = xen_open(A72_BUDGET);
+		c->space = space_new(c->x, "bench-a72", 0);
+		break;
+	case CONF_AVIEW:
+		/* Shares a's context and space: set up in main(). */
+		return;
+	case CONF_B:
+		c->fmem = xenforeignmemory_open(NULL, 0);
+		if (!c->fmem)
+			die("xenforeignmemory_open", -errno);
+		return;
+	case CONF_C:
+		c->x = xen_open(0);
+		t0 = now_ns();
+		c->space = space_new(c->x, "bench-c", GM_XEN_EAGER);
+		t = now_ns() - t0;
+		ret = gm_xen_get_stats(c->x, &st);
+		if (ret)
+			die("gm_xen_get_stats", ret);
+		printf("c.setup_time %.2f ms\nc.setup_maps %" PRIu64
+		       " calls\n",
+		       (double)t / 1e6, st.map_calls);
+		break;
+	case CONF_COUNT:
+		return;
+	}
+	ret = gm_xen_get_stats(c->x, &st);
+	if (ret)
+		die("gm_xen_get_stats", ret);
+	maps = st.map_calls;
+	t0 = now_ns();
+	warm_up(c);
+	t = now_ns() - t0;
+	ret = gm_xen_get_stats(c->x, &st);
+	if (ret)
+		die("gm_xen_get_stats", ret);
+	printf("%s.warmup_time %.2f ms\n%s.warmup_maps %" PRIu64 " calls\n",
+	       c->name, (double)t / 1e6, c->name, st.map_calls - maps);
+	fflush(stdout);
+}
+
+static void conf_fini(struct conf *c)
+{
+	gm_view_put(&c->view);
+	if (c->space && c != &confs[CONF_AVIEW])
+		gm_space_free(c->space);
+	if (c->x)
+		gm_xen_close(c->x);
+	if (c->fmem)
+		xenforeignmemory_close(c->fmem);
+	c->space = NULL;
+	c->x = NULL;
+	c->fmem = NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Kernels                                                             */
+/* ------------------------------------------------------------------ */
+
+/* Time @n accesses of one workload; return ns. */
+typedef uint64_t kernel_fn(struct conf *c, uint64_t n);
+
+/*
+ * Tell the compiler that memory at @p may be read: a copy into a buffer
+ * nobody reads must not be optimised away.
+ */
+#define USE_BUFFER(p) __asm__ __volatile__("" : : "r"(p) : "memory")
+
+static void kernel_failed(const struct conf *c, const char *op, int err)
+{
+	fprintf(stderr, "bench-xen: %s: %s failed\n", c->name, op);
+	die(op, err);
+}
+
+/*
+ * The one loop skeleton.  The statement performs one access with guest
+ * address `a`, ORs any error into `err` and adds what it read to `sum`.
+ * Checking the error is part of the cost: callers that ignore return codes
+ * are not realistic.
+ */
+#define KERNEL(fn, ADDR, ...)                                                 \
+	static __attribute__((noinline)) uint64_t fn(struct conf *c,          \
+						     uint64_t n)              \
+	{                                                                     \
+		uint64_t buf[PAGE_SIZE / 8], sum = 0, t0, t, i;               \
+		struct gm_space *s = c->space;                                \
+		int err = 0;                                                  \
+                                                                              \
+		(void)s;                                                      \
+		(void)buf;                                                    \
+		t0 = now_ns();                                                \
+		for (i = 0; i < n; i++) {                                     \
+			uint64_t a = (ADDR);                                  \
+                                                                              \
+			__VA_ARGS__;                                          \
+		}                                                             \
+		t = now_ns() - t0;                                            \
+		sink = sum;                                                   \
+		if (err)                                                      \
+			kernel_failed(c, #fn, err);                           \
+		return t;                                                     \
+	}
+
+#define W1_ADDR w1_addr[i & (W1_ENTRIES - 1)]
+#define W2_ADDR w2_addr[i & (W2_ENTRIES - 1)]
+
+KERNEL(w1_space, W1_ADDR, {
+	err |= gm_read(s, a, buf, PAGE_SIZE);
+	USE_BUFFER(buf);
+	sum += buf[0] ^ buf[PAGE_SIZE / 8 - 1];
+})
+KERNEL(w1_mapper, W1_ADDR, {
+	err |= mapper_read(c, a, buf, PAGE_SIZE);
+	USE_BUFFER(buf);
+	sum += buf[0] ^ buf[PAGE_SIZE / 8 - 1];
+})
+KERNEL(w2_space, W2_ADDR, {
+	uint16_t v = 0;
+	err |= gm_read_le16(s, a, &v);
+	sum += v;
+})
+KERNEL(w2_view, W2_ADDR, {
+	uint16_t v = 0;
+	err |= gm_view_read_le16(&c->view, a, &v);
+	sum += v;
+})
+KERNEL(w2_mapper, W2_ADDR, {
+	uint16_t v = 0;
+	err |= mapper_read(c, a, &v, sizeof(v));
+	sum += le16toh(v);
+})
+
+/* The kernel of each configuration and workload; NULL: not measured. */
+static kernel_fn *const kernels[CONF_COUNT][W_COUNT] = {
+	[CONF_A] = { w1_space, w2_space },
+	[CONF_A72] = { w1_space, w2_space },
+	[CONF_AVIEW] = { NULL, w2_view },
+	[CONF_B] = { w1_mapper, w2_mapper },
+	[CONF_C] = { w1_space, w2_space },
+};
+
+/* ------------------------------------------------------------------ */
+/* Correctness                                                         */
+/* ------------------------------------------------------------------ */
+
+/* One read through configuration @c, as its kernels do it. */
+static int conf_read(struct conf *c, enum workload w, uint64_t gpa, void *buf)
+{
+	uint16_t v;
+	int ret;
+
+	if (w == W1)
+		return c->fmem ? mapper_read(c, gpa, buf, PAGE_SIZE)
+			       : gm_read(c->space, gpa, buf, PAGE_SIZE);
+	if (c->fmem) {
+		ret = mapper_read(c, gpa, &v, sizeof(v));
+		v = le16toh(v);
+	} else if (c->view.hva) {
+		ret = gm_view_read_le16(&c->view, gpa, &v);
+	} else {
+		ret = gm_read_le16(c->space, gpa, &v);
+	}
+	memcpy(buf, &v, sizeof(v));
+	return ret;
+}
+
+/* Check @c's reads against the guest's own view of its memory. */
+static void verify(struct conf *c)
+{
+	uint8_t buf[PAGE_SIZE];
+	uint16_t want, got;
+	size_t i;
+	int ret;
+
+	if (kernels[c - confs][W1]) {
+		for (i = 0; i < cfg.verify; i++) {
+			uint64_t gpa = w1_addr[(i * 7919) & (W1_ENTRIES - 1)];
+
+			ret = conf_read(c, W1, gpa, buf);
+			if (ret)
+				kernel_failed(c, "verify read", ret);
+			if (memcmp(buf, guest_mem + gpa, PAGE_SIZE)) {
+				fprintf(stderr, "bench-xen: %s: wrong data at "
+					"gpa %#" PRIx64 "\n", c->name, gpa);
+				exit(1);
+			}
+		}
+	}
+	ret = conf_read(c, W2, ring_gpa, &got);
+	if (ret)
+		kernel_failed(c, "verify ring read", ret);
+	memcpy(&want, guest_mem + ring_gpa, sizeof(want));
+	if (got != le16toh(want)) {
+		fprintf(stderr, "bench-xen: %s: ring read %#x, guest has %#x\n",
+			c->name, got, le16toh(want));
+		exit(1);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Measurements                                                        */
+/* ------------------------------------------------------------------ */
+
+/* Counters that the timed runs move, snapshotted around each run. */
+struct snap {
+	uint64_t maps, misses, sim_maps, sim_unmaps;
+};
+
+static void snap_take(const struct conf *c, struct snap *s)
+{
+	struct xensim_counters sc;
+	struct gm_xen_stats st;
+	int ret;
+
+	memset(s, 0, sizeof(*s));
+	if (c->x) {
+		ret = gm_xen_get_stats(c->x, &st);
+		if (ret)
+			die("gm_xen_get_stats", ret);
+		s->maps = st.map_calls;
+		s->misses = st.misses;
+	} else {
+		s->maps = c->own_maps;
+	}
+	xensim_get_counters(&sc);
+	s->sim_maps = sc.calls[XENSIM_FN_FMEM_MAP] +
+		      sc.calls[XENSIM_FN_FMEM_MAP2];
+	s->sim_unmaps = sc.calls[XENSIM_FN_FMEM_UNMAP];
+}
+
+/* Accesses per run so that one run takes about cfg.run_ns.  The doubling
+ * runs are also the last warm-up. */
+static uint64_t calibrate(struct conf *c, kernel_fn *fn)
+{
+	uint64_t n, t;
+
+	for (n = 1;; n *= 2) {
+		t = fn(c, n);
+		if (t >= cfg.run_ns / 16 || n >= (UINT64_C(1) << 40))
+			break;
+	}
+	n = (uint64_t)((double)n * (double)cfg.run_ns / (double)(t ? t : 1));
+	return n ? n : 1;
+}
+
+/* One timed run of @c, counted in its result for @w. */
+static void run_one(struct conf *c, enum workload w)
+{
+	struct result *r = &c->res[w];
+	struct snap before, after;
+	uint64_t t;
+
+	snap_take(c, &before);
+	t = kernels[c - confs][w](c, r->n);
+	snap_take(c, &after);
+	if (t < r->best_ns)
+		r->best_ns = t;
+	r->ops += r->n;
+	r->maps += after.maps - before.maps;
+	r->misses += after.misses - before.misses;
+	r->sim_maps += after.sim_maps - before.sim_maps;
+	r->sim_unmaps += after.sim_unmaps - before.sim_unmaps;
+}
+
+static double ns_per_op(const struct result *r)
+{
+	return (double)r->best_ns / (double)r->n;
+}
+
+static double per_1k(uint64_t count, uint64_t ops)
+{
+	return 1000.0 * (double)count / (double)ops;
+}
+
+static void report(const struct conf *c, enum workload w)
+{
+	const struct result *r = &c->res[w];
+	const char *wn = workload_name[w];
+	double ns = ns_per_op(r);
+
+	printf("%s.%s.time %.2f ns/op\n", wn, c->name, ns);
+	printf("%s.%s.rate %.0f ops/s\n", wn, c->name, 1e9 / ns);
+	printf("%s.%s.maps %.3f maps/1k\n", wn, c->name,
+	       per_1k(r->maps, r->ops));
+	if (c->x)
+		printf("%s.%s.misses %.3f misses/1k\n", wn, c->name,
+		       per_1k(r->misses, r->ops));
+	printf("%s.%s.sim_maps %.3f maps/1k\n", wn, c->name,
+	       per_1k(r->sim_maps, r->ops));
+	printf("%s.%s.sim_unmaps %.3f unmaps/1k\n", wn, c->name,
+	       per_1k(r->sim_unmaps, r->ops));
+}
+
+/* Ratio lines that missed their target, for the summary at the end. */
+static char misses[16][128];
+static unsigned int nr_misses;
+
+/*
+ * Print ratio @name = @num / @den (times of two configurations) and
+ * check it against @target: at least (@at_least) or at most.
+ */
+static void ratio(const char *wn, const char *name, double num, double den,
+		  double target, int at_least)
+{
+	double v = num / den;
+
+	printf("%s.%s %.2f x\n", wn, name, v);
+	if ((at_least ? v < target : v > target) &&
+	    nr_misses < sizeof(misses) / sizeof(misses[0]))
+		snprintf(misses[nr_misses++], sizeof(misses[0]),
+			 "%s.%s %.2f x, target %s %.1f", wn, name, v,
+			 at_least ? ">=" : "<=", target);
+}
+
+static void measure(enum workload w)
+{
+	const char *wn = workload_name[w];
+	unsigned int rep, k;
+	enum conf_id id;
+
+	for (id = 0; id < CONF_COUNT; id++) {
+		if (!kernels[id][w])
+			continue;
+		confs[id].res[w].n = calibrate(&confs[id], kernels[id][w]);
+		confs[id].res[w].best_ns = UINT64_MAX;
+		confs[id].res[w].done = 1;
+	}
+	/* Take turns, starting with a different configuration each
+	 * repetition, so that none always runs right after another. */
+	for (rep = 0; rep < cfg.reps; rep++) {
+		for (k = 0; k < CONF_COUNT; k++) {
+			id = (enum conf_id)((rep + k) % CONF_COUNT);
+			if (kernels[id][w])
+				run_one(&confs[id], w);
+		}
+	}
+	for (id = 0; id < CONF_COUNT; id++)
+		if (kernels[id][w])
+			report(&confs[id], w);
+
+	ratio(wn, "a_vs_b", ns_per_op(&confs[CONF_B].res[w]),
+	      ns_per_op(&confs[CONF_A].res[w]), 20.0, 1);
+	ratio(wn, "a_vs_c", ns_per_op(&confs[CONF_A].res[w]),
+	      ns_per_op(&confs[CONF_C].res[w]), 1.5, 0);
+	ratio(wn, "a72_vs_b", ns_per_op(&confs[CONF_B].res[w]),
+	      ns_per_op(&confs[CONF_A72].res[w]), 20.0, 1);
+	ratio(wn, "a72_vs_c", ns_per_op(&confs[CONF_A72].res[w]),
+	      ns_per_op(&confs[CONF_C].res[w]), 1.5, 0);
+	/* Informational: the most any cache can gain over b is what the
+	 * eager mapping gains, b / c; a_vs_b cannot exceed it. */
+	printf("%s.c_vs_b %.2f x\n", wn,
+	       ns_per_op(&confs[CONF_B].res[w]) /
+		       ns_per_op(&confs[CONF_C].res[w]));
+	if (kernels[CONF_AVIEW][w])
+		/* Informational: a device model that holds a view. */
+		printf("%s.a_view_vs_c %.2f x\n", wn,
+		       ns_per_op(&confs[CONF_AVIEW].res[w]) /
+			       ns_per_op(&confs[CONF_C].res[w]));
+	fflush(stdout);
+}
+
+/* The simulator's counters over the whole run. */
+static void report_sim(void)
+{
+	struct xensim_counters sc;
+
+	xensim_get_counters(&sc);
+	printf("sim.fmem_map %" PRIu64 " calls\n",
+	       sc.calls[XENSIM_FN_FMEM_MAP]);
+	printf("sim.fmem_map2 %" PRIu64 " calls\n",
+	       sc.calls[XENSIM_FN_FMEM_MAP2]);
+	printf("sim.fmem_unmap %" PRIu64 " calls\n",
+	       sc.calls[XENSIM_FN_FMEM_UNMAP]);
+	printf("sim.failures %" PRIu64 " calls\n",
+	       sc.failures[XENSIM_FN_FMEM_MAP] +
+		       sc.failures[XENSIM_FN_FMEM_MAP2] +
+		       sc.failures[XENSIM_FN_FMEM_UNMAP]);
+	printf("sim.pages_mapped %" PRIu64 " pages\n", sc.foreign.total_pages);
+	printf("sim.live_pages %" PRIu64 " pages\n", sc.foreign.live_pages);
+	printf("sim.peak_live_pages %" PRIu64 " pages\n",
+	       sc.foreign.peak_live_pages);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: bench-xen [--quick]\n"
+		"  --quick  short run (about 2 s): fewer, shorter repetitions\n"
+		"Prints \"name value unit\" lines; see bench/README-xen.md.\n");
+}
+
+int main(int argc, char **argv)
+{
+	struct xensim_counters final;
+	int quick = 0, i, leaks, ret;
+	enum conf_id id;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--quick")) {
+			quick = 1;
+		} else if (!strcmp(argv[i], "--help") ||
+			   !strcmp(argv[i], "-h")) {
+			usage(stdout);
+			return 0;
+		} else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	cfg = quick ? config_quick : config_default;
+
+	guest_init();
+	printf("# bench-xen%s: simulated guest of %" PRIu64 " MiB; W1 working "
+	       "set %" PRIu64 " MiB = %" PRIu64 " random 64 KiB-aligned "
+	       "chunks of %" PRIu64 " KiB\n",
+	       quick ? " --quick" : "", GUEST_SIZE / MIB, WSET_SIZE / MIB,
+	       (uint64_t)NR_CHUNKS, CHUNK_SIZE / KIB);
+	printf("# W1: gm_read of 4 KiB at random pages of the working set; "
+	       "W2: gm_read_le16 at gpa %#" PRIx64 " (outside it)\n",
+	       ring_gpa);
+	printf("# best of %u rotating runs of ~%" PRIu64 " ms; a_vs_b = b / a "
+	       "(target >= 20), a_vs_c = a / c (target <= 1.5)\n",
+	       cfg.reps, cfg.run_ns / 1000000);
+	for (id = 0; id < CONF_COUNT; id++)
+		printf("# %s: %s\n", confs[id].name, confs[id].what);
+	fflush(stdout);
+
+	for (id = 0; id < CONF_COUNT; id++)
+		conf_init(id);
+	for (id = 0; id < CONF_COUNT; id++)
+		if (id != CONF_AVIEW)
+			verify(&confs[id]);
+	measure(W1);
+
+	/*
+	 * The view pins the ring's bucket, which then counts against a's
+	 * budget: take it only now, so that W1 ran with the whole budget.
+	 */
+	confs[CONF_AVIEW].space = confs[CONF_A].space;
+	ret = gm_view_get(confs[CONF_A].space, ring_gpa & ~(PAGE_SIZE - 1),
+			  PAGE_SIZE, GM_PROT_READ, &confs[CONF_AVIEW].view);
+	if (ret)
+		die("gm_view_get", ret);
+	verify(&confs[CONF_AVIEW]);
+	measure(W2);
+	report_sim();
+
+	/* The view first: it holds a reference into a's space. */
+	conf_fini(&confs[CONF_AVIEW]);
+	for (id = 0; id < CONF_COUNT; id++)
+		conf_fini(&confs[id]);
+	leaks = xensim_reset(&final);
+	printf("sim.leaks %d mappings+handles\n", leaks);
+	if (nr_misses) {
+		printf("# ratios that miss their target:\n");
+		for (i = 0; i < (int)nr_misses; i++)
+			printf("#   %s\n", misses[i]);
+	} else {
+		printf("# every ratio meets its target\n");
+	}
+	free(w1_addr);
+	return leaks ? 1 : 0;
+}
