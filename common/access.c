@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "fault.h"
+#include "region.h"
 #include "space.h"
 
 /* What a range operation does with the bytes. */
@@ -132,6 +133,30 @@ fault_small:
 }
 #endif
 
+/* Copy 0 to 16 bytes with at most two (overlapping) loads and stores. */
+static inline __attribute__((always_inline)) void
+copy_short(uint8_t *dst, const uint8_t *src, size_t n)
+{
+	uint64_t a, b;
+	uint32_t c, d;
+
+	if (n >= 8) {
+		memcpy(&a, src, 8);
+		memcpy(&b, src + n - 8, 8);
+		memcpy(dst, &a, 8);
+		memcpy(dst + n - 8, &b, 8);
+	} else if (n >= 4) {
+		memcpy(&c, src, 4);
+		memcpy(&d, src + n - 4, 4);
+		memcpy(dst, &c, 4);
+		memcpy(dst + n - 4, &d, 4);
+	} else if (n) {
+		dst[0] = src[0];
+		dst[n / 2] = src[n / 2];
+		dst[n - 1] = src[n - 1];
+	}
+}
+
 /*
  * Move @n bytes between guest memory at @g and @buf (or fill with @byte).
  * Returns the bytes not done, which only a fault-safe space (@safe) can
@@ -145,6 +170,15 @@ xfer_bytes(enum xfer x, int safe, uint8_t *g, uint8_t *buf, int byte,
 	if (gm_unlikely(safe))
 		return xfer_safe(x, g, buf, byte, n, foff);
 #endif
+	if (x != XFER_FILL && !__builtin_constant_p(n) && n <= 16) {
+		/* Short copies of a run-time length (a descriptor, a ring
+		 * entry) inline, not through a libc call. */
+		if (x == XFER_READ)
+			copy_short(buf, g, n);
+		else
+			copy_short(g, buf, n);
+		return 0;
+	}
 	switch (x) {
 	case XFER_READ:
 		memcpy(buf, g, n);
@@ -157,6 +191,12 @@ xfer_bytes(enum xfer x, int safe, uint8_t *g, uint8_t *buf, int byte,
 		break;
 	}
 	return 0;
+}
+
+/* @buf advanced by @done bytes; a fill has no buffer (NULL stays NULL). */
+static inline uint8_t *buf_at(enum xfer x, uint8_t *buf, uint64_t done)
+{
+	return x == XFER_FILL ? buf : buf + done;
 }
 
 /*
@@ -224,7 +264,8 @@ static uint64_t range_xfer(const struct gm__table *t, const struct gm__entry *e,
 			uint64_t foff;
 			size_t left = xfer_bytes(x, safe,
 						 e->hva + (cur - e->gpa),
-						 buf + done, byte, n, &foff);
+						 buf_at(x, buf, done), byte, n,
+						 &foff);
 
 			if (gm_unlikely(left)) {
 				*err = -EFAULT;
@@ -248,8 +289,9 @@ static uint64_t range_xfer(const struct gm__table *t, const struct gm__entry *e,
 					*why = e->region->ops->name;
 					return done;
 				}
-				left = xfer_bytes(x, safe, m.hva, buf + done,
-						  byte, m.len, &foff);
+				left = xfer_bytes(x, safe, m.hva,
+						  buf_at(x, buf, done), byte,
+						  m.len, &foff);
 				gm__region_unmap(e->region, &m);
 				if (gm_unlikely(left)) {
 					*err = -EFAULT;
@@ -293,6 +335,59 @@ range_slow(struct gm_space *s, const struct gm__table *t,
 	return record_stop(s, xfer_op[x], gpa, len, at, err, why);
 }
 
+/* Move the rest of an access whose first map (@m) covered only a part. */
+static __attribute__((noinline)) int
+range_rest(struct gm_space *s, const struct gm__table *t,
+	   const struct gm__entry *e, enum xfer x, int safe, uint64_t gpa,
+	   uint8_t *buf, int byte, size_t len, struct gm_map *m)
+{
+	const char *why = NULL;
+	uint64_t foff, at, done = m->len;
+	size_t left;
+	int err;
+
+	left = xfer_bytes(x, safe, m->hva, buf, byte, m->len, &foff);
+	gm__region_unmap(e->region, m);
+	if (left)
+		return gm__error_access(s, xfer_op[x], gpa, len, gpa + foff,
+					-EFAULT, fault_why);
+	if (range_xfer(t, e, x, safe, gpa + done, buf_at(x, buf, done), byte,
+		       len - done, &err, &at, &why) == len - done)
+		return 0;
+	return record_stop(s, xfer_op[x], gpa, len, at, err, why);
+}
+
+/*
+ * An access inside one on-demand region: usually one map call covers it
+ * (a cache hit), and the copy keeps its constant length.  Anything else
+ * (a piece boundary, a failure) takes the general path.
+ */
+static inline __attribute__((always_inline)) int
+range_ondemand(struct gm_space *s, const struct gm__table *t,
+	       const struct gm__entry *e, enum xfer x, int safe, uint64_t gpa,
+	       uint8_t *buf, int byte, size_t len)
+{
+	struct gm_map m;
+	uint64_t foff;
+	size_t left;
+	int ret;
+
+	ret = gm__region_map(e->region, gpa - e->gpa, len,
+			     x == XFER_READ ? GM_PROT_READ : GM_PROT_WRITE, 0,
+			     &m);
+	if (gm_unlikely(ret))
+		return gm__error_map(s, xfer_op[x], gpa, len, e->gpa + m.fault,
+				     ret, e->region->ops->name);
+	if (gm_unlikely(m.len != len))
+		return range_rest(s, t, e, x, safe, gpa, buf, byte, len, &m);
+	left = xfer_bytes(x, safe, m.hva, buf, byte, len, &foff);
+	gm__region_unmap(e->region, &m);
+	if (gm_unlikely(left))
+		return gm__error_access(s, xfer_op[x], gpa, len, gpa + foff,
+					-EFAULT, fault_why);
+	return 0;
+}
+
 /*
  * The hot path of every exact accessor: one lookup, usually answered by the
  * thread's cache, and one copy.  Inlined into each caller so that constant
@@ -314,15 +409,22 @@ range_access(struct gm_space *s, enum xfer x, uint64_t gpa, uint8_t *buf,
 	gm__rcu_enter(s->dom, rd);
 	t = space_table(s);
 	e = gm__space_lookup(t, rd, gpa);
-	if (gm_likely(e && e->hva && gpa + (len - 1) <= e->last &&
+	if (gm_likely(e && gpa + (len - 1) <= e->last &&
 		      (x == XFER_READ || !(e->flags & GM_REGION_RDONLY)))) {
+		int safe = s->flags & GM_SPACE_FAULT_SAFE;
 		uint64_t foff;
 
-		if (gm_unlikely(xfer_bytes(x, s->flags & GM_SPACE_FAULT_SAFE,
-					   e->hva + (gpa - e->gpa), buf, byte,
-					   len, &foff)))
-			ret = gm__error_access(s, xfer_op[x], gpa, len,
-					       gpa + foff, -EFAULT, fault_why);
+		if (gm_likely(e->hva != NULL)) {
+			if (gm_unlikely(xfer_bytes(x, safe,
+						   e->hva + (gpa - e->gpa), buf,
+						   byte, len, &foff)))
+				ret = gm__error_access(s, xfer_op[x], gpa, len,
+						       gpa + foff, -EFAULT,
+						       fault_why);
+		} else {
+			ret = range_ondemand(s, t, e, x, safe, gpa, buf, byte,
+					     len);
+		}
 	} else {
 		ret = range_slow(s, t, e, x, gpa, buf, byte, len);
 	}

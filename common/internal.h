@@ -19,20 +19,8 @@
 
 #define GM__ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-/* ---- common/region.c: the only code that calls through gm_region_ops ---- */
+/* ---- common/region.c (the dispatch itself is inline in region.h) ---- */
 
-/*
- * Map [off, off + len) of @r (inside the region) with @prot.  Persistent
- * regions are answered from r->hva without a call.  On failure returns a
- * negative errno and sets m->fault to the failing region offset.
- */
-int gm__region_map(struct gm_region *r, uint64_t off, uint64_t len, int prot,
-		   unsigned int flags, struct gm_map *m);
-/* Release a mapping from gm__region_map(); a no-op for persistent ones. */
-void gm__region_unmap(struct gm_region *r, struct gm_map *m);
-/* Take / drop a reference; the last put destroys the region. */
-void gm__region_get(struct gm_region *r);
-void gm__region_put(struct gm_region *r);
 /* Whether @r has what common code needs (hva, or map and unmap). */
 int gm__region_usable(const struct gm_region *r);
 

@@ -42,6 +42,10 @@ struct gm__rcu_reader {
 	/* Event count of the domain's owner (Xen cache hits), written by the
 	 * owning thread only, summed by gm__rcu_count(). */
 	_Atomic uint64_t count;
+	/* Owner-defined per-thread hint (the Xen cache's last entry), valid
+	 * only inside a section and by the owner's own rules. */
+	void *hint;
+	uint64_t hint_gen;
 	struct gm__rcu_domain *dom;
 	struct gm__rcu_reader *next;  /* domain's list, under dom->lock */
 	struct gm__rcu_reader *tnext; /* owning thread's list */

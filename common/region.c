@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The one dispatch layer over struct gm_region_ops: no other file calls
- * through a backend's method table.  [SQLite os.c]
+ * Regions: initialisation and validation.  The dispatch over a backend's
+ * methods is in region.h, the only code that calls through them.
  */
 #include "internal.h"
 
 #include <errno.h>
+
+#include "region.h"
 
 int gm_region_init(struct gm_region *r, const struct gm_region_ops *ops,
 		   uint64_t gpa, uint64_t size, unsigned int flags)
@@ -40,49 +42,13 @@ int gm__region_usable(const struct gm_region *r)
 	       (r->hva || (r->ops->map && r->ops->unmap));
 }
 
-int gm__region_map(struct gm_region *r, uint64_t off, uint64_t len, int prot,
-		   unsigned int flags, struct gm_map *m)
+int gm__region_map_bug(struct gm_region *r, uint64_t off, int ret,
+		       struct gm_map *m)
 {
-	int ret;
-
-	if (r->hva) {
-		m->hva = r->hva + off;
-		m->len = len;
-		m->cookie = NULL;
-		return 0;
-	}
+	if (ret == 0)
+		gm__region_unmap(r, m);
 	m->fault = off;
-	ret = r->ops->map(r, off, len, prot, flags, m);
-	if (ret > 0 || (ret == 0 && (!m->hva || !m->len || m->len > len ||
-				     ((flags & GM_MAP_WHOLE) && m->len != len)))) {
-		/* A backend bug: never let it turn into a wild access. */
-		if (ret == 0)
-			r->ops->unmap(r, m);
-		m->fault = off;
-		return -EIO;
-	}
-	/* Never let a backend's bad fault offset name an address outside
-	 * the request. */
-	if (ret && (m->fault < off || m->fault - off >= len))
-		m->fault = off;
-	return ret;
-}
-
-void gm__region_unmap(struct gm_region *r, struct gm_map *m)
-{
-	if (!r->hva)
-		r->ops->unmap(r, m);
-}
-
-void gm__region_get(struct gm_region *r)
-{
-	__atomic_fetch_add(&r->refs, 1, __ATOMIC_RELAXED);
-}
-
-void gm__region_put(struct gm_region *r)
-{
-	if (__atomic_fetch_sub(&r->refs, 1, __ATOMIC_ACQ_REL) == 1)
-		r->ops->destroy(r);
+	return -EIO;
 }
 
 void gm_region_destroy(struct gm_region *r)

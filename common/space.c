@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "fault.h"
+#include "region.h"
 #include "space.h"
 
 int gm_space_new(struct gm_space **out, const char *name, unsigned int flags)

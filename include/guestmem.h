@@ -470,9 +470,14 @@ GM_EXPORT void gm_view_put(struct gm_view *v);
 #define GM__ORD_le(bits, x) GM__LE(bits, x)
 #define GM__ORD_be(bits, x) GM__BE(bits, x)
 
-/* 1 if [gpa, gpa + n) is not inside the view. */
+/*
+ * 1 if [gpa, gpa + n) is not inside the view: one compare of the offset
+ * (huge when gpa is below the view) against a limit that is loop-invariant
+ * for a constant n.  len is at most GM_MAX_LEN, so len - n + 1 cannot wrap.
+ */
 #define GM__VIEW_OUT(v, gpa, n)                                               \
-	((gpa) < (v)->gpa || (v)->len < (n) || (gpa) - (v)->gpa > (v)->len - (n))
+	((uint64_t)(gpa) - (v)->gpa >=                                        \
+	 ((v)->len >= (n) ? (v)->len - (n) + 1 : 0))
 
 /**
  * gm_view_read() / gm_view_write() - copy bytes within a view.

@@ -91,9 +91,9 @@ void gm__xen_cache_fini(struct gm_xen *x)
 	free(x->hash);
 }
 
-static struct gm__xen_entry *hash_find(struct gm_xen *x,
-				       const struct gm__xen_region *xr,
-				       uint64_t index, int prot)
+static inline __attribute__((always_inline)) struct gm__xen_entry *
+hash_find(struct gm_xen *x, const struct gm__xen_region *xr, uint64_t index,
+	  int prot)
 {
 	struct gm__xen_entry *e;
 
@@ -194,6 +194,8 @@ static int kill_list(struct gm_xen *x, struct gm__xen_entry *victims)
 
 	if (!victims)
 		return 0;
+	/* After the unlinks, before the wait: see gm__xen_map's hint. */
+	atomic_fetch_add_explicit(&x->unlink_gen, 1, memory_order_release);
 	gm__rcu_synchronize(x->dom);
 	for (e = victims; e; e = next) {
 		next = e->cnext;
@@ -354,7 +356,7 @@ static int entry_new(struct gm_xen *x, struct gm__xen_region *xr,
 }
 
 /* A view that spans buckets: one dedicated mapping, never cached. */
-static int map_dedicated(struct gm_xen *x, struct gm__xen_region *xr,
+static __attribute__((noinline)) int map_dedicated(struct gm_xen *x, struct gm__xen_region *xr,
 			 uint64_t off, uint64_t len, int prot,
 			 struct gm_map *m)
 {
@@ -444,7 +446,7 @@ map_miss(struct gm_xen *x, struct gm__xen_region *xr, uint64_t index,
 }
 
 /* Eager regions: everything is mapped; only refused frames fail. */
-static int map_eager(struct gm__xen_region *xr, uint64_t off, uint64_t len,
+static __attribute__((noinline)) int map_eager(struct gm__xen_region *xr, uint64_t off, uint64_t len,
 		     unsigned int flags, struct gm_map *m)
 {
 	size_t lo = 0, hi = xr->nbad;
@@ -483,24 +485,22 @@ int gm__xen_map(struct gm_region *r, uint64_t off, uint64_t len, int prot,
 	struct gm_xen *x = xr->x;
 	struct gm__rcu_reader *rd;
 	struct gm__xen_entry *e;
-	uint64_t index, end, n;
+	uint64_t index, end, n, gen;
 	int ret;
 
 	if (xr->eager)
 		return map_eager(xr, off, len, flags, m);
-	/* Foreign buckets are mapped for both directions unless the region
-	 * is read-only, so reads and writes share entries; grants are mapped
-	 * read-only for reads (see guestmem/xen.h). */
-	if (r->flags & GM_REGION_RDONLY)
-		prot = GM_PROT_READ;
-	else if (xr->pager->map_writable)
-		prot = GM_PROT_READ | GM_PROT_WRITE;
+	/* Foreign buckets are mapped for both directions (or read-only for a
+	 * read-only region), so reads and writes share entries; grants are
+	 * mapped read-only for reads (see guestmem/xen.h). */
+	if (xr->fixed_prot)
+		prot = xr->fixed_prot;
 	else
 		prot = (prot & GM_PROT_WRITE) ? GM_PROT_READ | GM_PROT_WRITE
 					      : GM_PROT_READ;
 	index = off >> xr->shift;
 	end = (index + 1) << xr->shift;
-	if (end > r->size || end == 0)
+	if (gm_unlikely(end > r->size || end == 0))
 		end = r->size;
 	if ((flags & GM_MAP_WHOLE) && len > end - off)
 		return map_dedicated(x, xr, off, len, prot, m);
@@ -512,7 +512,21 @@ int gm__xen_map(struct gm_region *r, uint64_t off, uint64_t len, int prot,
 		return -ENOMEM;
 	}
 	gm__rcu_enter(x->dom, rd);
-	e = hash_find(x, xr, index, prot);
+	/*
+	 * The thread's hint: the entry of its last hit, usable while no
+	 * entry has been unlinked since (unlink_gen unchanged), so it cannot
+	 * have been freed.  The acquire load comes before the hash walk: an
+	 * entry the walk finds was not unlinked before that load, so a hint
+	 * stored with a stale generation is merely rejected later.
+	 */
+	gen = atomic_load_explicit(&x->unlink_gen, memory_order_acquire);
+	e = rd->hint;
+	if (!(e && rd->hint_gen == gen && e->owner == xr && e->index == index &&
+	      (e->prot & prot) == prot)) {
+		e = hash_find(x, xr, index, prot);
+		rd->hint = e;
+		rd->hint_gen = gen;
+	}
 	if (gm_likely(e != NULL)) {
 		gm__rcu_count_one(rd);
 		if (!atomic_load_explicit(&e->used, memory_order_relaxed))

@@ -148,7 +148,6 @@ static void foreign_unmap(struct gm__xen_region *xr, uint8_t *hva,
 
 static const struct gm__xen_pager foreign_pager = {
 	.name = "xen-foreign",
-	.map_writable = 1,
 	.map = foreign_map,
 	.unmap = foreign_unmap,
 };
@@ -292,6 +291,8 @@ int gm_xen_foreign_region_new(struct gm_xen *x, uint32_t domid, uint64_t gpa,
 	}
 	xr->gfn = gfn;
 	xr->shift = x->bucket_shift;
+	xr->fixed_prot = (flags & GM_XEN_RDONLY) ? GM_PROT_READ
+						 : GM_PROT_READ | GM_PROT_WRITE;
 	if (flags & GM_XEN_EAGER) {
 		ret = eager_map(xr, (flags & GM_XEN_RDONLY)
 					    ? PROT_READ

@@ -52,7 +52,6 @@ static void grant_unmap(struct gm__xen_region *xr, uint8_t *hva,
 
 static const struct gm__xen_pager grant_pager = {
 	.name = "xen-grant",
-	.map_writable = 0,
 	.map = grant_map,
 	.unmap = grant_unmap,
 };
@@ -96,6 +95,8 @@ int gm_xen_grant_region_new(struct gm_xen *x, uint32_t domid, uint64_t gpa,
 	}
 	xr->first_ref = first_ref;
 	xr->shift = XEN_PAGE_SHIFT;
+	/* Read-only grants cannot be mapped writable at all. */
+	xr->fixed_prot = (flags & GM_XEN_RDONLY) ? GM_PROT_READ : 0;
 	*out = &xr->base;
 	return 0;
 }

@@ -30,7 +30,6 @@ struct gm__xen_region;
 /* How a run of a region's pages is mapped; one per region kind. */
 struct gm__xen_pager {
 	const char *name;
-	int map_writable; /* map read-write for reads too (foreign) */
 	/*
 	 * Map @npages pages from page @first of the region with @prot.  On
 	 * success store the mapping in *hva and, when some pages failed
@@ -71,6 +70,7 @@ struct gm__xen_region {
 	uint64_t gfn;		/* foreign: frame of base.gpa */
 	uint32_t first_ref;	/* grant: ref of base.gpa */
 	unsigned int shift;	/* log2 of the cache bucket size */
+	int fixed_prot;		/* map with this prot, or 0: as accessed */
 	/* Eager foreign regions: the whole mapping, and the pages Xen
 	 * refused (sorted by page), which fail their accesses. */
 	uint8_t *eager;
@@ -99,6 +99,9 @@ struct gm_xen {
 	_Atomic(struct gm__xen_entry *) *hash;
 	size_t hash_mask;
 	struct gm__xen_entry *hand; /* clock ring */
+	/* Bumped after entries are unlinked, before the grace period: a
+	 * thread's hint (see cache.c) is valid while this is unchanged. */
+	_Atomic uint64_t unlink_gen;
 	_Atomic uint64_t mapped_bytes;
 	_Atomic uint64_t peak_mapped_bytes;
 	_Atomic uint64_t map_calls, unmap_calls, pages_mapped, misses,
