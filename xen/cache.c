@@ -300,12 +300,19 @@ int gm__xen_pages_ok(const int *err, uint64_t first, uint64_t off,
  * failed page ends the mapping before it, or fails it when it is the first
  * page or the caller needs the whole range (GM_MAP_WHOLE).
  */
-static int entry_range(struct gm__xen_entry *e, uint64_t off, uint64_t n,
-		       unsigned int flags, struct gm_map *m)
+static inline __attribute__((always_inline)) int
+entry_range(struct gm__xen_entry *e, uint64_t off, uint64_t n,
+	    unsigned int flags, struct gm_map *m)
 {
 	uint64_t want = n;
-	int ret = gm__xen_pages_ok(e->err, e->first_page, off, &n, &m->fault);
+	int ret;
 
+	if (gm_likely(!e->err)) {
+		m->hva = e->hva + (off - (e->first_page << XEN_PAGE_SHIFT));
+		m->len = n;
+		return 0;
+	}
+	ret = gm__xen_pages_ok(e->err, e->first_page, off, &n, &m->fault);
 	if (ret)
 		return ret;
 	if (n != want && (flags & GM_MAP_WHOLE)) {
