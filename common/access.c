@@ -725,26 +725,7 @@ static int atomic_fault(struct gm_space *s, uint64_t gpa, unsigned int size,
 		atomic_end(&a);                                               \
 		return 0;                                                     \
 	}                                                                     \
-	int gm_atomic_xchg_##sfx(struct gm_space *s, uint64_t gpa, T val,     \
-				 T *old, int order)                           \
-	{                                                                     \
-		struct atomic_ref a;                                          \
-		T prev = val;                                                 \
-		int ret = atomic_begin(s, gpa, sizeof(T), 1,                  \
-				       GM__ORDER_OK_RMW(order), &a);          \
-		if (ret)                                                      \
-			return ret;                                           \
-		if (SAFE(&a)) {                                               \
-			if (gm__safe_xchg_##bits(a.p, &prev))                 \
-				return atomic_fault(s, gpa, sizeof(T), &a);   \
-		} else {                                                      \
-			prev = __atomic_exchange_n((T *)a.p, val, order);     \
-		}                                                             \
-		atomic_end(&a);                                               \
-		if (old)                                                      \
-			*old = prev;                                          \
-		return 0;                                                     \
-	}                                                                     \
+	DEFINE_RMW(xchg, sfx, T, bits, xchg, __atomic_exchange_n)            \
 	int gm_atomic_cmpxchg_##sfx(struct gm_space *s, uint64_t gpa,         \
 				    T *expected, T desired, int order)        \
 	{                                                                     \
@@ -767,8 +748,15 @@ static int atomic_fault(struct gm_space *s, uint64_t gpa, unsigned int size,
 		atomic_end(&a);                                               \
 		return ret ? 1 : 0;                                           \
 	}                                                                     \
-	int gm_atomic_fetch_add_##sfx(struct gm_space *s, uint64_t gpa,       \
-				      T val, T *old, int order)               \
+	DEFINE_RMW(fetch_add, sfx, T, bits, xadd, __atomic_fetch_add)        \
+	DEFINE_FETCH_LOOP(or, |, sfx, T, bits)                                \
+	DEFINE_FETCH_LOOP(and, &, sfx, T, bits)
+
+/* Exchange and fetch-add: one locked instruction that returns the old
+ * value. */
+#define DEFINE_RMW(name, sfx, T, bits, safe_op, builtin)                      \
+	int gm_atomic_##name##_##sfx(struct gm_space *s, uint64_t gpa, T val, \
+				     T *old, int order)                       \
 	{                                                                     \
 		struct atomic_ref a;                                          \
 		T prev = val;                                                 \
@@ -777,18 +765,16 @@ static int atomic_fault(struct gm_space *s, uint64_t gpa, unsigned int size,
 		if (ret)                                                      \
 			return ret;                                           \
 		if (SAFE(&a)) {                                               \
-			if (gm__safe_xadd_##bits(a.p, &prev))                 \
+			if (gm__safe_##safe_op##_##bits(a.p, &prev))          \
 				return atomic_fault(s, gpa, sizeof(T), &a);   \
 		} else {                                                      \
-			prev = __atomic_fetch_add((T *)a.p, val, order);      \
+			prev = builtin((T *)a.p, val, order);                 \
 		}                                                             \
 		atomic_end(&a);                                               \
 		if (old)                                                      \
 			*old = prev;                                          \
 		return 0;                                                     \
-	}                                                                     \
-	DEFINE_FETCH_LOOP(or, |, sfx, T, bits)                                \
-	DEFINE_FETCH_LOOP(and, &, sfx, T, bits)
+	}
 
 #define DEFINE_FETCH_LOOP(name, op, sfx, T, bits)                             \
 	int gm_atomic_fetch_##name##_##sfx(struct gm_space *s, uint64_t gpa,  \

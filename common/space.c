@@ -92,28 +92,6 @@ const char *gm__space_name(const struct gm_space *s)
 	return s ? s->name : "?";
 }
 
-const struct gm__entry *gm__space_lookup_slow(const struct gm__table *t,
-					      struct gm__rcu_reader *r,
-					      uint64_t gpa)
-{
-	size_t lo = 0, hi = t->n;
-
-	/* Find the last entry that starts at or below gpa. */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (t->e[mid].gpa <= gpa)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo == 0 || gpa > t->e[lo - 1].last)
-		return NULL;
-	r->cache_idx = lo - 1;
-	r->cache_gen = t->gen;
-	return &t->e[lo - 1];
-}
-
 /* Index of the first entry that starts above @gpa. */
 static size_t table_upper(const struct gm__table *t, uint64_t gpa)
 {
@@ -128,6 +106,20 @@ static size_t table_upper(const struct gm__table *t, uint64_t gpa)
 			hi = mid;
 	}
 	return lo;
+}
+
+const struct gm__entry *gm__space_lookup_slow(const struct gm__table *t,
+					      struct gm__rcu_reader *r,
+					      uint64_t gpa)
+{
+	/* The last entry that starts at or below gpa, if it reaches gpa. */
+	size_t i = table_upper(t, gpa);
+
+	if (i == 0 || gpa > t->e[i - 1].last)
+		return NULL;
+	r->cache_idx = i - 1;
+	r->cache_gen = t->gen;
+	return &t->e[i - 1];
 }
 
 /* Publish @nt in place of the current table, then free the old one once no
