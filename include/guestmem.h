@@ -42,8 +42,8 @@
  *   -EINVAL     bad argument: NULL pointer, bad flags or memory order,
  *               misaligned atomic, atomic or view that crosses a region;
  *   -EOVERFLOW  gpa + len wraps past 2^64;
- *   -EFAULT     the range touches a hole, or a page the backend cannot map
- *               (Xen: a frame whose per-page error was set);
+ *   -EFAULT     the range touches a hole, or (fault-safe spaces) a page that
+ *               faulted under its mapping;
  *   -EACCES     write to a read-only region or through a read-only view;
  *   -ENOMEM     out of memory;
  *   -ENOBUFS    a backend's mapping budget is full of mappings that views
@@ -51,6 +51,9 @@
  *   -EEXIST     a region overlaps one already in the space;
  *   -ENOENT     no region starts at the address given to remove;
  *   -EOPNOTSUPP the backend or the build lacks the feature;
+ *   a page the backend cannot map fails with the backend's own errno (Xen:
+ *   the per-page error Xen gave, e.g. -EINVAL for a frame the guest does
+ *   not have, -ESRCH for a domain that does not exist; see guestmem/xen.h);
  *   other codes come from the system or from Xen and are documented at
  *   the function that can return them.
  * The library never sets errno, never prints and never aborts on bad

@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -879,6 +880,148 @@ static void test_grant_bad_refs_map_nothing(void **state)
 	assert_int_equal(xengnttab_close(gt), 0);
 }
 
+/* ---- logging ---- */
+
+/* A logger that records the last message. */
+struct rec_logger {
+	struct xentoollog_logger base; /* first */
+	int calls;
+	xentoollog_level level;
+	int err;
+	char context[32];
+	char msg[128];
+};
+
+static void rec_vmessage(struct xentoollog_logger *l, xentoollog_level level,
+			 int errnoval, const char *context, const char *format,
+			 va_list al)
+{
+	struct rec_logger *r = (struct rec_logger *)l;
+
+	r->calls++;
+	r->level = level;
+	r->err = errnoval;
+	snprintf(r->context, sizeof(r->context), "%s", context ? context : "");
+	vsnprintf(r->msg, sizeof(r->msg), format, al);
+}
+
+static void rec_progress(struct xentoollog_logger *l, const char *context,
+			 const char *doing_what, int percent,
+			 unsigned long done, unsigned long total)
+{
+	(void)l, (void)context, (void)doing_what, (void)percent;
+	(void)done, (void)total;
+}
+
+static void rec_destroy(struct xentoollog_logger *l)
+{
+	(void)l;
+}
+
+/* Redirect stderr into a memfd; stderr_text() reads what arrived. */
+static int stderr_begin(int *saved)
+{
+	int fd = memfd_create("stderr", 0);
+
+	assert_true(fd >= 0);
+	fflush(stderr);
+	*saved = dup(STDERR_FILENO);
+	assert_true(*saved >= 0);
+	assert_true(dup2(fd, STDERR_FILENO) >= 0);
+	return fd;
+}
+
+static void stderr_end(int fd, int saved, char *buf, size_t size)
+{
+	ssize_t n;
+
+	fflush(stderr);
+	assert_true(dup2(saved, STDERR_FILENO) >= 0);
+	close(saved);
+	n = pread(fd, buf, size - 1, 0);
+	buf[n > 0 ? n : 0] = '\0';
+	close(fd);
+}
+
+/*
+ * Failed map calls are logged as the real libraries log them: through the
+ * handle's logger, or on stderr for a NULL logger (real Xen 4.17 prints
+ * "gnttab: error: mmap failed: Invalid argument" for a failed grant map).
+ * Per-frame foreign errors and injected failures are not logged.
+ */
+static void test_failures_logged_like_xen(void **state)
+{
+	struct rec_logger rec = { .base = { .vmessage = rec_vmessage,
+					     .progress = rec_progress,
+					     .destroy = rec_destroy } };
+	xengnttab_handle *quiet = xengnttab_open(&rec.base, 0);
+	xengnttab_handle *loud = xengnttab_open(NULL, 0);
+	xenforeignmemory_handle *fm = xenforeignmemory_open(&rec.base, 0);
+	xen_pfn_t gfns[2] = { 0, NPAGES };
+	struct xensim_counters c0, c1;
+	char text[512];
+	uint32_t ref;
+	int fd, saved, err[2];
+	void *p;
+
+	(void)state;
+	assert_non_null(quiet);
+	assert_non_null(loud);
+	assert_non_null(fm);
+	assert_int_equal(xensim_grant_share(DOM, 1, 1, &ref), 0);
+	c0 = counters();
+	fd = stderr_begin(&saved);
+
+	/* NULL logger: one line on stderr; errno survives the logging. */
+	assert_null(xengnttab_map_grant_ref(loud, DOM, ref + 1, PROT_READ));
+	assert_int_equal(errno, EINVAL);
+	/* The caller's logger: the same message, nothing on stderr. */
+	assert_null(xengnttab_map_grant_ref(quiet, DOM, ref + 1, PROT_READ));
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(rec.calls, 1);
+	assert_int_equal(rec.level, XTL_ERROR);
+	assert_int_equal(rec.err, EINVAL);
+	assert_string_equal(rec.context, "gnttab");
+	assert_string_equal(rec.msg, "mmap failed");
+	/* Refused by gntdev's map ioctl rather than its mmap. */
+	assert_null(xengnttab_map_domain_grant_refs(quiet, 0, DOM, &ref,
+						    PROT_READ));
+	assert_int_equal(rec.calls, 2);
+	assert_string_equal(rec.msg, "ioctl MAP_GRANT_REF failed");
+
+	/* Foreign: per-frame errors and the quiet undo are not logged... */
+	p = xenforeignmemory_map(fm, DOM, PROT_READ, 2, gfns, err);
+	assert_non_null(p);
+	assert_int_equal(err[1], -EINVAL);
+	assert_int_equal(xenforeignmemory_unmap(fm, p, 2), 0);
+	assert_null(xenforeignmemory_map(fm, DOM, PROT_READ, 2, gfns, NULL));
+	assert_int_equal(rec.calls, 2);
+	/* ...a failure of the whole call is. */
+	assert_null(xenforeignmemory_map(fm, DOM, PROT_READ, 0, gfns, err));
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(rec.calls, 3);
+	assert_string_equal(rec.context, "xenforeignmemory");
+	assert_string_equal(rec.msg, "mmap failed");
+	/* Injected failures stand for no particular cause: not logged. */
+	assert_int_equal(xensim_inject(XENSIM_FN_GNT_MAP_GRANT_REF, 0, 1,
+				       ENOMEM),
+			 0);
+	assert_null(xengnttab_map_grant_ref(loud, DOM, ref, PROT_READ));
+	assert_int_equal(errno, ENOMEM);
+
+	stderr_end(fd, saved, text, sizeof(text));
+	assert_string_equal(text, "gnttab: error: mmap failed: "
+				  "Invalid argument\n");
+	assert_int_equal(rec.calls, 3);
+	c1 = counters();
+	assert_int_equal(c1.log_messages, c0.log_messages + 4);
+	assert_int_equal(c1.stderr_messages, c0.stderr_messages + 1);
+
+	assert_int_equal(xenforeignmemory_close(fm), 0);
+	assert_int_equal(xengnttab_close(loud), 0);
+	assert_int_equal(xengnttab_close(quiet), 0);
+}
+
 static void test_grant_revoke(void **state)
 {
 	xengnttab_handle *gt = xengnttab_open(NULL, 0);
@@ -1178,6 +1321,7 @@ int main(void)
 		T(test_grant_unmap_unknown_range),
 		T(test_grant_max_grants),
 		T(test_grant_copy),
+		T(test_failures_logged_like_xen),
 		T(test_xc_getinfolist_and_gpfn),
 		T(test_domain_create_checks),
 	};

@@ -12,7 +12,9 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -68,6 +70,9 @@ struct handle {
 	enum handle_kind kind;
 	unsigned int fork_gen; /* fork generation it was opened in */
 	struct sim_map *maps;
+	/* The caller's logger, or NULL: the real library then logs to
+	 * stderr (see log_failure()). */
+	struct xentoollog_logger *logger;
 };
 
 struct xenforeignmemory_handle {
@@ -204,6 +209,38 @@ static void unlock_errno(int err)
 	unlock();
 	if (err)
 		errno = err;
+}
+
+/*
+ * What the real libraries say when a map call fails as a whole: they
+ * xtl_log() at XTL_ERROR, with the errno, through the handle's logger, and
+ * a handle opened with a NULL logger has a stdio logger on stderr, which
+ * prints for instance (seen on Xen 4.17 for every failed grant map)
+ *	gnttab: error: mmap failed: Invalid argument
+ * Per-frame foreign errors are not logged.  Called without the lock, since
+ * a logger is the caller's code; errno is kept, as xtl_log() keeps it.
+ */
+static void log_failure(struct xentoollog_logger *logger, int err,
+			const char *context, const char *fmt, ...)
+{
+	int saved = errno;
+	va_list ap;
+
+	lock();
+	ctr.log_messages++;
+	if (!logger)
+		ctr.stderr_messages++;
+	unlock();
+	va_start(ap, fmt);
+	if (logger) {
+		logger->vmessage(logger, XTL_ERROR, err, context, fmt, ap);
+	} else {
+		fprintf(stderr, "%s: error: ", context);
+		vfprintf(stderr, fmt, ap);
+		fprintf(stderr, ": %s\n", strerror(err));
+	}
+	va_end(ap);
+	errno = saved;
 }
 
 /* ---- counters and injection (lock held) ---- */
@@ -592,7 +629,8 @@ static void close_handle(struct handle *h)
 }
 
 static void *open_handle(enum xensim_fn fn, enum handle_kind kind,
-			 size_t size, bool flags_ok)
+			 size_t size, bool flags_ok,
+			 struct xentoollog_logger *logger)
 {
 	struct handle *h = NULL;
 	int err;
@@ -612,6 +650,7 @@ static void *open_handle(enum xensim_fn fn, enum handle_kind kind,
 	err = 0;
 	if (kind == H_GNT)
 		((struct xengntdev_handle *)h)->max_grants = default_max_grants;
+	h->logger = logger;
 	link_handle(h, kind);
 out:
 	if (err)
@@ -651,7 +690,7 @@ xenforeignmemory_handle *xenforeignmemory_open(struct xentoollog_logger *logger,
 {
 	return open_handle(XENSIM_FN_FMEM_OPEN, H_FMEM,
 			   sizeof(struct xenforeignmemory_handle),
-			   open_flags == 0);
+			   open_flags == 0, logger);
 }
 
 int xenforeignmemory_close(xenforeignmemory_handle *fmem)
@@ -688,6 +727,8 @@ static void *foreign_map(enum xensim_fn fn, xenforeignmemory_handle *fmem,
 			 uint32_t dom, void *addr, int prot, int flags,
 			 size_t pages, const xen_pfn_t arr[], int err[])
 {
+	struct xentoollog_logger *logger = NULL;
+	const char *why = NULL; /* what the real library logs, if anything */
 	struct sim_domain *d;
 	struct sim_map *m = NULL, *old;
 	struct handle *h;
@@ -704,12 +745,19 @@ static void *foreign_map(enum xensim_fn fn, xenforeignmemory_handle *fmem,
 	e = injected(fn);
 	if (e)
 		goto fail;
+	logger = h->logger;
+	/* From here on a failure of the whole call is logged, as the real
+	 * library's mmap() or privcmd ioctl() failing would be. */
+	why = "mmap failed";
 	e = EINVAL;
 	/* MAP_FIXED is the one flag callers use (placing chunks in a
 	 * reservation); it needs a page-aligned address.  Refuse the rest. */
 	if (!pages || !arr || !prot_ok(prot) || (flags & ~MAP_FIXED) ||
-	    ((flags & MAP_FIXED) && (!addr || ((uintptr_t)addr & (PS - 1)))))
+	    ((flags & MAP_FIXED) && (!addr || ((uintptr_t)addr & (PS - 1))))) {
+		if (pages && !arr)
+			why = "ioctl failed";
 		goto fail;
+	}
 	e = ENOMEM;
 	if (pages > SIZE_MAX / PS / 2)
 		goto fail;
@@ -740,6 +788,7 @@ static void *foreign_map(enum xensim_fn fn, xenforeignmemory_handle *fmem,
 	 */
 	if (!err && failed) {
 		e = first;
+		why = NULL; /* undone quietly by the library's core */
 		goto fail;
 	}
 	/*
@@ -784,6 +833,8 @@ fail:
 	free(m);
 	ctr.failures[fn]++;
 	unlock_errno(e);
+	if (why)
+		log_failure(logger, e, "xenforeignmemory", "%s", why);
 	return NULL;
 }
 
@@ -854,7 +905,8 @@ xengnttab_handle *xengnttab_open(struct xentoollog_logger *logger,
 				 unsigned int open_flags)
 {
 	return open_handle(XENSIM_FN_GNT_OPEN, H_GNT,
-			   sizeof(struct xengntdev_handle), open_flags == 0);
+			   sizeof(struct xengntdev_handle), open_flags == 0,
+			   logger);
 }
 
 int xengnttab_close(xengnttab_handle *xgt)
@@ -897,6 +949,8 @@ static void *grant_map(enum xensim_fn fn, xengnttab_handle *xgt,
 		       uint32_t count, const uint32_t *domids, uint32_t domid,
 		       const uint32_t *refs, int prot)
 {
+	struct xentoollog_logger *logger = NULL;
+	const char *why = NULL; /* what the real library logs, if anything */
 	struct xengntdev_handle *g;
 	struct sim_map *m = NULL;
 	struct handle *h;
@@ -917,13 +971,22 @@ static void *grant_map(enum xensim_fn fn, xengnttab_handle *xgt,
 	e = EFAULT;
 	if (!refs)
 		goto fail;
-	/* gntdev refuses 0 grants and more than its "limit" per request. */
+	/* gntdev refuses 0 grants and more than its "limit" per request,
+	 * and more grants than its per-file limit, in the map ioctl. */
+	logger = h->logger;
+	why = "ioctl MAP_GRANT_REF failed";
 	e = EINVAL;
-	if (!count || count > XENSIM_GNTDEV_MAX_PER_CALL || !prot_ok(prot))
+	if (!count || count > XENSIM_GNTDEV_MAX_PER_CALL)
 		goto fail;
 	e = ENOMEM;
 	if (g->live_pages + count > g->max_grants)
 		goto fail;
+	/* Everything else fails gntdev's mmap(). */
+	why = "mmap failed";
+	e = EINVAL;
+	if (!prot_ok(prot))
+		goto fail;
+	e = ENOMEM;
 	m = new_map(KIND_GRANT, count, prot);
 	if (!m)
 		goto fail;
@@ -952,6 +1015,8 @@ fail:
 	free(m);
 	ctr.failures[fn]++;
 	unlock_errno(e);
+	if (why)
+		log_failure(logger, e, "gnttab", "%s", why);
 	return NULL;
 }
 
@@ -1139,7 +1204,7 @@ xc_interface *xc_interface_open(xentoollog_logger *logger,
 
 	return open_handle(XENSIM_FN_XC_OPEN, H_XC,
 			   sizeof(struct xc_interface_core),
-			   !(open_flags & ~known));
+			   !(open_flags & ~known), logger);
 }
 
 int xc_interface_close(xc_interface *xch)

@@ -297,6 +297,10 @@ struct xensim_counters {
 	uint64_t revoked_pages; /* live pages turned into SIGBUS pages */
 	uint64_t open_handles;	/* handles of all three kinds now open */
 	uint64_t leaked_handles; /* handles still open at xensim_reset() */
+	uint64_t log_messages;	/* failures logged, as the real libraries
+				 * log them (see README.md) */
+	uint64_t stderr_messages; /* of those, printed on stderr because the
+				   * handle was opened with a NULL logger */
 };
 
 /* Snapshot the counters.  @c must not be NULL. */
