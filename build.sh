@@ -53,7 +53,8 @@ sanitized_check() {
 			CFLAGS="-O1 -g -fno-omit-frame-pointer $flags" \
 			LDFLAGS="$flags"
 		make -j"$(nproc)" >/dev/null
-		make -j"$(nproc)" check >/dev/null 2>&1
+		TSAN_OPTIONS="suppressions=$top/tests/tsan.supp ${TSAN_OPTIONS:-}" \
+			make -j"$(nproc)" check >/dev/null 2>&1
 	) || rc=$?
 	if [ $rc -ne 0 ]; then
 		find "$dir/tests" -name '*.log' -exec grep -l -E '^(FAIL|ERROR)|\[  FAILED  \]|Sanitizer' {} + 2>/dev/null |
