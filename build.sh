@@ -107,6 +107,10 @@ test)
 	else
 		"$top/tests/xen-qemu/ci.sh" "$build"
 	fi
+	# Every step above stops the script on failure: reaching this line
+	# means all passed.  Repeat make check's totals as the closing line.
+	echo "build.sh: all test steps passed"
+	summary
 	;;
 *) usage ;;
 esac
