@@ -389,24 +389,30 @@ range_ondemand(struct gm_space *s, const struct gm__table *t,
 }
 
 /*
- * The hot path of every exact accessor: one lookup, usually answered by the
- * thread's cache, and one copy.  Inlined into each caller so that constant
- * lengths become single loads and stores.
+ * An exact accessor after the fast path gave up, inside a section of @rd
+ * when @rd is not NULL (a leaf section, which becomes an ordinary one: the
+ * backend's map may re-enter the library), else outside any.  Inlined into
+ * one out-of-line copy per operation and constant length (see
+ * DEFINE_ACCESS_SLOW()), so that on-demand regions still copy with single
+ * loads and stores.
  */
 static inline __attribute__((always_inline)) int
-range_access(struct gm_space *s, enum xfer x, uint64_t gpa, uint8_t *buf,
-	     int byte, size_t len)
+range_slow_body(struct gm_space *s, struct gm__rcu_reader *rd, enum xfer x,
+		uint64_t gpa, uint8_t *buf, int byte, size_t len)
 {
-	struct gm__rcu_reader *rd;
 	const struct gm__table *t;
 	const struct gm__entry *e;
 	int ret = 0;
 
-	rd = space_reader(s);
-	if (gm_unlikely(!rd))
-		return gm__error_access(s, xfer_op[x], gpa, len, gpa, -ENOMEM,
-					NULL);
-	gm__rcu_enter(s->dom, rd);
+	if (rd) {
+		gm__rcu_leaf_to_nested(rd);
+	} else {
+		rd = space_reader(s);
+		if (gm_unlikely(!rd))
+			return gm__error_access(s, xfer_op[x], gpa, len, gpa,
+						-ENOMEM, NULL);
+		gm__rcu_enter(s->dom, rd);
+	}
 	t = space_table(s);
 	e = gm__space_lookup(t, rd, gpa);
 	if (gm_likely(e && gpa + (len - 1) <= e->last &&
@@ -414,7 +420,7 @@ range_access(struct gm_space *s, enum xfer x, uint64_t gpa, uint8_t *buf,
 		int safe = s->flags & GM_SPACE_FAULT_SAFE;
 		uint64_t foff;
 
-		if (gm_likely(e->hva != NULL)) {
+		if (e->hva != NULL) {
 			if (gm_unlikely(xfer_bytes(x, safe,
 						   e->hva + (gpa - e->gpa), buf,
 						   byte, len, &foff)))
@@ -432,30 +438,224 @@ range_access(struct gm_space *s, enum xfer x, uint64_t gpa, uint8_t *buf,
 	return ret;
 }
 
+/* A fault-safe copy on a fast path faulted (the section is closed). */
+static __attribute__((noinline, cold)) int
+access_fault(struct gm_space *s, enum xfer x, uint64_t gpa, size_t len,
+	     uint64_t foff)
+{
+	return gm__error_access(s, xfer_op[x], gpa, len, gpa + foff, -EFAULT,
+				fault_why);
+}
+
+/* Whether entry @e can be accessed directly by @x. */
+static inline int entry_direct(const struct gm__entry *e, enum xfer x)
+{
+	return e->hva && (x == XFER_READ || !(e->flags & GM_REGION_RDONLY));
+}
+
+/*
+ * The usual cases of a cache miss: [gpa, gpa + len) in persistent entry
+ * @e, or in @e and the adjacent persistent entry after it (a descriptor
+ * across two memory slots), checked in one pass.  Returns 1 when done, with
+ * *left and *foff as xfer_bytes() sets them (for the whole range), or 0 to
+ * leave it to range_slow_body().
+ */
+static inline __attribute__((always_inline)) int
+range_direct(const struct gm__table *t, const struct gm__entry *e,
+	     enum xfer x, int safe, uint64_t gpa, uint8_t *buf, int byte,
+	     size_t len, size_t *left, uint64_t *foff)
+{
+	const struct gm__entry *next;
+	size_t n1;
+
+	if (!e || !entry_direct(e, x))
+		return 0;
+	if (gm_likely(gpa + (len - 1) <= e->last)) {
+		*left = xfer_bytes(x, safe, e->hva + (gpa - e->gpa), buf, byte,
+				   len, foff);
+		return 1;
+	}
+	next = gm__space_next(t, e);
+	if (!next || next->gpa != e->last + 1 || gpa + (len - 1) > next->last ||
+	    !entry_direct(next, x))
+		return 0;
+	n1 = e->last - gpa + 1;
+	*left = xfer_bytes(x, safe, e->hva + (gpa - e->gpa), buf, byte, n1,
+			   foff);
+	if (gm_likely(!*left)) {
+		*left = xfer_bytes(x, safe, next->hva, buf_at(x, buf, n1), byte,
+				   len - n1, foff);
+		if (gm_unlikely(*left))
+			*foff += n1;
+	} else {
+		*left += len - n1;
+	}
+	return 1;
+}
+
+/*
+ * Two out-of-line functions per operation and length @n (a constant, or
+ * the run-time len):
+ *  - name: range_slow_body(), for everything;
+ *  - name_miss: the fast path missed the thread's cache, inside a leaf
+ *    section: look the address up in the table (which refills the cache)
+ *    and, if it is in persistent regions after all (range_direct()), copy
+ *    right here, in a function light enough to save few registers (random
+ *    addresses over many regions); anything else goes on to name.
+ */
+#define DEFINE_ACCESS_SLOW(name, x, n)                                        \
+	static __attribute__((noinline)) int name(                            \
+		struct gm_space *s, struct gm__rcu_reader *rd, uint64_t gpa,  \
+		uint8_t *buf, int byte, size_t len)                           \
+	{                                                                     \
+		(void)len;                                                    \
+		return range_slow_body(s, rd, x, gpa, buf, byte, n);          \
+	}                                                                     \
+	static __attribute__((noinline)) int name##_miss(                     \
+		struct gm_space *s, struct gm__rcu_reader *rd, uint64_t gpa,  \
+		uint8_t *buf, int byte, size_t len)                           \
+	{                                                                     \
+		const struct gm__table *t = space_table(s);                   \
+		uint64_t foff;                                                \
+		size_t left;                                                  \
+									      \
+		if (!range_direct(t, gm__space_lookup(t, rd, gpa), x,         \
+				  s->flags & GM_SPACE_FAULT_SAFE, gpa, buf,   \
+				  byte, n, &left, &foff))                     \
+			return name(s, rd, gpa, buf, byte, len);              \
+		gm__rcu_exit_leaf_reload(rd);                                 \
+		if (gm_unlikely(left))                                        \
+			return access_fault(s, x, gpa, n, foff);              \
+		return 0;                                                     \
+	}
+DEFINE_ACCESS_SLOW(read_slow, XFER_READ, len)
+DEFINE_ACCESS_SLOW(write_slow, XFER_WRITE, len)
+DEFINE_ACCESS_SLOW(fill_slow, XFER_FILL, len)
+DEFINE_ACCESS_SLOW(read_slow_1, XFER_READ, 1)
+DEFINE_ACCESS_SLOW(read_slow_2, XFER_READ, 2)
+DEFINE_ACCESS_SLOW(read_slow_4, XFER_READ, 4)
+DEFINE_ACCESS_SLOW(read_slow_8, XFER_READ, 8)
+DEFINE_ACCESS_SLOW(write_slow_1, XFER_WRITE, 1)
+DEFINE_ACCESS_SLOW(write_slow_2, XFER_WRITE, 2)
+DEFINE_ACCESS_SLOW(write_slow_4, XFER_WRITE, 4)
+DEFINE_ACCESS_SLOW(write_slow_8, XFER_WRITE, 8)
+
+/* The slow path of an exact accessor: the functions for its length if that
+ * is a constant (it is once inlined); with a leaf section of @rd open, or
+ * none if @rd is NULL. */
+#define CALL_SLOW(name)                                                       \
+	(rd ? name##_miss(s, rd, gpa, buf, byte, len)                         \
+	    : name(s, NULL, gpa, buf, byte, len))
+static inline __attribute__((always_inline)) int
+access_slow(struct gm_space *s, struct gm__rcu_reader *rd, enum xfer x,
+	    uint64_t gpa, uint8_t *buf, int byte, size_t len)
+{
+	if (x == XFER_FILL)
+		return CALL_SLOW(fill_slow);
+	if (__builtin_constant_p(len)) {
+		switch (len) {
+		case 1:
+			return x == XFER_READ ? CALL_SLOW(read_slow_1)
+					      : CALL_SLOW(write_slow_1);
+		case 2:
+			return x == XFER_READ ? CALL_SLOW(read_slow_2)
+					      : CALL_SLOW(write_slow_2);
+		case 4:
+			return x == XFER_READ ? CALL_SLOW(read_slow_4)
+					      : CALL_SLOW(write_slow_4);
+		case 8:
+			return x == XFER_READ ? CALL_SLOW(read_slow_8)
+					      : CALL_SLOW(write_slow_8);
+		}
+	}
+	return x == XFER_READ ? CALL_SLOW(read_slow) : CALL_SLOW(write_slow);
+}
+#undef CALL_SLOW
+
+/*
+ * The copy of range_access() that needs a call (a fill, a long copy, a
+ * fault-safe one of a run-time length), inside the leaf section of @rd:
+ * out of line, so that the fast path itself saves no registers.
+ */
+static __attribute__((noinline)) int
+range_call(struct gm_space *s, struct gm__rcu_reader *rd, enum xfer x,
+	   uint64_t gpa, uint8_t *g, uint8_t *buf, int byte, size_t len)
+{
+	uint64_t foff;
+	size_t left = xfer_bytes(x, s->flags & GM_SPACE_FAULT_SAFE, g, buf,
+				 byte, len, &foff);
+
+	gm__rcu_exit_leaf_reload(rd);
+	if (gm_unlikely(left))
+		return access_fault(s, x, gpa, len, foff);
+	return 0;
+}
+
+/*
+ * The hot path of every exact accessor, inlined into each so that constant
+ * lengths become single loads and stores: a leaf section (rcu.h) and the
+ * thread's cached region (gm__space_cached()), which answer most accesses
+ * in one persistent region.  Everything else goes to access_slow(), which
+ * takes the open section over.
+ */
+static inline __attribute__((always_inline)) int
+range_access(struct gm_space *s, enum xfer x, uint64_t gpa, uint8_t *buf,
+	     int byte, size_t len)
+{
+	struct gm__rcu_reader *rd = gm__rcu_last;
+	uint64_t seq, foff;
+	uint8_t *g;
+	size_t left;
+
+	if (gm_unlikely(!rd || rd->dom_id != s->dom_id)) {
+		rd = gm__rcu_last2;
+		if (!rd || rd->dom_id != s->dom_id)
+			return access_slow(s, NULL, x, gpa, buf, byte, len);
+	}
+	if (gm_unlikely(gm__rcu_try_enter_leaf(rd, &seq)))
+		return access_slow(s, NULL, x, gpa, buf, byte, len);
+	if (gm_unlikely(!gm__space_cached(s, rd, gpa, len, x != XFER_READ,
+					  &g)))
+		return access_slow(s, rd, x, gpa, buf, byte, len);
+	if (x == XFER_FILL ||
+	    (!__builtin_constant_p(len) &&
+	     (len > 16 || (s->flags & GM_SPACE_FAULT_SAFE))))
+		return range_call(s, rd, x, gpa, g, buf, byte, len);
+	left = xfer_bytes(x, s->flags & GM_SPACE_FAULT_SAFE, g, buf, byte, len,
+			  &foff);
+	gm__rcu_exit_leaf(rd, seq);
+	if (gm_unlikely(left))
+		return access_fault(s, x, gpa, len, foff);
+	return 0;
+}
+
+/* Checks of range_args() in one test for the usual case: 0 when none
+ * applies and len is not 0. */
+#define RANGE_ARGS_FAST(s, gpa, buf, len)                                     \
+	(gm_unlikely(!(s) || !(buf) || (len) - 1 >= GM_MAX_LEN ||             \
+		     (gpa) + ((len) - 1) < (gpa)))
+
 int gm_read(struct gm_space *s, uint64_t gpa, void *buf, size_t len)
 {
-	int ret = range_args(s, "read", gpa, buf, len);
-
-	if (gm_unlikely(ret || !len))
-		return ret;
+	/* A fast test first; range_args() then gives the exact answer
+	 * (0 for a length of 0). */
+	if (RANGE_ARGS_FAST(s, gpa, buf, len))
+		return range_args(s, "read", gpa, buf, len);
 	return range_access(s, XFER_READ, gpa, buf, 0, len);
 }
 
 int gm_write(struct gm_space *s, uint64_t gpa, const void *buf, size_t len)
 {
-	int ret = range_args(s, "write", gpa, buf, len);
-
-	if (gm_unlikely(ret || !len))
-		return ret;
+	if (RANGE_ARGS_FAST(s, gpa, buf, len))
+		return range_args(s, "write", gpa, buf, len);
 	return range_access(s, XFER_WRITE, gpa, (uint8_t *)buf, 0, len);
 }
 
 int gm_fill(struct gm_space *s, uint64_t gpa, int byte, size_t len)
 {
-	int ret = range_args(s, "fill", gpa, &byte, len);
-
-	if (gm_unlikely(ret || !len))
-		return ret;
+	/* The fill has no buffer: pass s, which is what is tested. */
+	if (RANGE_ARGS_FAST(s, gpa, s, len))
+		return range_args(s, "fill", gpa, &byte, len);
 	return range_access(s, XFER_FILL, gpa, NULL, byte, len);
 }
 
@@ -565,14 +765,42 @@ struct atomic_ref {
 	void *p;
 };
 
-static int atomic_begin(struct gm_space *s, uint64_t gpa, unsigned int size,
-			int write, int order_ok, struct atomic_ref *a)
+/*
+ * The fast path of an atomic operation: returns 1 with a leaf section of
+ * *rd open (seq in *seq) and the value's host address in *p when the
+ * arguments are valid and the thread's cache has the value in a persistent
+ * region of a space that is not fault-safe, at an aligned host address.
+ * Otherwise returns 0, with *rd the reader whose leaf section is open, or
+ * NULL when none is: atomic_begin() takes over from there.
+ */
+static inline __attribute__((always_inline)) int
+atomic_fast(struct gm_space *s, uint64_t gpa, unsigned int size, int write,
+	    int order_ok, struct gm__rcu_reader **rdp, uint64_t *seq,
+	    uint8_t **p)
 {
-	const struct gm__table *t;
-	const struct gm__entry *e;
-	uint64_t at = gpa;
-	int err;
+	struct gm__rcu_reader *rd;
 
+	*rdp = NULL;
+	if (gm_unlikely(!s || !order_ok || (gpa & (size - 1)) ||
+			(s->flags & GM_SPACE_FAULT_SAFE)))
+		return 0;
+	rd = gm__rcu_last;
+	if (gm_unlikely(!rd || rd->dom_id != s->dom_id)) {
+		rd = gm__rcu_last2;
+		if (!rd || rd->dom_id != s->dom_id)
+			return 0;
+	}
+	if (gm_unlikely(gm__rcu_try_enter_leaf(rd, seq)))
+		return 0;
+	*rdp = rd;
+	return gm_likely(gm__space_cached(s, rd, gpa, size, write, p) &&
+			 !((uintptr_t)*p & (size - 1)));
+}
+
+/* Check the arguments of an atomic operation and enter a section. */
+static int atomic_enter(struct gm_space *s, uint64_t gpa, unsigned int size,
+			int order_ok, struct atomic_ref *a)
+{
 	if (!s)
 		return gm__error_access(s, "atomic", gpa, size, gpa, -EINVAL,
 					"space is NULL");
@@ -586,9 +814,35 @@ static int atomic_begin(struct gm_space *s, uint64_t gpa, unsigned int size,
 	if (!a->rd)
 		return gm__error_access(s, "atomic", gpa, size, gpa, -ENOMEM,
 					NULL);
+	gm__rcu_enter(s->dom, a->rd);
+	return 0;
+}
+
+/*
+ * Everything but atomic_fast()'s case: inside the leaf section of @rd that
+ * atomic_fast() left open (it becomes an ordinary section), or from the
+ * start when @rd is NULL.
+ */
+static int atomic_begin(struct gm_space *s, uint64_t gpa, unsigned int size,
+			int write, int order_ok, struct gm__rcu_reader *rd,
+			struct atomic_ref *a)
+{
+	const struct gm__table *t;
+	const struct gm__entry *e;
+	uint64_t at = gpa;
+	int err;
+
+	if (rd) {
+		/* atomic_fast() checked the arguments. */
+		gm__rcu_leaf_to_nested(rd);
+		a->rd = rd;
+	} else {
+		err = atomic_enter(s, gpa, size, order_ok, a);
+		if (err)
+			return err;
+	}
 	a->region = NULL;
 	a->safe = s->flags & GM_SPACE_FAULT_SAFE;
-	gm__rcu_enter(s->dom, a->rd);
 	t = space_table(s);
 	e = gm__space_lookup(t, a->rd, gpa);
 	if (gm_unlikely(!e)) {
@@ -688,13 +942,35 @@ static int atomic_fault(struct gm_space *s, uint64_t gpa, unsigned int size,
 				fault_why);
 }
 
+/*
+ * Every operation is a public function with atomic_fast()'s case inline
+ * (FAST_OP: the builtin on a plain, aligned host pointer) and a static
+ * out-of-line one for everything else (atomic_begin()).
+ */
+#define ATOMIC_FAST(T, write, order_ok, slow_call, FAST_OP, RET)             \
+	{                                                                     \
+		struct gm__rcu_reader *rd;                                    \
+		uint64_t seq;                                                 \
+		uint8_t *p;                                                   \
+									      \
+		if (gm_likely(atomic_fast(s, gpa, sizeof(T), write, order_ok, \
+					  &rd, &seq, &p))) {                  \
+			FAST_OP;                                              \
+			gm__rcu_exit_leaf(rd, seq);                           \
+			return RET;                                           \
+		}                                                             \
+		return slow_call;                                             \
+	}
+
 #define DEFINE_ATOMIC(sfx, T, bits)                                           \
-	int gm_atomic_load_##sfx(struct gm_space *s, uint64_t gpa, T *val,    \
-				 int order)                                   \
+	static __attribute__((noinline)) int atomic_load_slow_##sfx(          \
+		struct gm_space *s, uint64_t gpa, T *val, int order,          \
+		struct gm__rcu_reader *rd)                                    \
 	{                                                                     \
 		struct atomic_ref a;                                          \
 		int ret = atomic_begin(s, gpa, sizeof(T), 0,                  \
-				       val && GM__ORDER_OK_LOAD(order), &a);  \
+				       val && GM__ORDER_OK_LOAD(order), rd,   \
+				       &a);                                   \
 		if (ret)                                                      \
 			return ret;                                           \
 		if (SAFE(&a)) {                                               \
@@ -706,12 +982,18 @@ static int atomic_fault(struct gm_space *s, uint64_t gpa, unsigned int size,
 		atomic_end(&a);                                               \
 		return 0;                                                     \
 	}                                                                     \
-	int gm_atomic_store_##sfx(struct gm_space *s, uint64_t gpa, T val,    \
-				  int order)                                  \
+	int gm_atomic_load_##sfx(struct gm_space *s, uint64_t gpa, T *val,    \
+				 int order)                                   \
+	ATOMIC_FAST(T, 0, val && GM__ORDER_OK_LOAD(order),                    \
+		    atomic_load_slow_##sfx(s, gpa, val, order, rd),           \
+		    *val = __atomic_load_n((T *)p, order), 0)                 \
+	static __attribute__((noinline)) int atomic_store_slow_##sfx(         \
+		struct gm_space *s, uint64_t gpa, T val, int order,           \
+		struct gm__rcu_reader *rd)                                    \
 	{                                                                     \
 		struct atomic_ref a;                                          \
 		int ret = atomic_begin(s, gpa, sizeof(T), 1,                  \
-				       GM__ORDER_OK_STORE(order), &a);        \
+				       GM__ORDER_OK_STORE(order), rd, &a);    \
 		if (ret)                                                      \
 			return ret;                                           \
 		if (SAFE(&a)) {                                               \
@@ -725,14 +1007,20 @@ static int atomic_fault(struct gm_space *s, uint64_t gpa, unsigned int size,
 		atomic_end(&a);                                               \
 		return 0;                                                     \
 	}                                                                     \
+	int gm_atomic_store_##sfx(struct gm_space *s, uint64_t gpa, T val,    \
+				  int order)                                  \
+	ATOMIC_FAST(T, 1, GM__ORDER_OK_STORE(order),                          \
+		    atomic_store_slow_##sfx(s, gpa, val, order, rd),          \
+		    __atomic_store_n((T *)p, val, order), 0)                  \
 	DEFINE_RMW(xchg, sfx, T, bits, xchg, __atomic_exchange_n)            \
-	int gm_atomic_cmpxchg_##sfx(struct gm_space *s, uint64_t gpa,         \
-				    T *expected, T desired, int order)        \
+	static __attribute__((noinline)) int atomic_cmpxchg_slow_##sfx(       \
+		struct gm_space *s, uint64_t gpa, T *expected, T desired,     \
+		int order, struct gm__rcu_reader *rd)                         \
 	{                                                                     \
 		struct atomic_ref a;                                          \
 		int ret = atomic_begin(s, gpa, sizeof(T), 1,                  \
 				       expected && GM__ORDER_OK_RMW(order),   \
-				       &a);                                   \
+				       rd, &a);                               \
 		if (ret)                                                      \
 			return ret;                                           \
 		if (SAFE(&a)) {                                               \
@@ -748,6 +1036,19 @@ static int atomic_fault(struct gm_space *s, uint64_t gpa, unsigned int size,
 		atomic_end(&a);                                               \
 		return ret ? 1 : 0;                                           \
 	}                                                                     \
+	int gm_atomic_cmpxchg_##sfx(struct gm_space *s, uint64_t gpa,         \
+				    T *expected, T desired, int order)        \
+	{                                                                     \
+		int ok = 0;                                                   \
+									      \
+		ATOMIC_FAST(T, 1, expected && GM__ORDER_OK_RMW(order),        \
+			    atomic_cmpxchg_slow_##sfx(s, gpa, expected,       \
+						      desired, order, rd),    \
+			    ok = __atomic_compare_exchange_n(                 \
+				    (T *)p, expected, desired, 0, order,      \
+				    GM__ORDER_FAIL(order)),                   \
+			    ok ? 1 : 0)                                       \
+	}                                                                     \
 	DEFINE_RMW(fetch_add, sfx, T, bits, xadd, __atomic_fetch_add)        \
 	DEFINE_FETCH_LOOP(or, |, sfx, T, bits)                                \
 	DEFINE_FETCH_LOOP(and, &, sfx, T, bits)
@@ -755,13 +1056,14 @@ static int atomic_fault(struct gm_space *s, uint64_t gpa, unsigned int size,
 /* Exchange and fetch-add: one locked instruction that returns the old
  * value. */
 #define DEFINE_RMW(name, sfx, T, bits, safe_op, builtin)                      \
-	int gm_atomic_##name##_##sfx(struct gm_space *s, uint64_t gpa, T val, \
-				     T *old, int order)                       \
+	static __attribute__((noinline)) int atomic_##name##_slow_##sfx(      \
+		struct gm_space *s, uint64_t gpa, T val, T *old, int order,   \
+		struct gm__rcu_reader *rd)                                    \
 	{                                                                     \
 		struct atomic_ref a;                                          \
 		T prev = val;                                                 \
 		int ret = atomic_begin(s, gpa, sizeof(T), 1,                  \
-				       GM__ORDER_OK_RMW(order), &a);          \
+				       GM__ORDER_OK_RMW(order), rd, &a);      \
 		if (ret)                                                      \
 			return ret;                                           \
 		if (SAFE(&a)) {                                               \
@@ -774,16 +1076,32 @@ static int atomic_fault(struct gm_space *s, uint64_t gpa, unsigned int size,
 		if (old)                                                      \
 			*old = prev;                                          \
 		return 0;                                                     \
+	}                                                                     \
+	int gm_atomic_##name##_##sfx(struct gm_space *s, uint64_t gpa, T val, \
+				     T *old, int order)                       \
+	{                                                                     \
+		T prev;                                                       \
+									      \
+		ATOMIC_FAST(T, 1, GM__ORDER_OK_RMW(order),                    \
+			    atomic_##name##_slow_##sfx(s, gpa, val, old,      \
+						       order, rd),            \
+			    {                                                 \
+				    prev = builtin((T *)p, val, order);       \
+				    if (old)                                  \
+					    *old = prev;                      \
+			    },                                                \
+			    0)                                                \
 	}
 
 #define DEFINE_FETCH_LOOP(name, op, sfx, T, bits)                             \
-	int gm_atomic_fetch_##name##_##sfx(struct gm_space *s, uint64_t gpa,  \
-					   T val, T *old, int order)          \
+	static __attribute__((noinline)) int atomic_fetch_##name##_slow_##sfx( \
+		struct gm_space *s, uint64_t gpa, T val, T *old, int order,   \
+		struct gm__rcu_reader *rd)                                    \
 	{                                                                     \
 		struct atomic_ref a;                                          \
 		T prev;                                                       \
 		int ret = atomic_begin(s, gpa, sizeof(T), 1,                  \
-				       GM__ORDER_OK_RMW(order), &a);          \
+				       GM__ORDER_OK_RMW(order), rd, &a);      \
 		if (ret)                                                      \
 			return ret;                                           \
 		if (SAFE(&a)) {                                               \
@@ -802,6 +1120,22 @@ static int atomic_fault(struct gm_space *s, uint64_t gpa, unsigned int size,
 		if (old)                                                      \
 			*old = prev;                                          \
 		return 0;                                                     \
+	}                                                                     \
+	int gm_atomic_fetch_##name##_##sfx(struct gm_space *s, uint64_t gpa,  \
+					   T val, T *old, int order)          \
+	{                                                                     \
+		T prev;                                                       \
+									      \
+		ATOMIC_FAST(T, 1, GM__ORDER_OK_RMW(order),                    \
+			    atomic_fetch_##name##_slow_##sfx(s, gpa, val,     \
+							     old, order, rd), \
+			    {                                                 \
+				    prev = __atomic_fetch_##name((T *)p, val, \
+								 order);      \
+				    if (old)                                  \
+					    *old = prev;                      \
+			    },                                                \
+			    0)                                                \
 	}
 GM_INT_TYPES(DEFINE_ATOMIC)
 

@@ -146,9 +146,21 @@ void gm__rcu_domain_release(struct gm__rcu_domain *d)
 	domain_put(d);
 }
 
+/* Make every reader of @d fence from now on (see the domain's fence). */
+static void set_fence(struct gm__rcu_domain *d)
+{
+	struct gm__rcu_reader *r;
+
+	pthread_mutex_lock(&d->lock);
+	atomic_store(&d->fence, 1);
+	for (r = d->readers; r; r = r->next)
+		atomic_store_explicit(&r->fence, 1, memory_order_relaxed);
+	pthread_mutex_unlock(&d->lock);
+}
+
 void gm__rcu_force_fence(struct gm__rcu_domain *d)
 {
-	atomic_store(&d->fence, 1);
+	set_fence(d);
 }
 
 /* Make @r the most recent reader; the previous one becomes the second. */
@@ -162,6 +174,7 @@ static void remember(struct gm__rcu_reader *r)
 struct gm__rcu_reader *gm__rcu_reader_slow(struct gm__rcu_domain *d)
 {
 	struct gm__rcu_reader *r, **pp;
+	uint64_t seq;
 
 	for (r = thread_readers; r; r = r->tnext) {
 		if (r->dom_id == d->id) {
@@ -173,7 +186,10 @@ struct gm__rcu_reader *gm__rcu_reader_slow(struct gm__rcu_domain *d)
 	/* Prune records of spaces that are gone, while we are here. */
 	for (pp = &thread_readers; *pp;) {
 		r = *pp;
-		if (!r->nest &&
+		/* Not if inside a section of it (seq odd): we may be in one
+		 * of a space's sections, registering the Xen cache's reader. */
+		seq = atomic_load_explicit(&r->seq, memory_order_relaxed);
+		if (!(seq & 1) &&
 		    atomic_load_explicit(&r->dom->dead, memory_order_acquire)) {
 			*pp = r->tnext;
 			reader_free(r);
@@ -192,8 +208,13 @@ struct gm__rcu_reader *gm__rcu_reader_slow(struct gm__rcu_domain *d)
 	atomic_init(&r->seq, 0);
 	atomic_init(&r->count, 0);
 	r->cache_gen = UINT64_MAX;
+	r->cache_rlo = r->cache_wlo = UINT64_MAX;
+	r->cache_rhi = r->cache_whi = 0;
 	atomic_fetch_add_explicit(&d->refs, 1, memory_order_relaxed);
 	pthread_mutex_lock(&d->lock);
+	/* Under the lock, so that set_fence() either sees r or set the
+	 * domain's flag before we read it. */
+	atomic_init(&r->fence, atomic_load(&d->fence));
 	r->next = d->readers;
 	d->readers = r;
 	pthread_mutex_unlock(&d->lock);
@@ -231,7 +252,7 @@ void gm__rcu_synchronize(struct gm__rcu_domain *d)
 	    syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0)) {
 		/* Cannot happen once registered; fall back to fencing
 		 * readers from now on. */
-		atomic_store(&d->fence, 1);
+		set_fence(d);
 	}
 #endif
 	pthread_mutex_lock(&d->lock);

@@ -22,6 +22,15 @@
  *    records which mode it is in.
  *
  * Sections may nest in one thread; only the outermost one changes seq.
+ * A thread is inside a section of a domain exactly when its reader's seq
+ * is odd.
+ *
+ * Leaf sections (gm__rcu_try_enter_leaf()) are the accessors' fast path:
+ * one that nothing can nest inside (the code in it calls nothing that may
+ * enter the same domain), so it needs no nesting count and keeps seq in a
+ * register.  It is refused when a section is already open (a backend that
+ * re-enters the library), and can be turned into an ordinary section
+ * (gm__rcu_leaf_to_nested()) before calling anything that may nest.
  */
 #ifndef GM_RCU_H
 #define GM_RCU_H
@@ -31,14 +40,29 @@
 #include <stdint.h>
 
 struct gm__rcu_domain;
+struct gm__entry;
 
 struct gm__rcu_reader {
+	/* First cache line: everything an accessor's fast path reads. */
 	_Atomic uint64_t seq;  /* odd while inside a read-side section */
-	unsigned int nest;     /* owner only: nesting depth */
 	uint64_t dom_id;       /* owner only: id of the domain */
-	/* Lookup cache of the owning thread for this space (space.c). */
+	/*
+	 * Lookup cache of the owning thread for this space (space.c), valid
+	 * while the space's table generation is cache_gen: the entry it last
+	 * found, as the guest-physical ranges [lo, hi] that can be read and
+	 * written directly through host address gpa + cache_delta.  An empty
+	 * range is lo = UINT64_MAX, hi = 0 (an on-demand region cannot be
+	 * accessed directly; a read-only one not written).
+	 */
 	uint64_t cache_gen;
-	size_t cache_idx;
+	uint64_t cache_rlo, cache_rhi;
+	uint64_t cache_wlo, cache_whi;
+	uintptr_t cache_delta;
+	/* Second cache line.  The cached entry itself, in the table of
+	 * generation cache_gen (gm__space_lookup()). */
+	const struct gm__entry *cache_entry;
+	_Atomic int fence;     /* dom->fence, for gm__rcu_enter_fence() */
+	unsigned int nest;     /* owner only: nesting depth */
 	/* Event count of the domain's owner (Xen cache hits), written by the
 	 * owning thread only, summed by gm__rcu_count(). */
 	_Atomic uint64_t count;
@@ -53,7 +77,10 @@ struct gm__rcu_reader {
 
 struct gm__rcu_domain {
 	uint64_t id;		 /* unique for the life of the process */
-	_Atomic int fence;	 /* readers fence: no membarrier */
+	/* Readers fence: no membarrier.  Each reader has a copy, which
+	 * is what it reads (one cache line less on the fast path); it is
+	 * set under lock, with the domain's, and only ever from 0 to 1. */
+	_Atomic int fence;
 	_Atomic int dead;	 /* the space is gone; readers may be pruned */
 	_Atomic unsigned long refs; /* the space, plus one per reader */
 	pthread_mutex_t lock;	 /* protects readers and retired */
@@ -96,25 +123,73 @@ static inline struct gm__rcu_reader *gm__rcu_reader(struct gm__rcu_domain *d)
 	return gm__rcu_reader_slow(d);
 }
 
+/* After the store that makes seq odd: order it before the section's loads
+ * (see top). */
+static inline void gm__rcu_enter_fence(struct gm__rcu_reader *r)
+{
+	/*
+	 * The store must be visible before we load the table pointer.  With
+	 * membarrier the writer provides that ordering (see top); the
+	 * compiler barrier keeps the compiler from reordering.
+	 */
+	if (__builtin_expect(atomic_load_explicit(&r->fence,
+						  memory_order_relaxed), 0))
+		atomic_thread_fence(memory_order_seq_cst);
+	else
+		atomic_signal_fence(memory_order_seq_cst);
+}
+
 static inline void gm__rcu_enter(struct gm__rcu_domain *d,
 				 struct gm__rcu_reader *r)
 {
 	uint64_t s;
 
+	(void)d; /* the reader has all it needs (its copy of d->fence) */
 	if (r->nest++)
 		return;
 	s = atomic_load_explicit(&r->seq, memory_order_relaxed);
 	atomic_store_explicit(&r->seq, s + 1, memory_order_relaxed);
-	/*
-	 * The store above must be visible before we load the table pointer.
-	 * With membarrier the writer provides that ordering (see top); the
-	 * compiler barrier keeps the compiler from reordering.
-	 */
-	if (__builtin_expect(atomic_load_explicit(&d->fence,
-						  memory_order_relaxed), 0))
-		atomic_thread_fence(memory_order_seq_cst);
-	else
-		atomic_signal_fence(memory_order_seq_cst);
+	gm__rcu_enter_fence(r);
+}
+
+/*
+ * Enter a leaf section (see top): returns 0 and sets *seq to the even
+ * value to pass to gm__rcu_exit_leaf(), or -1, entering nothing, when a
+ * section of the domain is already open.
+ */
+static inline __attribute__((always_inline)) int
+gm__rcu_try_enter_leaf(struct gm__rcu_reader *r, uint64_t *seq)
+{
+	uint64_t s = atomic_load_explicit(&r->seq, memory_order_relaxed);
+
+	if (__builtin_expect(s & 1, 0))
+		return -1;
+	atomic_store_explicit(&r->seq, s + 1, memory_order_relaxed);
+	gm__rcu_enter_fence(r);
+	*seq = s;
+	return 0;
+}
+
+static inline __attribute__((always_inline)) void
+gm__rcu_exit_leaf(struct gm__rcu_reader *r, uint64_t seq)
+{
+	/* Release, as in gm__rcu_exit(). */
+	atomic_store_explicit(&r->seq, seq + 2, memory_order_release);
+}
+
+/* gm__rcu_exit_leaf() where seq is no longer at hand. */
+static inline __attribute__((always_inline)) void
+gm__rcu_exit_leaf_reload(struct gm__rcu_reader *r)
+{
+	uint64_t s = atomic_load_explicit(&r->seq, memory_order_relaxed);
+
+	atomic_store_explicit(&r->seq, s + 1, memory_order_release);
+}
+
+/* Make the open leaf section an ordinary one, left with gm__rcu_exit(). */
+static inline void gm__rcu_leaf_to_nested(struct gm__rcu_reader *r)
+{
+	r->nest = 1;
 }
 
 /* Count one event in the calling thread's reader: no atomic RMW. */

@@ -55,6 +55,7 @@ int gm_space_new(struct gm_space **out, const char *name, unsigned int flags)
 	s->flags = flags;
 	t->gen = s->next_gen++;
 	atomic_init(&s->table, t);
+	atomic_init(&s->gen, t->gen);
 	snprintf(s->name, sizeof(s->name), "%s", name ? name : "guest");
 	*out = s;
 	return 0;
@@ -92,20 +93,35 @@ const char *gm__space_name(const struct gm_space *s)
 	return s ? s->name : "?";
 }
 
+/*
+ * The last entry that starts at or below @gpa, or NULL.  Branch-free (the
+ * compiler makes the step a conditional move): the lookups that miss the
+ * thread's cache go to random regions, where a branch would mispredict.
+ */
+static const struct gm__entry *table_floor(const struct gm__table *t,
+					   uint64_t gpa)
+{
+	const struct gm__entry *base = t->e;
+	size_t n = t->n;
+
+	if (!n || base->gpa > gpa)
+		return NULL;
+	/* base starts at or below gpa; the answer is in [base, base + n). */
+	while (n > 1) {
+		size_t half = n / 2;
+
+		base = base[half].gpa <= gpa ? base + half : base;
+		n -= half;
+	}
+	return base;
+}
+
 /* Index of the first entry that starts above @gpa. */
 static size_t table_upper(const struct gm__table *t, uint64_t gpa)
 {
-	size_t lo = 0, hi = t->n;
+	const struct gm__entry *e = table_floor(t, gpa);
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (t->e[mid].gpa <= gpa)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return e ? (size_t)(e - t->e) + 1 : 0;
 }
 
 const struct gm__entry *gm__space_lookup_slow(const struct gm__table *t,
@@ -113,13 +129,29 @@ const struct gm__entry *gm__space_lookup_slow(const struct gm__table *t,
 					      uint64_t gpa)
 {
 	/* The last entry that starts at or below gpa, if it reaches gpa. */
-	size_t i = table_upper(t, gpa);
+	const struct gm__entry *e = table_floor(t, gpa);
 
-	if (i == 0 || gpa > t->e[i - 1].last)
+	if (!e || gpa > e->last)
 		return NULL;
-	r->cache_idx = i - 1;
+	r->cache_entry = e;
 	r->cache_gen = t->gen;
-	return &t->e[i - 1];
+	if (e->hva) {
+		r->cache_rlo = e->gpa;
+		r->cache_rhi = e->last;
+		/* Integers: hva - gpa need not be a valid pointer. */
+		r->cache_delta = (uintptr_t)e->hva - (uintptr_t)e->gpa;
+	} else {
+		r->cache_rlo = UINT64_MAX;
+		r->cache_rhi = 0;
+	}
+	if (e->hva && !(e->flags & GM_REGION_RDONLY)) {
+		r->cache_wlo = e->gpa;
+		r->cache_whi = e->last;
+	} else {
+		r->cache_wlo = UINT64_MAX;
+		r->cache_whi = 0;
+	}
+	return e;
 }
 
 /* Publish @nt in place of the current table, then free the old one once no
@@ -131,6 +163,8 @@ static void table_replace(struct gm_space *s, struct gm__table *nt)
 
 	nt->gen = s->next_gen++;
 	atomic_store_explicit(&s->table, nt, memory_order_release);
+	/* Before the grace period: see gm__space_cached(). */
+	atomic_store_explicit(&s->gen, nt->gen, memory_order_release);
 	gm__rcu_synchronize(s->dom);
 	free(old);
 }

@@ -33,6 +33,9 @@ struct gm_space {
 	uint64_t dom_id;		/* copy of dom->id */
 	unsigned int flags;		/* GM_SPACE_* */
 	_Atomic(struct gm__table *) table;
+	/* The generation of table, stored after it and read instead of it
+	 * by the fast path (gm__space_cached()). */
+	_Atomic uint64_t gen;
 	pthread_mutex_t wlock;		/* serialises writers */
 	uint64_t next_gen;		/* under wlock */
 	char name[64];
@@ -49,7 +52,8 @@ gm__space_lookup(const struct gm__table *t, struct gm__rcu_reader *r,
 		 uint64_t gpa)
 {
 	if (__builtin_expect(r->cache_gen == t->gen, 1)) {
-		const struct gm__entry *e = &t->e[r->cache_idx];
+		/* t is the table of that generation: e points into it. */
+		const struct gm__entry *e = r->cache_entry;
 
 		if (gpa - e->gpa <= e->last - e->gpa)
 			return e;
@@ -57,11 +61,36 @@ gm__space_lookup(const struct gm__table *t, struct gm__rcu_reader *r,
 	return gm__space_lookup_slow(t, r, gpa);
 }
 
+/*
+ * The fast path's lookup, inside a section of @r: whether the thread's
+ * cache has all of [gpa, gpa + len) (len >= 1, no wrap) in one persistent
+ * region that allows the access (@write), and then its host address.
+ *
+ * A cache filled from the table of generation G is used only while s->gen
+ * reads G inside the section.  That is as safe as loading the table: the
+ * writer stores the new generation before its grace period, so a reader
+ * that still sees G is waited for before G's regions can go.
+ */
+static inline __attribute__((always_inline)) int
+gm__space_cached(struct gm_space *s, const struct gm__rcu_reader *r,
+		 uint64_t gpa, size_t len, int write, uint8_t **hva)
+{
+	uint64_t lo = write ? r->cache_wlo : r->cache_rlo;
+	uint64_t hi = write ? r->cache_whi : r->cache_rhi;
+
+	if (__builtin_expect(r->cache_gen != atomic_load_explicit(
+			&s->gen, memory_order_relaxed), 0) ||
+	    gpa < lo || gpa + (len - 1) > hi)
+		return 0;
+	*hva = (uint8_t *)(r->cache_delta + (uintptr_t)gpa);
+	return 1;
+}
+
 /* The entry after @e, or NULL. */
 static inline const struct gm__entry *gm__space_next(const struct gm__table *t,
 						     const struct gm__entry *e)
 {
-	return (size_t)(e - t->e) + 1 < t->n ? e + 1 : NULL;
+	return e + 1 < t->e + t->n ? e + 1 : NULL;
 }
 
 #endif /* GM_SPACE_H */
