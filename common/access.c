@@ -769,7 +769,7 @@ struct atomic_ref {
  * The fast path of an atomic operation: returns 1 with a leaf section of
  * *rd open (seq in *seq) and the value's host address in *p when the
  * arguments are valid and the thread's cache has the value in a persistent
- * region of a space that is not fault-safe, at an aligned host address.
+ * region, at an aligned host address.
  * Otherwise returns 0, with *rd the reader whose leaf section is open, or
  * NULL when none is: atomic_begin() takes over from there.
  */
@@ -781,8 +781,7 @@ atomic_fast(struct gm_space *s, uint64_t gpa, unsigned int size, int write,
 	struct gm__rcu_reader *rd;
 
 	*rdp = NULL;
-	if (gm_unlikely(!s || !order_ok || (gpa & (size - 1)) ||
-			(s->flags & GM_SPACE_FAULT_SAFE)))
+	if (gm_unlikely(!s || !order_ok || (gpa & (size - 1))))
 		return 0;
 	rd = gm__rcu_last;
 	if (gm_unlikely(!rd || rd->dom_id != s->dom_id)) {
@@ -943,11 +942,72 @@ static int atomic_fault(struct gm_space *s, uint64_t gpa, unsigned int size,
 }
 
 /*
- * Every operation is a public function with atomic_fast()'s case inline
- * (FAST_OP: the builtin on a plain, aligned host pointer) and a static
- * out-of-line one for everything else (atomic_begin()).
+ * Guarded read-modify-writes for the fast path of fault-safe spaces: 0, or
+ * nonzero if the instruction faulted.  fetch_or/and loop on cmpxchg, as
+ * the builtins do.
  */
-#define ATOMIC_FAST(T, write, order_ok, slow_call, FAST_OP, RET)             \
+#define DEFINE_SAFE_RMW(bits, T)                                              \
+	static inline __attribute__((always_inline)) int                      \
+	atomic_safe_rmw_xchg_##bits(void *p, T val, T *old)                   \
+	{                                                                     \
+		if (gm__safe_xchg_##bits(p, &val))                            \
+			return 1;                                             \
+		if (old)                                                      \
+			*old = val;                                           \
+		return 0;                                                     \
+	}                                                                     \
+	static inline __attribute__((always_inline)) int                      \
+	atomic_safe_rmw_xadd_##bits(void *p, T val, T *old)                   \
+	{                                                                     \
+		if (gm__safe_xadd_##bits(p, &val))                            \
+			return 1;                                             \
+		if (old)                                                      \
+			*old = val;                                           \
+		return 0;                                                     \
+	}                                                                     \
+	DEFINE_SAFE_LOOP(or, |, bits, T)                                      \
+	DEFINE_SAFE_LOOP(and, &, bits, T)
+#define DEFINE_SAFE_LOOP(name, op, bits, T)                                   \
+	static inline __attribute__((always_inline)) int                      \
+	atomic_safe_##name##_##bits(void *p, T val, T *old)                   \
+	{                                                                     \
+		T prev;                                                       \
+		int ret;                                                      \
+									      \
+		if (gm__safe_load_##bits(p, &prev))                           \
+			return 1;                                             \
+		/* cmpxchg refreshes prev on failure; retry. */               \
+		while ((ret = gm__safe_cmpxchg_##bits(p, &prev,               \
+						      (T)(prev op val))) == 0) \
+			;                                                     \
+		if (ret < 0)                                                  \
+			return 1;                                             \
+		if (old)                                                      \
+			*old = prev;                                          \
+		return 0;                                                     \
+	}
+DEFINE_SAFE_RMW(8, uint8_t)
+DEFINE_SAFE_RMW(16, uint16_t)
+DEFINE_SAFE_RMW(32, uint32_t)
+DEFINE_SAFE_RMW(64, uint64_t)
+
+/* The guarded instruction of atomic_fast()'s case faulted. */
+static __attribute__((noinline)) int atomic_fault_fast(struct gm_space *s,
+						       uint64_t gpa,
+						       unsigned int size)
+{
+	return gm__error_access(s, "atomic", gpa, size, gpa, -EFAULT,
+				fault_why);
+}
+
+/*
+ * Every operation is a public function with atomic_fast()'s case inline
+ * (FAST_OP: the builtin on a plain, aligned host pointer; SAFE_OP, in a
+ * fault-safe space: the same through a guarded instruction, nonzero if it
+ * faulted) and a static out-of-line one for everything else
+ * (atomic_begin()).
+ */
+#define ATOMIC_FAST(T, write, order_ok, slow_call, FAST_OP, SAFE_OP, RET)    \
 	{                                                                     \
 		struct gm__rcu_reader *rd;                                    \
 		uint64_t seq;                                                 \
@@ -955,7 +1015,15 @@ static int atomic_fault(struct gm_space *s, uint64_t gpa, unsigned int size,
 									      \
 		if (gm_likely(atomic_fast(s, gpa, sizeof(T), write, order_ok, \
 					  &rd, &seq, &p))) {                  \
-			FAST_OP;                                              \
+			if (gm_unlikely(s->flags & GM_SPACE_FAULT_SAFE)) {    \
+				if (SAFE_OP) {                                \
+					gm__rcu_exit_leaf(rd, seq);           \
+					return atomic_fault_fast(s, gpa,      \
+								 sizeof(T));  \
+				}                                             \
+			} else {                                              \
+				FAST_OP;                                      \
+			}                                                     \
 			gm__rcu_exit_leaf(rd, seq);                           \
 			return RET;                                           \
 		}                                                             \
@@ -986,7 +1054,8 @@ static int atomic_fault(struct gm_space *s, uint64_t gpa, unsigned int size,
 				 int order)                                   \
 	ATOMIC_FAST(T, 0, val && GM__ORDER_OK_LOAD(order),                    \
 		    atomic_load_slow_##sfx(s, gpa, val, order, rd),           \
-		    *val = __atomic_load_n((T *)p, order), 0)                 \
+		    *val = __atomic_load_n((T *)p, order),                    \
+		    gm__safe_load_##bits(p, val), 0)                          \
 	static __attribute__((noinline)) int atomic_store_slow_##sfx(         \
 		struct gm_space *s, uint64_t gpa, T val, int order,           \
 		struct gm__rcu_reader *rd)                                    \
@@ -1011,7 +1080,10 @@ static int atomic_fault(struct gm_space *s, uint64_t gpa, unsigned int size,
 				  int order)                                  \
 	ATOMIC_FAST(T, 1, GM__ORDER_OK_STORE(order),                          \
 		    atomic_store_slow_##sfx(s, gpa, val, order, rd),          \
-		    __atomic_store_n((T *)p, val, order), 0)                  \
+		    __atomic_store_n((T *)p, val, order),                     \
+		    (order == GM_SEQ_CST ? gm__safe_xchg_##bits(p, &val)      \
+					 : gm__safe_store_##bits(p, val)),    \
+		    0)                                                        \
 	DEFINE_RMW(xchg, sfx, T, bits, xchg, __atomic_exchange_n)            \
 	static __attribute__((noinline)) int atomic_cmpxchg_slow_##sfx(       \
 		struct gm_space *s, uint64_t gpa, T *expected, T desired,     \
@@ -1047,6 +1119,8 @@ static int atomic_fault(struct gm_space *s, uint64_t gpa, unsigned int size,
 			    ok = __atomic_compare_exchange_n(                 \
 				    (T *)p, expected, desired, 0, order,      \
 				    GM__ORDER_FAIL(order)),                   \
+			    (ok = gm__safe_cmpxchg_##bits(p, expected,        \
+							  desired)) < 0,      \
 			    ok ? 1 : 0)                                       \
 	}                                                                     \
 	DEFINE_RMW(fetch_add, sfx, T, bits, xadd, __atomic_fetch_add)        \
@@ -1090,6 +1164,7 @@ static int atomic_fault(struct gm_space *s, uint64_t gpa, unsigned int size,
 				    if (old)                                  \
 					    *old = prev;                      \
 			    },                                                \
+			    atomic_safe_rmw_##safe_op##_##bits(p, val, old),  \
 			    0)                                                \
 	}
 
@@ -1135,7 +1210,7 @@ static int atomic_fault(struct gm_space *s, uint64_t gpa, unsigned int size,
 				    if (old)                                  \
 					    *old = prev;                      \
 			    },                                                \
-			    0)                                                \
+			    atomic_safe_##name##_##bits(p, val, old), 0)      \
 	}
 GM_INT_TYPES(DEFINE_ATOMIC)
 
