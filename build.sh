@@ -100,6 +100,16 @@ test)
 	echo "build.sh: valgrind found no errors or leaks"
 	sanitized_check asan "-fsanitize=address,undefined -fno-sanitize-recover=all"
 	sanitized_check tsan "-fsanitize=thread"
+	# libFuzzer over random layouts and operation sequences, checked
+	# against a shadow model (fuzz/fuzz-space.c): a crash, a leak or a
+	# mismatch fails the run.
+	make fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-120}" >fuzz.log 2>&1 || {
+		tail -n 60 fuzz.log
+		echo "build.sh: make fuzz FAILED"
+		exit 1
+	}
+	grep -E '^#[0-9]+ +DONE|^Done |^stat::(number_of_executed_units|average_exec_per_sec|new_units_added)' \
+		fuzz.log | sed 's/^/fuzz: /' || true
 	make distcheck >/dev/null
 	echo "build.sh: make distcheck passed"
 	if [ "${GM_SKIP_XEN_QEMU:-0}" = 1 ]; then
