@@ -77,6 +77,17 @@ static int options(struct gm_xen_options *o, const struct gm_xen_options *in)
 	return 0;
 }
 
+/* Close the library handles and free the context. */
+static void close_handles(struct gm_xen *x)
+{
+	if (x->xch)
+		xc_interface_close(x->xch);
+	if (x->xgt)
+		xengnttab_close(x->xgt);
+	xenforeignmemory_close(x->fmem);
+	free(x);
+}
+
 int gm_xen_open(struct gm_xen **out, const struct gm_xen_options *opts)
 {
 	struct gm_xen *x;
@@ -117,12 +128,7 @@ int gm_xen_open(struct gm_xen **out, const struct gm_xen_options *opts)
 		x->xch_err = -errno;
 	ret = gm__xen_cache_init(x);
 	if (ret) {
-		if (x->xch)
-			xc_interface_close(x->xch);
-		if (x->xgt)
-			xengnttab_close(x->xgt);
-		xenforeignmemory_close(x->fmem);
-		free(x);
+		close_handles(x);
 		return gm__xen_fail(__func__, ret, "out of memory");
 	}
 	atomic_init(&x->refs, 1);
@@ -140,12 +146,7 @@ void gm__xen_put(struct gm_xen *x)
 	if (atomic_fetch_sub_explicit(&x->refs, 1, memory_order_acq_rel) != 1)
 		return;
 	gm__xen_cache_fini(x);
-	if (x->xch)
-		xc_interface_close(x->xch);
-	if (x->xgt)
-		xengnttab_close(x->xgt);
-	xenforeignmemory_close(x->fmem);
-	free(x);
+	close_handles(x);
 }
 
 void gm_xen_close(struct gm_xen *x)
