@@ -21,10 +21,11 @@
 #
 # Exit status: 0 every test passed; 1 a test failed; 2 the host lacks
 # something or a build step failed; 3 dom0 never started (after one retry);
-# 4 the test guest never became ready; 5 the hard time limit hit after dom0
+# 4 the test guest never became ready (after one retry); 5 the hard time limit hit after dom0
 # started; 6 QEMU ended without a result (a crash or panic in the log);
 # 7 dom0's toolstack or xl create failed.
-# A boot that never reaches dom0 is retried once; a failing test never is.
+# A boot in which no test could run (dom0 never started, or the test guest
+# never became ready) is retried once; a failing test never is.
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -394,10 +395,23 @@ main() {
 		ALOG=$WORK/attempt-$ATTEMPT.log
 		log "boot attempt $ATTEMPT (hard limit ${BOOT_TIMEOUT}s, dom0 must start within ${DOM0_DEADLINE}s)"
 		boot "$ALOG"
-		if ((DOM0_SEEN || ATTEMPT == 2)); then
+		if ((ATTEMPT == 2)); then
 			break
 		fi
-		log "dom0 never started; retrying the boot once"
+		# Retry once when no test could run: dom0 never started, or
+		# the test guest died or hung before it was ready (seen: a
+		# PVH guest triple-faulting early in boot under QEMU's
+		# software-emulated nested paging).  dom0 reports the guest
+		# before starting any test, so a failing test is never
+		# retried.
+		if ((!DOM0_SEEN)); then
+			log "dom0 never started; retrying the boot once"
+		elif grep -aq 'GUESTMEM-XEN-GUEST-NOT-READY' "$ALOG"; then
+			log "the test guest never became ready (no test ran);" \
+				"retrying the boot once"
+		else
+			break
+		fi
 		grep -a -E "$TROUBLE" "$ALOG" | tail -n 5 |
 			while IFS= read -r l; do log "  $l"; done
 		ATTEMPT=2
