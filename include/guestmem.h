@@ -372,7 +372,11 @@ GM_INT_TYPES(GM__DECL_ATOMIC)
  *          fd's own position (readv/writev: pipes, sockets).
  *
  * The guest range is leased (mapped) as a whole before any I/O, so a hole
- * fails with -EFAULT having transferred nothing.  The transfer is vectored
+ * fails with -EFAULT having transferred nothing.  The kernel copies into
+ * and out of the lease itself: a guest page that faults under its mapping
+ * (fault-safe spaces do not cover this) ends the transfer with the kernel's
+ * -EFAULT or a short count, and for gm_read_from_fd guest bytes past the
+ * returned count may already have been written.  The transfer is vectored
  * over the pieces of the range, restarts after EINTR and continues after
  * short counts until @len bytes are done, end of file, or an error.
  *
@@ -493,6 +497,8 @@ GM_INLINE int gm_view_read(const struct gm_view *v, uint64_t gpa, void *buf,
 {
 	if (gm_unlikely(GM__VIEW_OUT(v, gpa, len)))
 		return -GM__EFAULT;
+	if (gm_unlikely(!len)) /* a zeroed view has no hva to offset */
+		return 0;
 	memcpy(buf, v->hva + (gpa - v->gpa), len);
 	return 0;
 }
@@ -504,6 +510,8 @@ GM_INLINE int gm_view_write(const struct gm_view *v, uint64_t gpa,
 		return -GM__EFAULT;
 	if (gm_unlikely(!(v->prot & GM_PROT_WRITE)))
 		return -GM__EACCES;
+	if (gm_unlikely(!len))
+		return 0;
 	memcpy(v->hva + (gpa - v->gpa), buf, len);
 	return 0;
 }

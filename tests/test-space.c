@@ -2690,6 +2690,24 @@ static void test_records_of_freed_space_are_pruned(void **state)
 
 /* ------------------------------------------------------------------ */
 
+/* A zero-length byte access through a zeroed (or released) view touches
+ * nothing: no pointer arithmetic on its NULL hva (found by the fuzzer under
+ * UBSan). */
+static void test_view_zero_length_on_zeroed_view(void **state)
+{
+	struct gm_view v;
+	char b[1] = { 'x' };
+
+	(void)state;
+	memset(&v, 0, sizeof(v));
+	assert_int_equal(gm_view_read(&v, 0, b, 0), 0);
+	assert_int_equal(gm_view_write(&v, 0, b, 0), -EACCES);
+	v.prot = GM_PROT_READ | GM_PROT_WRITE;
+	assert_int_equal(gm_view_write(&v, 0, b, 0), 0);
+	assert_int_equal(gm_view_read(&v, 1, b, 0), -EFAULT);
+	assert_int_equal(b[0], 'x');
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 #define TP(f, p)                                                              \
 	cmocka_unit_test_prestate_setup_teardown(f, setup, teardown,          \
@@ -2717,6 +2735,7 @@ static const struct params safe7 = { .chunk = 7,
 int main(void)
 {
 	static const struct CMUnitTest tests[] = {
+		T(test_view_zero_length_on_zeroed_view),
 		T(test_region_init_rejects_bad_arguments),
 		T(test_region_init_fills_common_fields),
 		T(test_region_init_wrap_is_eoverflow),
