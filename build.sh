@@ -10,9 +10,11 @@ top=$PWD
 build=${BUILD_DIR:-$top/_build}
 what=${1:-}
 
-deps=(autoconf automake libtool pkg-config make gcc g++ libcmocka-dev
-	libxen-dev valgrind clang libclang-rt-14-dev
-	qemu-system-x86 xen-utils-4.17 busybox-static cpio)
+# What building and running the example needs; what the tests add.
+deps_build=(autoconf automake libtool pkg-config make gcc g++ libcmocka-dev
+	libxen-dev)
+deps_test=(valgrind clang libclang-rt-14-dev qemu-system-x86 xen-utils-4.17
+	busybox-static cpio)
 
 usage() {
 	echo "usage: $0 example|test" >&2
@@ -21,7 +23,7 @@ usage() {
 
 install_deps() {
 	local missing=() p sudo=
-	for p in "${deps[@]}"; do
+	for p in "$@"; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
 			grep -q 'install ok installed' || missing+=("$p")
 	done
@@ -76,7 +78,7 @@ summary() {
 
 case $what in
 example)
-	install_deps
+	install_deps "${deps_build[@]}"
 	configure_build
 	echo "== examples/example-space: the C API on a space of plain-memory regions"
 	./examples/example-space
@@ -85,7 +87,7 @@ example)
 	"$top/tools/demo.sh" "$build/tools/guestmem"
 	;;
 test)
-	install_deps
+	install_deps "${deps_build[@]}" "${deps_test[@]}"
 	configure_build
 	rc=0
 	make -j"$(nproc)" check || rc=$?
