@@ -358,30 +358,81 @@ range_rest(struct gm_space *s, const struct gm__table *t,
 }
 
 /*
+ * A transient mapping that the backend says is stable (GM__MAP_STABLE):
+ * make it the thread's cached range, so that the next accesses to it take
+ * the fast path without a map call.  Only on the second access in a row to
+ * the same stable range: random accesses over many ranges would pay the
+ * fence below on each one and never use the cache.
+ *
+ * Protocol with the backend, which before unmapping changes *gen, then
+ * calls gm__rcu_synchronize_all() (which invalidates every cached range
+ * with cache_od set, then waits for readers): we store the range, then
+ * cache_gen, then cache_od (release), fence, and check *gen.  Either the
+ * check sees the change and we invalidate the range ourselves, or the
+ * synchronize sees cache_od and invalidates it, after our store of
+ * cache_gen; readers that loaded it before are waited for.
+ */
+static __attribute__((noinline)) void
+od_fill(struct gm__rcu_reader *rd, const struct gm__table *t,
+	const struct gm__entry *e, const struct gm__map_ext *mx, uint64_t gpa)
+{
+	uint64_t lo = e->gpa + mx->lo, hi = e->gpa + mx->hi;
+
+	if (rd->od_last != lo) {
+		rd->od_last = lo;
+		return;
+	}
+	rd->cache_entry = e;
+	rd->cache_rlo = lo;
+	rd->cache_rhi = hi;
+	if (mx->writable && !(e->flags & GM_REGION_RDONLY)) {
+		rd->cache_wlo = lo;
+		rd->cache_whi = hi;
+	} else {
+		rd->cache_wlo = UINT64_MAX;
+		rd->cache_whi = 0;
+	}
+	rd->cache_delta = (uintptr_t)mx->m.hva - (uintptr_t)gpa;
+	atomic_store_explicit(&rd->cache_gen, t->gen, memory_order_relaxed);
+	atomic_store_explicit(&rd->cache_od, 1, memory_order_release);
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(mx->gen, memory_order_relaxed) != mx->genval)
+		atomic_store_explicit(&rd->cache_gen, UINT64_MAX,
+				      memory_order_relaxed);
+}
+
+/*
  * An access inside one on-demand region: usually one map call covers it
  * (a cache hit), and the copy keeps its constant length.  Anything else
  * (a piece boundary, a failure) takes the general path.
  */
 static inline __attribute__((always_inline)) int
-range_ondemand(struct gm_space *s, const struct gm__table *t,
-	       const struct gm__entry *e, enum xfer x, int safe, uint64_t gpa,
-	       uint8_t *buf, int byte, size_t len)
+range_ondemand(struct gm_space *s, struct gm__rcu_reader *rd,
+	       const struct gm__table *t, const struct gm__entry *e,
+	       enum xfer x, int safe, uint64_t gpa, uint8_t *buf, int byte,
+	       size_t len)
 {
-	struct gm_map m;
+	struct gm__map_ext mx;
 	uint64_t foff;
 	size_t left;
 	int ret;
 
+	mx.gen = NULL;
 	ret = gm__region_map(e->region, gpa - e->gpa, len,
-			     x == XFER_READ ? GM_PROT_READ : GM_PROT_WRITE, 0,
-			     &m);
+			     x == XFER_READ ? GM_PROT_READ : GM_PROT_WRITE,
+			     (e->region->reserved0 & GM__REGION_STABLE)
+				     ? GM__MAP_STABLE
+				     : 0,
+			     &mx.m);
 	if (gm_unlikely(ret))
-		return gm__error_map(s, xfer_op[x], gpa, len, e->gpa + m.fault,
+		return gm__error_map(s, xfer_op[x], gpa, len, e->gpa + mx.m.fault,
 				     ret, e->region->ops->name);
-	if (gm_unlikely(m.len != len))
-		return range_rest(s, t, e, x, safe, gpa, buf, byte, len, &m);
-	left = xfer_bytes(x, safe, m.hva, buf, byte, len, &foff);
-	gm__region_unmap(e->region, &m);
+	if (gm_unlikely(mx.m.len != len))
+		return range_rest(s, t, e, x, safe, gpa, buf, byte, len, &mx.m);
+	left = xfer_bytes(x, safe, mx.m.hva, buf, byte, len, &foff);
+	if (mx.gen && !left)
+		od_fill(rd, t, e, &mx, gpa);
+	gm__region_unmap(e->region, &mx.m);
 	if (gm_unlikely(left))
 		return gm__error_access(s, xfer_op[x], gpa, len, gpa + foff,
 					-EFAULT, fault_why);
@@ -428,8 +479,8 @@ range_slow_body(struct gm_space *s, struct gm__rcu_reader *rd, enum xfer x,
 						       gpa + foff, -EFAULT,
 						       fault_why);
 		} else {
-			ret = range_ondemand(s, t, e, x, safe, gpa, buf, byte,
-					     len);
+			ret = range_ondemand(s, rd, t, e, x, safe, gpa, buf,
+					     byte, len);
 		}
 	} else {
 		ret = range_slow(s, t, e, x, gpa, buf, byte, len);

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #ifdef HAVE_LINUX_MEMBARRIER_H
@@ -29,6 +30,13 @@ static __thread struct gm__rcu_reader *thread_readers
 	__attribute__((tls_model("initial-exec")));
 
 static atomic_uint_fast64_t next_domain_id = 1;
+/* Every live domain, for gm__rcu_synchronize_all(); domain refs drop to
+ * zero under this lock too, so a domain found in the list can be held. */
+static pthread_mutex_t all_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct gm__rcu_domain *all_head;
+/* gm__rcu_park() nesting of this thread. */
+static __thread unsigned int park_depth
+	__attribute__((tls_model("initial-exec")));
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 static pthread_key_t exit_key;
 static int key_ok;
@@ -67,10 +75,41 @@ static int membarrier_ready(void)
 
 static void domain_put(struct gm__rcu_domain *d)
 {
-	if (atomic_fetch_sub_explicit(&d->refs, 1, memory_order_acq_rel) != 1)
+	int last;
+
+	pthread_mutex_lock(&all_lock);
+	last = atomic_fetch_sub_explicit(&d->refs, 1, memory_order_acq_rel) ==
+	       1;
+	if (last) {
+		*d->gpprev = d->gnext;
+		if (d->gnext)
+			d->gnext->gpprev = d->gpprev;
+	}
+	pthread_mutex_unlock(&all_lock);
+	if (!last)
 		return;
 	pthread_mutex_destroy(&d->lock);
 	free(d);
+}
+
+/*
+ * The live domain after @d (NULL: the first), held by a reference, while
+ * @d's is dropped.  The list lock is not held between calls, so that the
+ * caller may wait for readers that take it (a thread that exits, say).
+ */
+static struct gm__rcu_domain *all_next(struct gm__rcu_domain *d)
+{
+	struct gm__rcu_domain *n;
+
+	pthread_mutex_lock(&all_lock);
+	/* d is still listed: its reference keeps it. */
+	n = d ? d->gnext : all_head;
+	if (n)
+		atomic_fetch_add_explicit(&n->refs, 1, memory_order_relaxed);
+	pthread_mutex_unlock(&all_lock);
+	if (d)
+		domain_put(d);
+	return n;
 }
 
 /* Unlink @r from its domain and free it.  Not from inside a section. */
@@ -136,6 +175,13 @@ int gm__rcu_domain_new(struct gm__rcu_domain **out)
 	atomic_init(&d->fence, !membarrier_ready());
 	atomic_init(&d->refs, 1);
 	atomic_init(&d->dead, 0);
+	pthread_mutex_lock(&all_lock);
+	d->gnext = all_head;
+	if (all_head)
+		all_head->gpprev = &d->gnext;
+	d->gpprev = &all_head;
+	all_head = d;
+	pthread_mutex_unlock(&all_lock);
 	*out = d;
 	return 0;
 }
@@ -207,7 +253,10 @@ struct gm__rcu_reader *gm__rcu_reader_slow(struct gm__rcu_domain *d)
 	*r = (struct gm__rcu_reader){ .dom_id = d->id, .dom = d };
 	atomic_init(&r->seq, 0);
 	atomic_init(&r->count, 0);
-	r->cache_gen = UINT64_MAX;
+	atomic_init(&r->cache_gen, UINT64_MAX);
+	atomic_init(&r->cache_od, 0);
+	atomic_init(&r->parked, park_depth > 0);
+	r->od_last = UINT64_MAX;
 	r->cache_rlo = r->cache_wlo = UINT64_MAX;
 	r->cache_rhi = r->cache_whi = 0;
 	atomic_fetch_add_explicit(&d->refs, 1, memory_order_relaxed);
@@ -237,10 +286,89 @@ uint64_t gm__rcu_count(struct gm__rcu_domain *d)
 	return sum;
 }
 
+/* A reader seen inside a section, by wait_readers(). */
+struct snap {
+	const struct gm__rcu_reader *r;
+	uint64_t seq;
+};
+
+/* Whether @r, listed in its domain, still holds section @seq. */
+static int still_inside(const struct gm__rcu_reader *r, uint64_t seq,
+			int parked_ok)
+{
+	return atomic_load_explicit(&r->seq, memory_order_acquire) == seq &&
+	       !(parked_ok &&
+		 atomic_load_explicit(&r->parked, memory_order_acquire));
+}
+
+/*
+ * Wait until every reader of @d that is inside a section now has left it
+ * (parked ones excepted when @parked_ok).  d->lock is held only to look,
+ * never while waiting: a reader we wait for may be blocked on a lock whose
+ * holder is itself waiting for d->lock (a Xen cache miss inside a space's
+ * section, while the cache's evictor synchronises every domain).  A reader
+ * found inside is remembered by address and sequence number; it counts as
+ * gone once it is no longer listed (its thread exited) or its sequence
+ * number changed.
+ */
+static void wait_readers(struct gm__rcu_domain *d, int parked_ok)
+{
+	struct snap stack[64], *snap = stack, *big;
+	const struct gm__rcu_reader *r;
+	size_t n = 0, cap = GM__ARRAY_SIZE(stack), i, kept;
+
+	pthread_mutex_lock(&d->lock);
+	for (r = d->readers; r; r = r->next) {
+		uint64_t seq = atomic_load_explicit(&r->seq,
+						    memory_order_acquire);
+
+		/* Odd: inside a section that may use what was unpublished. */
+		if (!(seq & 1) || !still_inside(r, seq, parked_ok))
+			continue;
+		if (n == cap) {
+			big = snap == stack ? malloc(2 * cap * sizeof(*big))
+					    : realloc(snap,
+						      2 * cap * sizeof(*big));
+			if (!big) {
+				/* Out of memory: wait for this one here,
+				 * holding the lock, as a last resort. */
+				while (still_inside(r, seq, parked_ok))
+					sched_yield();
+				continue;
+			}
+			if (snap == stack)
+				memcpy(big, stack, sizeof(stack));
+			snap = big;
+			cap *= 2;
+		}
+		snap[n++] = (struct snap){ r, seq };
+	}
+	pthread_mutex_unlock(&d->lock);
+	while (n) {
+		sched_yield();
+		pthread_mutex_lock(&d->lock);
+		kept = 0;
+		for (r = d->readers; r; r = r->next)
+			for (i = kept; i < n; i++)
+				if (snap[i].r == r) {
+					if (still_inside(r, snap[i].seq,
+							 parked_ok)) {
+						struct snap t = snap[kept];
+
+						snap[kept++] = snap[i];
+						snap[i] = t;
+					}
+					break;
+				}
+		pthread_mutex_unlock(&d->lock);
+		n = kept;
+	}
+	if (snap != stack)
+		free(snap);
+}
+
 void gm__rcu_synchronize(struct gm__rcu_domain *d)
 {
-	struct gm__rcu_reader *r;
-
 	/*
 	 * Pairs with the reader's store of an odd seq followed by its load of
 	 * the published pointer: after this, a reader that loaded the old
@@ -255,17 +383,66 @@ void gm__rcu_synchronize(struct gm__rcu_domain *d)
 		set_fence(d);
 	}
 #endif
-	pthread_mutex_lock(&d->lock);
-	for (r = d->readers; r; r = r->next) {
-		uint64_t s = atomic_load_explicit(&r->seq, memory_order_acquire);
+	wait_readers(d, 0);
+}
 
-		/* Odd: inside a section that may use the old pointer.  Wait
-		 * for it to leave; sections are short and never block on us. */
-		if (s & 1) {
-			while (atomic_load_explicit(&r->seq,
-						    memory_order_acquire) == s)
-				sched_yield();
-		}
+void gm__rcu_park(void)
+{
+	struct gm__rcu_reader *r;
+
+	if (park_depth++)
+		return;
+	/* Release: whatever the thread did through a mapping before is done
+	 * before a writer that sees the flag frees the mapping. */
+	for (r = thread_readers; r; r = r->tnext)
+		atomic_store_explicit(&r->parked, 1, memory_order_release);
+}
+
+void gm__rcu_unpark(void)
+{
+	struct gm__rcu_reader *r;
+
+	if (--park_depth)
+		return;
+	for (r = thread_readers; r; r = r->tnext)
+		atomic_store_explicit(&r->parked, 0, memory_order_relaxed);
+}
+
+void gm__rcu_synchronize_all(void)
+{
+	struct gm__rcu_domain *d;
+	struct gm__rcu_reader *r;
+
+	gm__rcu_park();
+	/*
+	 * 1. Invalidate every cached range that came from a stable mapping.
+	 * Acquire pairs with the owner's release store of cache_od after its
+	 * store of cache_gen (access.c), so that our store comes after that
+	 * one; an owner that fills one after we looked sees the caller's new
+	 * generation in its own check and invalidates it itself.
+	 */
+	for (d = all_next(NULL); d; d = all_next(d)) {
+		pthread_mutex_lock(&d->lock);
+		for (r = d->readers; r; r = r->next)
+			if (atomic_load_explicit(&r->cache_od,
+						 memory_order_acquire))
+				atomic_store_explicit(&r->cache_gen, UINT64_MAX,
+						      memory_order_relaxed);
+		pthread_mutex_unlock(&d->lock);
 	}
-	pthread_mutex_unlock(&d->lock);
+	/* 2. As gm__rcu_synchronize(), once for every domain. */
+	atomic_thread_fence(memory_order_seq_cst);
+#if defined(HAVE_LINUX_MEMBARRIER_H) && defined(SYS_membarrier)
+	/* Registered once ready, so it cannot fail; readers of domains in
+	 * fence mode fence themselves. */
+	if (membarrier_ready())
+		(void)syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED,
+			      0, 0);
+#endif
+	/* A parked reader's thread (us included) uses nothing that is freed
+	 * after this; a stale "parked" seen after it left that section is
+	 * harmless too, since its sections after the fence see step 1. */
+	for (d = all_next(NULL); d; d = all_next(d))
+		wait_readers(d, 1);
+	gm__rcu_unpark();
 }

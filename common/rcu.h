@@ -54,7 +54,7 @@ struct gm__rcu_reader {
 	 * range is lo = UINT64_MAX, hi = 0 (an on-demand region cannot be
 	 * accessed directly; a read-only one not written).
 	 */
-	uint64_t cache_gen;
+	_Atomic uint64_t cache_gen; /* also written by gm__rcu_synchronize_all() */
 	uint64_t cache_rlo, cache_rhi;
 	uint64_t cache_wlo, cache_whi;
 	uintptr_t cache_delta;
@@ -70,6 +70,16 @@ struct gm__rcu_reader {
 	 * only inside a section and by the owner's own rules. */
 	void *hint;
 	uint64_t hint_gen;
+	/*
+	 * The cached range is a backend's stable mapping (access.c), which
+	 * gm__rcu_synchronize_all() invalidates by storing UINT64_MAX in
+	 * cache_gen.  Set by the owner, never cleared: a stale 1 only costs
+	 * an invalidation that was not needed.
+	 */
+	_Atomic int cache_od;
+	/* The owning thread waits in a backend (gm__rcu_park()). */
+	_Atomic int parked;
+	uint64_t od_last;	/* owner only: see access.c */
 	struct gm__rcu_domain *dom;
 	struct gm__rcu_reader *next;  /* domain's list, under dom->lock */
 	struct gm__rcu_reader *tnext; /* owning thread's list */
@@ -86,6 +96,9 @@ struct gm__rcu_domain {
 	pthread_mutex_t lock;	 /* protects readers and retired */
 	struct gm__rcu_reader *readers;
 	uint64_t retired;	 /* counts of readers already freed */
+	/* Every live domain of the process, for gm__rcu_synchronize_all(),
+	 * under a lock of rcu.c. */
+	struct gm__rcu_domain *gnext, **gpprev;
 };
 
 /*
@@ -105,6 +118,26 @@ void gm__rcu_domain_release(struct gm__rcu_domain *d);
 struct gm__rcu_reader *gm__rcu_reader_slow(struct gm__rcu_domain *d);
 /* Wait until no reader can still see what was unpublished before. */
 void gm__rcu_synchronize(struct gm__rcu_domain *d);
+/*
+ * A grace period over every domain of the process, for a backend that is
+ * about to unmap memory that a thread's cached range may still point to
+ * (a stable mapping, see access.c):
+ *  1. every reader's cached range that came from a stable mapping is
+ *     invalidated (its cache_gen set to UINT64_MAX);
+ *  2. then it waits until every thread that was inside a section of any
+ *     domain has left it, except threads that are parked (gm__rcu_park()),
+ *     the calling thread among them.
+ * The caller must have unpublished what it will free before the call.
+ * A parked thread is inside a backend's map call, which holds no mapping of
+ * that backend's and uses no cached range: that is why it need not be
+ * waited for, and why a backend may call this with a lock held that other
+ * threads wait for while parked.  Space writers, who free tables that a
+ * parked thread does use, call gm__rcu_synchronize() instead.
+ */
+void gm__rcu_synchronize_all(void);
+/* Mark the calling thread as waiting in a backend (see above); nests. */
+void gm__rcu_park(void);
+void gm__rcu_unpark(void);
 /* Sum of every reader's count, past and present. */
 uint64_t gm__rcu_count(struct gm__rcu_domain *d);
 /* Tests: make readers of @d fence (as without membarrier). */

@@ -134,7 +134,7 @@ const struct gm__entry *gm__space_lookup_slow(const struct gm__table *t,
 	if (!e || gpa > e->last)
 		return NULL;
 	r->cache_entry = e;
-	r->cache_gen = t->gen;
+	atomic_store_explicit(&r->cache_gen, t->gen, memory_order_relaxed);
 	if (e->hva) {
 		r->cache_rlo = e->gpa;
 		r->cache_rhi = e->last;

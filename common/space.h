@@ -51,7 +51,10 @@ static inline const struct gm__entry *
 gm__space_lookup(const struct gm__table *t, struct gm__rcu_reader *r,
 		 uint64_t gpa)
 {
-	if (__builtin_expect(r->cache_gen == t->gen, 1)) {
+	if (__builtin_expect(atomic_load_explicit(&r->cache_gen,
+						  memory_order_relaxed) ==
+				     t->gen,
+			     1)) {
 		/* t is the table of that generation: e points into it. */
 		const struct gm__entry *e = r->cache_entry;
 
@@ -78,8 +81,11 @@ gm__space_cached(struct gm_space *s, const struct gm__rcu_reader *r,
 	uint64_t lo = write ? r->cache_wlo : r->cache_rlo;
 	uint64_t hi = write ? r->cache_whi : r->cache_rhi;
 
-	if (__builtin_expect(r->cache_gen != atomic_load_explicit(
-			&s->gen, memory_order_relaxed), 0) ||
+	if (__builtin_expect(atomic_load_explicit(&r->cache_gen,
+						  memory_order_relaxed) !=
+				     atomic_load_explicit(&s->gen,
+							  memory_order_relaxed),
+			     0) ||
 	    gpa < lo || gpa + (len - 1) > hi)
 		return 0;
 	*hva = (uint8_t *)(r->cache_delta + (uintptr_t)gpa);

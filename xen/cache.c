@@ -194,9 +194,13 @@ static int kill_list(struct gm_xen *x, struct gm__xen_entry *victims)
 
 	if (!victims)
 		return 0;
-	/* After the unlinks, before the wait: see gm__xen_map's hint. */
-	atomic_fetch_add_explicit(&x->unlink_gen, 1, memory_order_release);
-	gm__rcu_synchronize(x->dom);
+	/* After the unlinks, before the wait: see gm__xen_map's hint and
+	 * GM__MAP_STABLE.  Seq_cst: the fence of the reader's od_fill()
+	 * (common/access.c) pairs with it. */
+	atomic_fetch_add_explicit(&x->unlink_gen, 1, memory_order_seq_cst);
+	/* Hash readers (x->dom), and threads that cached a range of a
+	 * stable mapping in the lookup cache of a space. */
+	gm__rcu_synchronize_all();
 	for (e = victims; e; e = next) {
 		next = e->cnext;
 		pinned += !entry_kill(x, e);
@@ -509,8 +513,12 @@ int gm__xen_map(struct gm_region *r, uint64_t off, uint64_t len, int prot,
 	end = (index + 1) << xr->shift;
 	if (gm_unlikely(end > r->size || end == 0))
 		end = r->size;
-	if ((flags & GM_MAP_WHOLE) && len > end - off)
-		return map_dedicated(x, xr, off, len, prot, m);
+	if ((flags & GM_MAP_WHOLE) && len > end - off) {
+		gm__rcu_park(); /* as for map_miss() below */
+		ret = map_dedicated(x, xr, off, len, prot, m);
+		gm__rcu_unpark();
+		return ret;
+	}
 	n = len < end - off ? len : end - off;
 
 	rd = gm__rcu_reader(x->dom);
@@ -550,11 +558,29 @@ int gm__xen_map(struct gm_region *r, uint64_t off, uint64_t len, int prot,
 			m->cookie = e;
 			return ret;
 		}
+		if ((flags & GM__MAP_STABLE) && !e->err) {
+			/* Until the next unlink (kill_list()). */
+			struct gm__map_ext *mx =
+				gm__container_of(m, struct gm__map_ext, m);
+
+			mx->gen = &x->unlink_gen;
+			mx->genval = gen;
+			mx->lo = e->first_page << XEN_PAGE_SHIFT;
+			mx->hi = mx->lo +
+				 ((uint64_t)e->npages << XEN_PAGE_SHIFT) - 1;
+			mx->writable = (e->prot & GM_PROT_WRITE) != 0;
+		}
 		m->cookie = (void *)((uintptr_t)rd | COOKIE_SECTION);
 		return 0;
 	}
 	gm__rcu_exit(rd);
-	return map_miss(x, xr, index, off, n, prot, flags, m);
+	/* The caller may be inside a section of a space: while we wait for
+	 * the lock, a thread that holds it and evicts must not wait for us
+	 * (gm__rcu_synchronize_all()). */
+	gm__rcu_park();
+	ret = map_miss(x, xr, index, off, n, prot, flags, m);
+	gm__rcu_unpark();
+	return ret;
 }
 
 void gm__xen_unmap(struct gm_region *r, struct gm_map *m)

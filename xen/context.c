@@ -170,6 +170,8 @@ int gm__xen_region_init(struct gm__xen_region *xr, struct gm_xen *x,
 			     rdonly ? GM_REGION_RDONLY : 0);
 	if (ret)
 		return ret;
+	/* gm__xen_map() may report stable mappings (see internal.h). */
+	xr->base.reserved0 |= GM__REGION_STABLE;
 	xr->x = x;
 	xr->pager = pager;
 	xr->domid = domid;

@@ -92,7 +92,11 @@ struct gm_xen_stats {
 	uint64_t map_calls;	 /* foreign + grant map calls made */
 	uint64_t unmap_calls;	 /* unmap calls made */
 	uint64_t pages_mapped;	 /* pages mapped, in total */
-	uint64_t hits;		 /* accesses answered by the cache */
+	uint64_t hits;		 /* accesses answered by a cache lookup
+				  * (a thread that used one bucket twice in
+				  * a row then reaches it through its own
+				  * lookup cache, uncounted, until the
+				  * cache unmaps anything) */
 	uint64_t misses;	 /* accesses that had to map */
 	uint64_t evictions;	 /* cache entries evicted */
 	uint64_t failures;	 /* map calls or pages that failed */
