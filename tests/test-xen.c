@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sys/mman.h>
 #include <setjmp.h>
 #include <stdatomic.h>
 #include <stdarg.h>
@@ -279,8 +280,9 @@ static void test_foreign_read_maps_one_bucket(void **state)
 		assert_int_equal(s1.misses, s0.misses + 1);
 		assert_int_equal(s1.hits, s0.hits);
 		assert_int_equal(s1.mapped_bytes, bk);
-		assert_int_equal(c1.calls[XENSIM_FN_FMEM_MAP],
-				 c0.calls[XENSIM_FN_FMEM_MAP] + 1);
+		/* Buckets are mapped in place in the region's window. */
+		assert_int_equal(c1.calls[XENSIM_FN_FMEM_MAP2],
+				 c0.calls[XENSIM_FN_FMEM_MAP2] + 1);
 		assert_int_equal(c1.foreign.total_pages,
 				 c0.foreign.total_pages + bk / PAGE);
 		assert_int_equal(c1.foreign.live_mappings, 1);
@@ -300,8 +302,8 @@ static void test_foreign_read_maps_one_bucket(void **state)
 		 * thread's lookup cache has the bucket, so the write goes
 		 * straight to the mapping and counts nothing. */
 		assert_int_equal(s1.hits, s0.hits + 2);
-		assert_int_equal(c1.calls[XENSIM_FN_FMEM_MAP],
-				 c0.calls[XENSIM_FN_FMEM_MAP] + 1);
+		assert_int_equal(c1.calls[XENSIM_FN_FMEM_MAP2],
+				 c0.calls[XENSIM_FN_FMEM_MAP2] + 1);
 
 		gm_space_free(s);
 		c1 = sim();
@@ -342,6 +344,7 @@ static void test_grant_read_maps_one_ref_readonly(void **state)
 	assert_int_equal(c1.grant.total_pages, c0.grant.total_pages + 1);
 	assert_int_equal(c1.grant.live_mappings, 1);
 	assert_int_equal(c1.calls[XENSIM_FN_FMEM_MAP], 0);
+	assert_int_equal(c1.calls[XENSIM_FN_FMEM_MAP2], 0);
 
 	/* Again: a hit.  A read-only view finds the same entry, whose
 	 * host mapping is read-only. */
@@ -1337,6 +1340,103 @@ static void test_thread_cache_grant_readonly(void **state)
 	gm_xen_close(x);
 }
 
+/* Another thread's mmap that takes a hole in a window (xensim hook). */
+static uint8_t *intruder;
+
+static void take_hole(void *addr, size_t len)
+{
+	intruder = mmap(addr, len, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1,
+			0);
+	if (intruder == MAP_FAILED)
+		intruder = NULL;
+	else
+		memset(intruder, 0x77, len);
+}
+
+/* The host address of @gpa in a view of 4 bytes there. */
+static uint8_t *hva_of(struct gm_space *s, uint64_t gpa)
+{
+	struct gm_view v;
+	uint8_t *h;
+
+	assert_int_equal(gm_view_get(s, gpa, 4, GM_PROT_READ, &v), 0);
+	h = v.hva;
+	gm_view_put(&v);
+	return h;
+}
+
+/*
+ * Buckets of an on-demand foreign region are mapped in place in a window as
+ * large as the region; an unmapped bucket's range is reserved again (no
+ * hole another mmap could take); a bucket whose place may be taken after a
+ * failed map is mapped elsewhere from then on.
+ */
+static void test_window_placement(void **state)
+{
+	struct gm_xen *x = xen_open(PIN_BUCKET, PIN_BUDGET);
+	struct gm_space *s =
+		space_with(foreign(x, DOMID, PIN_GPA, PIN_PAGES, 0, 0));
+	uint8_t *base;
+	uint32_t v = 0;
+	uint64_t c;
+
+	(void)state;
+	guest_fill(0, PIN_PAGES);
+	base = hva_of(s, PIN_GPA + PIN_BUCKET + 8) - (PIN_BUCKET + 8);
+	assert_ptr_equal(hva_of(s, PIN_GPA + 3 * PIN_BUCKET + 20),
+			 base + 3 * PIN_BUCKET + 20);
+	/* Evict buckets 1 and 3: their ranges are reserved again. */
+	touch_buckets(s, 10, 10 + PIN_BUDGET / PIN_BUCKET);
+	assert_int_equal(sim().foreign.live_mappings, PIN_BUDGET / PIN_BUCKET);
+	assert_int_equal(msync(base + PIN_BUCKET, PIN_BUCKET, MS_ASYNC), 0);
+	assert_int_equal(msync(base + 3 * PIN_BUCKET, PIN_BUCKET, MS_ASYNC), 0);
+	/* Mapped again, in the same place. */
+	assert_ptr_equal(hva_of(s, PIN_GPA + 3 * PIN_BUCKET + 20),
+			 base + 3 * PIN_BUCKET + 20);
+
+	/* A failed map in the window leaves a hole (as the real library
+	 * may): it is reserved again, and the next map goes in place. */
+	assert_int_equal(xensim_inject(XENSIM_FN_FMEM_MAP2, 0, 1, ENOMEM), 0);
+	assert_int_equal(gm_read_u32(s, PIN_GPA + 20 * PIN_BUCKET + 8, &v),
+			 -ENOMEM);
+	assert_int_equal(msync(base + 20 * PIN_BUCKET, PIN_BUCKET, MS_ASYNC),
+			 0);
+	assert_ptr_equal(hva_of(s, PIN_GPA + 20 * PIN_BUCKET + 8),
+			 base + 20 * PIN_BUCKET + 8);
+
+	/* Another mmap of the process takes the hole: the place is lost,
+	 * the bucket maps elsewhere from now on, and nothing of ours ever
+	 * maps or unmaps over that mapping. */
+	xensim_set_hole_hook(take_hole);
+	assert_int_equal(xensim_inject(XENSIM_FN_FMEM_MAP2, 0, 1, ENOMEM), 0);
+	assert_int_equal(gm_read_u32(s, PIN_GPA + 30 * PIN_BUCKET + 8, &v),
+			 -ENOMEM);
+	xensim_set_hole_hook(NULL);
+	assert_ptr_equal(intruder, base + 30 * PIN_BUCKET);
+	c = sim().calls[XENSIM_FN_FMEM_MAP];
+	touch_buckets(s, 30, 30);
+	assert_int_equal(sim().calls[XENSIM_FN_FMEM_MAP], c + 1);
+	assert_ptr_not_equal(hva_of(s, PIN_GPA + 30 * PIN_BUCKET + 8),
+			     base + 30 * PIN_BUCKET + 8);
+	assert_int_equal(gm_xen_invalidate(x), 0);
+	touch_buckets(s, 30, 31);
+	assert_ptr_equal(hva_of(s, PIN_GPA + 31 * PIN_BUCKET + 8),
+			 base + 31 * PIN_BUCKET + 8);
+	assert_int_equal(intruder[100], 0x77);
+
+	gm_space_free(s);
+	assert_int_equal(sim().foreign.live_mappings, 0);
+	/* The window is released with the region (the lost place excepted,
+	 * which may not be ours). */
+	assert_int_equal(msync(base, PIN_BUCKET, MS_ASYNC), -1);
+	assert_int_equal(errno, ENOMEM);
+	assert_int_equal(intruder[100], 0x77);
+	assert_int_equal(munmap(intruder, PIN_BUCKET), 0);
+	intruder = NULL;
+	gm_xen_close(x);
+}
+
 /* Mappings larger than the backend's on-stack arrays, and a region that
  * ends in a partial bucket. */
 static void test_large_and_partial(void **state)
@@ -1615,7 +1715,7 @@ static void whole_map_failure(int err)
 	assert_int_equal(gm_space_add_region(s, grant(x, g, ref, 4, 0)), 0);
 	guest_fill(F_GFN, F_PAGES);
 	s0 = xstats(x);
-	assert_int_equal(xensim_inject(XENSIM_FN_FMEM_MAP, 0, 1, err), 0);
+	assert_int_equal(xensim_inject(XENSIM_FN_FMEM_MAP2, 0, 1, err), 0);
 	assert_int_equal(gm_read_u32(s, a, &val), -err);
 	expect_msg("read", a, 4, a, "xen-foreign");
 	assert_int_equal(xstats(x).failures, s0.failures + 1);
@@ -1676,7 +1776,8 @@ static void test_paged_out(void **state)
 	st = xstats(x);
 	assert_int_equal(st.retries, s0.retries + 2);
 	assert_int_equal(st.map_calls, s0.map_calls + 3);
-	assert_int_equal(st.unmap_calls, s0.unmap_calls + 2);
+	/* In the window, each retry maps over the last try (MAP_FIXED). */
+	assert_int_equal(st.unmap_calls, s0.unmap_calls);
 	assert_int_equal(sim().foreign.live_mappings, 1);
 
 	/* Three retries are not enough for four failures: -ENOENT. */
@@ -2131,6 +2232,7 @@ int main(void)
 	XEN_TEST(test_thread_cache_invalidated),
 	XEN_TEST(test_thread_cache_evicted),
 	XEN_TEST(test_thread_cache_grant_readonly),
+	XEN_TEST(test_window_placement),
 		XEN_TEST(test_large_and_partial),
 		XEN_TEST(test_region_args),
 		XEN_TEST(test_frame_error_einval),

@@ -40,6 +40,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000 /* Linux >= 4.17 */
+#endif
 
 #define COOKIE_SECTION ((uintptr_t)1)
 
@@ -154,10 +159,108 @@ static void entry_unlink(struct gm_xen *x, struct gm__xen_entry *e)
 	e->cached = 0;
 }
 
+/* ---- windows (see private.h) ---- */
+
+void gm__xen_window_init(struct gm__xen_region *xr)
+{
+	uint64_t nb = ((xr->base.size - 1) >> xr->shift) + 1;
+	void *p;
+
+	if (nb > SIZE_MAX || xr->base.size > SIZE_MAX)
+		return;
+	/* Untouched pages of the state array are never committed. */
+	xr->win_state = calloc((size_t)nb, sizeof(*xr->win_state));
+	if (!xr->win_state)
+		return;
+	p = mmap(NULL, (size_t)xr->base.size, PROT_NONE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED) {
+		free(xr->win_state);
+		xr->win_state = NULL;
+		return;
+	}
+	xr->window = p;
+}
+
+void gm__xen_window_fini(struct gm__xen_region *xr)
+{
+	uint64_t nb, b, run = 0;
+
+	if (!xr->window)
+		return;
+	/* Unmap our reservation only: a lost bucket's range may be someone
+	 * else's mapping now. */
+	nb = ((xr->base.size - 1) >> xr->shift) + 1;
+	for (b = 0; b <= nb; b++) {
+		if (b < nb && atomic_load_explicit(&xr->win_state[b],
+						   memory_order_acquire) !=
+				      WIN_LOST)
+			continue;
+		if (b > run) {
+			uint64_t lo = run << xr->shift;
+			uint64_t hi = b << xr->shift;
+
+			if (hi > xr->base.size)
+				hi = xr->base.size;
+			munmap(xr->window + lo, (size_t)(hi - lo));
+		}
+		run = b + 1;
+	}
+	free(xr->win_state);
+	xr->window = NULL;
+	xr->win_state = NULL;
+}
+
+/* Where to map pages [first, first + npages) of a bucket entry: in the
+ * window if the bucket's place is free (it becomes busy), else NULL. */
+static uint8_t *window_take(struct gm__xen_region *xr, uint64_t first)
+{
+	uint64_t b = (first << XEN_PAGE_SHIFT) >> xr->shift;
+
+	if (!xr->window || atomic_load_explicit(&xr->win_state[b],
+						memory_order_acquire) !=
+				   WIN_FREE)
+		return NULL;
+	atomic_store_explicit(&xr->win_state[b], WIN_BUSY,
+			      memory_order_relaxed);
+	return xr->window + (first << XEN_PAGE_SHIFT);
+}
+
+/*
+ * The mapping at @at (in the window) is gone, or a map there failed and
+ * may have left a hole: reserve the range again, and free the bucket's
+ * place.  Only where nothing is mapped (MAP_FIXED_NOREPLACE): if another
+ * mmap of the process took the hole meanwhile, or our reservation is in
+ * fact still there after a failed map, the place is lost for good and its
+ * bucket is mapped elsewhere from now on.
+ */
+static void window_give_back(struct gm__xen_region *xr, uint8_t *at,
+			     uint32_t npages)
+{
+	size_t len = (size_t)npages << XEN_PAGE_SHIFT;
+	uint64_t b = (uint64_t)(at - xr->window) >> xr->shift;
+	unsigned char st = WIN_FREE;
+	void *p;
+
+	p = mmap(at, len, PROT_NONE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+			 MAP_FIXED_NOREPLACE,
+		 -1, 0);
+	if (p != at) {
+		/* A kernel without MAP_FIXED_NOREPLACE may map elsewhere. */
+		if (p != MAP_FAILED)
+			munmap(p, len);
+		st = WIN_LOST;
+	}
+	atomic_store_explicit(&xr->win_state[b], st, memory_order_release);
+}
+
 /* Unmap and free an entry nobody can reach or use any more. */
 static void entry_free(struct gm_xen *x, struct gm__xen_entry *e)
 {
 	e->owner->pager->unmap(e->owner, e->hva, e->npages);
+	if (e->placed)
+		window_give_back(e->owner, e->hva, e->npages);
 	atomic_fetch_add_explicit(&x->unmap_calls, 1, memory_order_relaxed);
 	atomic_fetch_sub_explicit(&x->mapped_bytes,
 				  (uint64_t)e->npages << XEN_PAGE_SHIFT,
@@ -305,14 +408,19 @@ int gm__xen_pages_ok(const int *err, uint64_t first, uint64_t off,
  * page or the caller needs the whole range (GM_MAP_WHOLE).
  */
 static inline __attribute__((always_inline)) int
-entry_range(struct gm__xen_entry *e, uint64_t off, uint64_t n,
-	    unsigned int flags, struct gm_map *m)
+entry_range(struct gm__xen_region *xr, struct gm__xen_entry *e,
+	    uint64_t off, uint64_t n, unsigned int flags, struct gm_map *m)
 {
 	uint64_t want = n;
 	int ret;
 
 	if (gm_likely(!e->err)) {
-		m->hva = e->hva + (off - (e->first_page << XEN_PAGE_SHIFT));
+		/* In the window, the address is known without e (a branch,
+		 * which the CPU predicts, instead of a load it waits for). */
+		m->hva = gm_likely(e->placed)
+				 ? xr->window + off
+				 : e->hva + (off - (e->first_page
+						    << XEN_PAGE_SHIFT));
 		m->len = n;
 		return 0;
 	}
@@ -331,13 +439,13 @@ entry_range(struct gm__xen_entry *e, uint64_t off, uint64_t n,
 /* Map pages [first, first + npages) of @xr as a new entry (not linked);
  * lock held. */
 static int entry_new(struct gm_xen *x, struct gm__xen_region *xr,
-		     uint64_t first, uint32_t npages, int prot,
+		     uint64_t first, uint32_t npages, int prot, int bucket,
 		     struct gm__xen_entry **out)
 {
 	uint64_t bytes = (uint64_t)npages << XEN_PAGE_SHIFT;
 	struct gm__xen_entry *e;
+	uint8_t *hva, *at;
 	int *err = NULL;
-	uint8_t *hva;
 	int ret;
 
 	ret = make_room(x, bytes);
@@ -346,11 +454,17 @@ static int entry_new(struct gm_xen *x, struct gm__xen_region *xr,
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
-	ret = xr->pager->map(xr, first, npages, prot, &hva, &err);
+	/* Only a bucket has a place in the window: a view's mapping across
+	 * buckets overlaps theirs. */
+	at = bucket ? window_take(xr, first) : NULL;
+	ret = xr->pager->map(xr, first, npages, prot, at, &hva, &err);
 	if (ret) {
+		if (at)
+			window_give_back(xr, at, npages);
 		free(e);
 		return ret;
 	}
+	e->placed = at != NULL;
 	account_map(x, bytes);
 	e->owner = xr;
 	e->index = (first << XEN_PAGE_SHIFT) >> xr->shift;
@@ -380,7 +494,8 @@ static __attribute__((noinline)) int map_dedicated(struct gm_xen *x, struct gm__
 	if (last - first >= UINT32_MAX)
 		return -ENOMEM;
 	pthread_mutex_lock(&x->lock);
-	ret = entry_new(x, xr, first, (uint32_t)(last - first + 1), prot, &e);
+	ret = entry_new(x, xr, first, (uint32_t)(last - first + 1), prot, 0,
+			&e);
 	pthread_mutex_unlock(&x->lock);
 	if (ret)
 		return ret;
@@ -431,7 +546,7 @@ map_miss(struct gm_xen *x, struct gm__xen_region *xr, uint64_t index,
 		atomic_fetch_add_explicit(&x->misses, 1, memory_order_relaxed);
 		ret = entry_new(x, xr, start >> XEN_PAGE_SHIFT,
 				(uint32_t)((end - start) >> XEN_PAGE_SHIFT),
-				prot, &e);
+				prot, 1, &e);
 		/* Frames still paged out after the retries fail this access,
 		 * but must not stay failed: such a mapping serves this one
 		 * access and is unmapped at its release, never cached. */
@@ -447,7 +562,7 @@ map_miss(struct gm_xen *x, struct gm__xen_region *xr, uint64_t index,
 		m->fault = off;
 		return ret;
 	}
-	ret = entry_range(e, off, n, flags, m);
+	ret = entry_range(xr, e, off, n, flags, m);
 	if (ret) {
 		entry_unpin(x, e);
 		return ret;
@@ -547,7 +662,7 @@ int gm__xen_map(struct gm_region *r, uint64_t off, uint64_t len, int prot,
 		if (!atomic_load_explicit(&e->used, memory_order_relaxed))
 			atomic_store_explicit(&e->used, 1,
 					      memory_order_relaxed);
-		ret = entry_range(e, off, n, flags, m);
+		ret = entry_range(xr, e, off, n, flags, m);
 		if (ret || (flags & GM_MAP_HOLD)) {
 			/* Pin inside the section: an evictor that unlinked
 			 * e is still waiting for us and will see the pin. */

@@ -101,7 +101,8 @@ static uint8_t *map_frames(struct gm__xen_region *xr, uint8_t *addr,
 
 /* The pager of on-demand regions: one cache entry's frames. */
 static int foreign_map(struct gm__xen_region *xr, uint64_t first,
-		       uint32_t npages, int prot, uint8_t **hva, int **errp)
+		       uint32_t npages, int prot, uint8_t *at, uint8_t **hva,
+		       int **errp)
 {
 	int stack[STACK_FRAMES], *err = stack;
 	uint32_t i, nbad = 0;
@@ -112,7 +113,7 @@ static int foreign_map(struct gm__xen_region *xr, uint64_t first,
 		if (!err)
 			return -ENOMEM;
 	}
-	*hva = map_frames(xr, NULL, first, npages, prot, err, &ret);
+	*hva = map_frames(xr, at, first, npages, prot, err, &ret);
 	*errp = NULL;
 	if (*hva) {
 		for (i = 0; i < npages; i++)
@@ -293,6 +294,8 @@ int gm_xen_foreign_region_new(struct gm_xen *x, uint32_t domid, uint64_t gpa,
 	xr->shift = x->bucket_shift;
 	xr->fixed_prot = (flags & GM_XEN_RDONLY) ? GM_PROT_READ
 						 : GM_PROT_READ | GM_PROT_WRITE;
+	if (!(flags & GM_XEN_EAGER))
+		gm__xen_window_init(xr);
 	if (flags & GM_XEN_EAGER) {
 		ret = eager_map(xr, (flags & GM_XEN_RDONLY)
 					    ? PROT_READ

@@ -13,12 +13,14 @@
 #define STACK_REFS 64
 
 static int grant_map(struct gm__xen_region *xr, uint64_t first,
-		     uint32_t npages, int prot, uint8_t **hva, int **errp)
+		     uint32_t npages, int prot, uint8_t *at, uint8_t **hva,
+		     int **errp)
 {
 	struct gm_xen *x = xr->x;
 	uint32_t stack[STACK_REFS], *refs = stack, i;
 	int ret = 0;
 
+	(void)at; /* grant regions have no window */
 	*errp = NULL;
 	if (npages > STACK_REFS) {
 		refs = malloc(npages * sizeof(*refs));

@@ -35,10 +35,11 @@ struct gm__xen_pager {
 	 * success store the mapping in *hva and, when some pages failed
 	 * individually, a malloc'd array of per-page negative errnos in *err
 	 * (else NULL).  Returns 0 or a negative errno for a failure of the
-	 * whole call.  Called with the cache lock held.
+	 * whole call.  @at: where to map (MAP_FIXED over the region's window,
+	 * see below), or NULL: anywhere.  Called with the cache lock held.
 	 */
 	int (*map)(struct gm__xen_region *xr, uint64_t first, uint32_t npages,
-		   int prot, uint8_t **hva, int **err);
+		   int prot, uint8_t *at, uint8_t **hva, int **err);
 	void (*unmap)(struct gm__xen_region *xr, uint8_t *hva, uint32_t npages);
 };
 
@@ -52,6 +53,7 @@ struct gm__xen_entry {
 	uint32_t npages;
 	int prot;		/* GM_PROT_* it was mapped with */
 	int *err;		/* per-page errnos, or NULL: all pages fine */
+	int placed;		/* hva is in the owner's window */
 	/* Pin count, plus ENTRY_DEAD once unlinked: whoever sees the count
 	 * reach zero with ENTRY_DEAD set unmaps and frees the entry. */
 	_Atomic unsigned int state;
@@ -71,6 +73,17 @@ struct gm__xen_region {
 	uint32_t first_ref;	/* grant: ref of base.gpa */
 	unsigned int shift;	/* log2 of the cache bucket size */
 	int fixed_prot;		/* map with this prot, or 0: as accessed */
+	/*
+	 * On-demand foreign regions: a reservation (PROT_NONE) as large as
+	 * the region, where each bucket is mapped in place, at window + its
+	 * offset, so that the host address of a hit does not depend on
+	 * loading the entry (random accesses then do not wait for two cache
+	 * misses before their copy can start).  NULL when the address space
+	 * could not be reserved: buckets are mapped anywhere.  win_state has
+	 * one WIN_* per bucket.
+	 */
+	uint8_t *window;
+	_Atomic unsigned char *win_state;
 	/* Eager foreign regions: the whole mapping, and the pages Xen
 	 * refused (sorted by page), which fail their accesses. */
 	uint8_t *eager;
@@ -138,6 +151,18 @@ int gm__xen_cache_invalidate(struct gm_xen *x);
  */
 int gm__xen_pages_ok(const int *err, uint64_t first, uint64_t off,
 		     uint64_t *len, uint64_t *fault);
+
+/* A bucket's place in its region's window. */
+enum {
+	WIN_FREE, /* reserved, nothing mapped there */
+	WIN_BUSY, /* an entry is mapped there */
+	WIN_LOST, /* unmapping left a hole that another mmap of the
+		   * process may have taken: never map or unmap there */
+};
+/* Reserve the window of on-demand region @xr (best effort). */
+void gm__xen_window_init(struct gm__xen_region *xr);
+/* Release the window's reservation (no entry is mapped any more). */
+void gm__xen_window_fini(struct gm__xen_region *xr);
 
 /* foreign.c */
 void gm__xen_eager_unmap(struct gm__xen_region *xr);

@@ -131,6 +131,8 @@ static pthread_once_t sim_once = PTHREAD_ONCE_INIT;
 static struct sim_domain *domains;
 static struct handle *handles;
 static struct sim_map *maps;
+/* xensim_set_hole_hook() */
+static void (*hole_hook)(void *addr, size_t len);
 static struct sim_map *map_hash[MAP_HASH_SIZE];
 static uint32_t caller_domid;
 static uint32_t default_max_grants = XENSIM_DEFAULT_MAX_GRANTS;
@@ -723,6 +725,19 @@ static int foreign_page(struct sim_domain *d, bool self, uint64_t gfn)
 	return rc;
 }
 
+/* Whether [addr, addr + pages * PS) overlaps a live mapping. (lock held) */
+static bool overlaps_map(const void *addr, size_t pages)
+{
+	const uint8_t *a = addr;
+	struct sim_map *o;
+
+	for (o = maps; o; o = o->next)
+		if (a < (uint8_t *)o->addr + o->pages * PS &&
+		    (uint8_t *)o->addr < a + pages * PS)
+			return true;
+	return false;
+}
+
 static void *foreign_map(enum xensim_fn fn, xenforeignmemory_handle *fmem,
 			 uint32_t dom, void *addr, int prot, int flags,
 			 size_t pages, const xen_pfn_t arr[], int err[])
@@ -832,6 +847,19 @@ static void *foreign_map(enum xensim_fn fn, xenforeignmemory_handle *fmem,
 fail:
 	free(m);
 	ctr.failures[fn]++;
+	/*
+	 * The real library mmaps at addr (MAP_FIXED) before its ioctl and
+	 * munmaps on any failure after that, and a failed MAP_FIXED mmap may
+	 * itself unmap what was there: either way the caller's reservation
+	 * can be left with a hole.  Always leave one (not over a mapping of
+	 * ours, which the code above handles), so callers must cope.
+	 */
+	if ((flags & MAP_FIXED) && addr && !((uintptr_t)addr & (PS - 1)) &&
+	    pages && pages <= SIZE_MAX / PS / 2 && !overlaps_map(addr, pages)) {
+		munmap(addr, pages * PS);
+		if (hole_hook)
+			hole_hook(addr, pages * PS);
+	}
 	unlock_errno(e);
 	if (why)
 		log_failure(logger, e, "xenforeignmemory", "%s", why);
@@ -1671,6 +1699,13 @@ int xensim_inject(enum xensim_fn fn, unsigned int skip, unsigned int count,
 	injections[fn].err = err;
 	unlock();
 	return 0;
+}
+
+void xensim_set_hole_hook(void (*fn)(void *addr, size_t len))
+{
+	lock();
+	hole_hook = fn;
+	unlock();
 }
 
 void xensim_inject_clear(void)

@@ -272,6 +272,15 @@ int xensim_inject(enum xensim_fn fn, unsigned int skip, unsigned int count,
 /* Cancel every injection (function and frame errors).  Not counters. */
 void xensim_inject_clear(void);
 
+/*
+ * A failed MAP_FIXED foreign map leaves a hole at its address, as the real
+ * library may (it maps first, then unmaps on failure).  @fn, if not NULL, is
+ * called right after that, with the simulator's lock held and the hole
+ * open: a test's way of playing another thread whose mmap takes the hole.
+ * It must not call the simulator.  Not reset by xensim_reset().
+ */
+void xensim_set_hole_hook(void (*fn)(void *addr, size_t len));
+
 /* ---- counters ---- */
 
 struct xensim_map_counters {
