@@ -25,6 +25,13 @@
  * A thread is inside a section of a domain exactly when its reader's seq
  * is odd.
  *
+ * Every domain of the process is also on one list (rcu.c's only global
+ * state besides the membarrier registration), for the Xen cache: a thread
+ * may keep a cache bucket's mapping in its space's lookup cache and use it
+ * inside a section of the space's domain, so before unmapping, the cache
+ * waits for every domain's readers (gm__rcu_synchronize_all()).  Writers
+ * never hold a domain's lock while they wait for its readers.
+ *
  * Leaf sections (gm__rcu_try_enter_leaf()) are the accessors' fast path:
  * one that nothing can nest inside (the code in it calls nothing that may
  * enter the same domain), so it needs no nesting count and keeps seq in a

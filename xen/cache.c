@@ -30,10 +30,24 @@
  * are still pinned keep counting against the budget until then, so the
  * budget holds for every byte actually mapped.
  *
- * Deadlock freedom: a thread inside a section never takes `lock` (misses
- * leave the section first, and the contract of transient mappings forbids
- * another map call before the unmap), so synchronising under `lock` cannot
- * wait for a thread that waits for `lock`.
+ * Stable hits: a hit on a bucket without failed pages tells common code
+ * (GM__MAP_STABLE) that the mapping stays until unlink_gen changes, so a
+ * thread may keep it in its space's lookup cache and use it inside the
+ * space's sections, not ours.  That is why kill_list() bumps unlink_gen
+ * and then waits with gm__rcu_synchronize_all(): it invalidates those
+ * copies and waits for the sections of every domain.
+ *
+ * Deadlock freedom: a thread inside a section of the cache's domain never
+ * takes `lock` (misses leave it first, and the contract of transient
+ * mappings forbids another map call before the unmap).  A miss may be
+ * inside a section of a space, though, which gm__rcu_synchronize_all()
+ * would wait for while holding `lock`: so misses park the thread
+ * (gm__rcu_park()) while they wait for and hold `lock`, and parked threads
+ * are not waited for (they hold no mapping of ours).
+ *
+ * Windows: buckets of foreign regions are mapped in place in a reservation
+ * as large as the region (private.h), so a hit's address is window +
+ * offset, computed without waiting for the entry to be loaded.
  */
 #include "private.h"
 
@@ -744,19 +758,23 @@ void gm__xen_cache_purge(struct gm__xen_region *xr)
 {
 	struct gm_xen *x = xr->x;
 
+	gm__rcu_park(); /* see "Deadlock freedom" at the top */
 	pthread_mutex_lock(&x->lock);
 	/* The region is unreachable and unreferenced: nothing is pinned,
 	 * so every entry is unmapped here. */
 	kill_list(x, unlink_all(x, xr));
 	pthread_mutex_unlock(&x->lock);
+	gm__rcu_unpark();
 }
 
 int gm__xen_cache_invalidate(struct gm_xen *x)
 {
 	int pinned;
 
+	gm__rcu_park();
 	pthread_mutex_lock(&x->lock);
 	pinned = kill_list(x, unlink_all(x, NULL));
 	pthread_mutex_unlock(&x->lock);
+	gm__rcu_unpark();
 	return pinned;
 }

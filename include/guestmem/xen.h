@@ -16,7 +16,13 @@
  *   PV guests need machine frame numbers (MFNs), which this library does not
  *   translate.  Two modes:
  *   - on demand (default): an access maps the cache buckets that cover its
- *     range (GM_XEN_BUCKET_SIZE bytes each, aligned), through the cache;
+ *     range (buckets of the context's bucket_size, aligned), through the cache.
+ *     The region reserves host address space as large as itself
+ *     (PROT_NONE, MAP_NORESERVE: no memory) and maps each bucket in place
+ *     there; when the reservation fails, buckets are mapped anywhere.  A
+ *     failed map may leave a bucket's place to another mmap of the
+ *     process: that bucket is then mapped elsewhere, and that one bucket
+ *     of address space stays reserved until the process exits;
  *   - eager (GM_XEN_EAGER): the whole region is mapped at creation, in
  *     bounded chunks of frames, into one contiguous host range.
  *
@@ -29,9 +35,13 @@
  * Mapping cache: buckets of a power-of-two size; at most `cache_bytes` of
  *   guest memory mapped at any time by the context; entries evicted with
  *   CLOCK when unpinned.  When views and leases pin the whole budget, an
- *   access that needs a new mapping fails with -ENOBUFS.  A hit takes no syscall, no lock and no atomic
- *   read-modify-write: short accesses are protected by a read-side section
- *   of the cache (eviction waits for it), views and leases pin their entries.
+ *   access that needs a new mapping fails with -ENOBUFS.  A hit takes no
+ *   syscall, no lock and no atomic read-modify-write: short accesses are
+ *   protected by a read-side section (eviction waits for it), views and
+ *   leases pin their entries.  A thread that hits one bucket twice in a
+ *   row keeps it in its own lookup cache: its next accesses there cost what
+ *   an access to plain memory does, until the cache next unmaps anything
+ *   (which invalidates every thread's copy first).
  *
  * Errors: every foreign map passes an err[] array; a frame Xen refused is
  *   remembered, and an access that touches it fails with the errno Xen gave
