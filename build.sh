@@ -55,7 +55,9 @@ sanitized_check() {
 			CFLAGS="-O1 -g -fno-omit-frame-pointer $flags" \
 			LDFLAGS="$flags"
 		make -j"$(nproc)" >/dev/null
-		TSAN_OPTIONS="suppressions=$top/tests/tsan.supp ${TSAN_OPTIONS:-}" \
+		# history_size: keep the earlier access's stack, which the
+		# suppressions of intended races on guest memory match.
+		TSAN_OPTIONS="suppressions=$top/tests/tsan.supp history_size=7 ${TSAN_OPTIONS:-}" \
 			make -j"$(nproc)" check >/dev/null 2>&1
 	) || rc=$?
 	if [ $rc -ne 0 ]; then
