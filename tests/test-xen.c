@@ -1347,6 +1347,25 @@ static void test_thread_cache_grant_readonly(void **state)
 	gm_xen_close(x);
 }
 
+/* Whether [p, p + len) is all mapped (reserved or not), from
+ * /proc/self/maps: msync() would do, but valgrind objects to it on
+ * PROT_NONE memory. */
+static int range_mapped(const void *p, size_t len)
+{
+	uintptr_t cur = (uintptr_t)p, end = cur + len;
+	unsigned long lo, hi;
+	char line[512];
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	assert_non_null(f);
+	while (cur < end && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && lo <= cur &&
+		    cur < hi)
+			cur = hi;
+	fclose(f);
+	return cur >= end;
+}
+
 /* Another thread's mmap that takes a hole in a window (xensim hook). */
 static uint8_t *intruder;
 
@@ -1396,8 +1415,8 @@ static void test_window_placement(void **state)
 	/* Evict buckets 1 and 3: their ranges are reserved again. */
 	touch_buckets(s, 10, 10 + PIN_BUDGET / PIN_BUCKET);
 	assert_int_equal(sim().foreign.live_mappings, PIN_BUDGET / PIN_BUCKET);
-	assert_int_equal(msync(base + PIN_BUCKET, PIN_BUCKET, MS_ASYNC), 0);
-	assert_int_equal(msync(base + 3 * PIN_BUCKET, PIN_BUCKET, MS_ASYNC), 0);
+	assert_true(range_mapped(base + PIN_BUCKET, PIN_BUCKET));
+	assert_true(range_mapped(base + 3 * PIN_BUCKET, PIN_BUCKET));
 	/* Mapped again, in the same place. */
 	assert_ptr_equal(hva_of(s, PIN_GPA + 3 * PIN_BUCKET + 20),
 			 base + 3 * PIN_BUCKET + 20);
@@ -1407,8 +1426,7 @@ static void test_window_placement(void **state)
 	assert_int_equal(xensim_inject(XENSIM_FN_FMEM_MAP2, 0, 1, ENOMEM), 0);
 	assert_int_equal(gm_read_u32(s, PIN_GPA + 20 * PIN_BUCKET + 8, &v),
 			 -ENOMEM);
-	assert_int_equal(msync(base + 20 * PIN_BUCKET, PIN_BUCKET, MS_ASYNC),
-			 0);
+	assert_true(range_mapped(base + 20 * PIN_BUCKET, PIN_BUCKET));
 	assert_ptr_equal(hva_of(s, PIN_GPA + 20 * PIN_BUCKET + 8),
 			 base + 20 * PIN_BUCKET + 8);
 
@@ -1436,8 +1454,7 @@ static void test_window_placement(void **state)
 	assert_int_equal(sim().foreign.live_mappings, 0);
 	/* The window is released with the region (the lost place excepted,
 	 * which may not be ours). */
-	assert_int_equal(msync(base, PIN_BUCKET, MS_ASYNC), -1);
-	assert_int_equal(errno, ENOMEM);
+	assert_false(range_mapped(base, PIN_BUCKET));
 	assert_int_equal(intruder[100], 0x77);
 	assert_int_equal(munmap(intruder, PIN_BUCKET), 0);
 	intruder = NULL;
