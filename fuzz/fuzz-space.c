@@ -407,8 +407,12 @@ static unsigned fresh_foreign(const struct mreg *m, uint64_t p, int inj)
 		out = eb(M.frames[m->base + p].err);
 	else
 		out = OK;
+	/* On demand, a bucket is mapped in its region's window (map2) or,
+	 * once its place there is lost, anywhere (map). */
 	if (inj && M.inj[INJ_FMAP])
 		out |= eb(-M.inj[INJ_FMAP]);
+	if (inj && M.inj[INJ_FMAP2])
+		out |= eb(-M.inj[INJ_FMAP2]);
 	return out;
 }
 
