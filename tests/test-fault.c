@@ -43,18 +43,11 @@
 
 #include <cmocka.h>
 
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#define RUNNING_ON_VALGRIND 0
-#endif
-
 #include <guestmem.h>
 #include <guestmem/unix.h>
 #include <guestmem/xen.h>
+
+#include "test-util.h"
 
 #include "xensim/xensim.h"
 
@@ -155,17 +148,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-#define assert_error_has(needle)                                              \
-	do {                                                                  \
-		const char *msg_ = gm_last_error();                           \
-		if (!strstr(msg_, (needle))) {                                \
-			print_error("gm_last_error() is \"%s\", expected "    \
-				    "it to contain \"%s\"\n",                 \
-				    msg_, (needle));                          \
-			fail();                                               \
-		}                                                             \
-	} while (0)
-
 /* @ret must be @want, and gm_last_error() must name the space and @at. */
 #define assert_fails_at(ret, want, at)                                        \
 	do {                                                                  \
@@ -175,21 +157,6 @@ static int teardown(void **state)
 			 (uint64_t)(at));                                     \
 		assert_error_has("guest memory '" SPACE "'");                 \
 		assert_error_has(at_);                                        \
-	} while (0)
-
-/*
- * The bytes a partial access stopped after.  The library counts them from
- * the register state at the fault; valgrind does not keep the count
- * register of a faulting "rep movsb" exact and reports one byte more, so
- * under valgrind one more is tolerated (the exact check runs natively).
- */
-#define assert_partial_count(got, want)                                       \
-	do {                                                                  \
-		ssize_t got_ = (got);                                         \
-		if (RUNNING_ON_VALGRIND)                                      \
-			assert_in_range(got_, (want), (want) + 1);            \
-		else                                                          \
-			assert_int_equal(got_, (want));                       \
 	} while (0)
 
 static struct gm_space *safe_space(void)

@@ -42,17 +42,10 @@
 
 #include <cmocka.h>
 
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#define RUNNING_ON_VALGRIND 0
-#endif
-
 #include <guestmem.h>
 #include <guestmem/backend.h>
+
+#include "test-util.h"
 
 /* Internal: the space's RCU domain, to force fencing readers and to count
  * reader records.  Tests link libguestmem-core.la statically. */
@@ -93,18 +86,6 @@ static uint64_t div_up(uint64_t a, uint64_t b)
 {
 	return a / b + (a % b != 0);
 }
-
-/* Fail, showing gm_last_error(), unless it contains @needle. */
-#define assert_error_has(needle)                                              \
-	do {                                                                  \
-		const char *msg_ = gm_last_error();                           \
-		if (!strstr(msg_, (needle))) {                                \
-			print_error("gm_last_error() is \"%s\", expected "    \
-				    "it to contain \"%s\"\n",                 \
-				    msg_, (needle));                          \
-			fail();                                               \
-		}                                                             \
-	} while (0)
 
 /* Fail if the fake backend saw a breach of its contract. */
 #define assert_no_violations()                                                \
@@ -2115,21 +2096,6 @@ static void test_region_spanning_to_2_64(void **state)
  * them restores them for its own duration.
  */
 static struct sigaction lib_segv, lib_bus;
-
-/*
- * The bytes a partial access stopped after.  The library counts them from
- * the register state at the fault; valgrind does not keep the count
- * register of a faulting "rep movsb" exact and reports one byte more, so
- * under valgrind one more is tolerated (the exact check runs natively).
- */
-#define assert_partial_count(got, want)                                       \
-	do {                                                                  \
-		ssize_t got_ = (got);                                         \
-		if (RUNNING_ON_VALGRIND)                                      \
-			assert_in_range(got_, (want), (want) + 1);            \
-		else                                                          \
-			assert_int_equal(got_, (want));                       \
-	} while (0)
 
 static void install_fault_handlers(void)
 {

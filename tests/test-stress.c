@@ -46,18 +46,11 @@
 
 #include <cmocka.h>
 
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#define RUNNING_ON_VALGRIND 0
-#endif
-
 #include <guestmem.h>
 #include <guestmem/unix.h>
 #include <guestmem/xen.h>
+
+#include "test-util.h"
 
 #include "xensim/xensim.h"
 
@@ -558,7 +551,6 @@ static void test_stress_faults_and_hotplug(void **state)
 	sigaction(SIGSEGV, &cm_segv, NULL);
 	sigaction(SIGBUS, &cm_bus, NULL);
 }
-
 
 int main(void)
 {

@@ -31,18 +31,11 @@
 
 #include <cmocka.h>
 
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#define RUNNING_ON_VALGRIND 0
-#endif
-
 #include <guestmem.h>
 #include <guestmem/backend.h>
 #include <guestmem/unix.h>
+
+#include "test-util.h"
 
 /* An errno value no call below can produce, to see that errno is kept. */
 #define ERRNO_SENTINEL 4242
