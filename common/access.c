@@ -358,11 +358,13 @@ range_rest(struct gm_space *s, const struct gm__table *t,
 }
 
 /*
- * A transient mapping that the backend says is stable (GM__MAP_STABLE):
- * make it the thread's cached range, so that the next accesses to it take
- * the fast path without a map call.  Only on the second access in a row to
- * the same stable range: random accesses over many ranges would pay the
- * fence below on each one and never use the cache.
+ * A stable range [lo, hi] of entry @e, host address gpa + @delta (a
+ * transient mapping that the backend says is stable, GM__MAP_STABLE, or a
+ * mapped piece of a window): make it the thread's cached range, so that
+ * the next accesses to it take the fast path without a map call.  Only on
+ * the second access in a row to the same stable range (od_used()): random
+ * accesses over many ranges would pay the fence below on each one and
+ * never use the cache.
  *
  * Protocol with the backend, which before unmapping changes *gen, then
  * calls gm__rcu_synchronize_all() (which invalidates every cached range
@@ -374,31 +376,39 @@ range_rest(struct gm_space *s, const struct gm__table *t,
  */
 static __attribute__((noinline)) void
 od_fill(struct gm__rcu_reader *rd, const struct gm__table *t,
-	const struct gm__entry *e, const struct gm__map_ext *mx, uint64_t gpa)
+	const struct gm__entry *e, uint64_t lo, uint64_t hi, int writable,
+	uintptr_t delta, const _Atomic uint64_t *gen, uint64_t genval)
 {
-	uint64_t lo = e->gpa + mx->lo, hi = e->gpa + mx->hi;
-
-	if (rd->od_last != lo) {
-		rd->od_last = lo;
-		return;
-	}
 	rd->cache_entry = e;
 	rd->cache_rlo = lo;
 	rd->cache_rhi = hi;
-	if (mx->writable && !(e->flags & GM_REGION_RDONLY)) {
+	if (writable && !(e->flags & GM_REGION_RDONLY)) {
 		rd->cache_wlo = lo;
 		rd->cache_whi = hi;
 	} else {
 		rd->cache_wlo = UINT64_MAX;
 		rd->cache_whi = 0;
 	}
-	rd->cache_delta = (uintptr_t)mx->m.hva - (uintptr_t)gpa;
+	rd->cache_delta = delta;
 	atomic_store_explicit(&rd->cache_gen, t->gen, memory_order_relaxed);
 	atomic_store_explicit(&rd->cache_od, 1, memory_order_release);
 	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(mx->gen, memory_order_relaxed) != mx->genval)
+	if (atomic_load_explicit(gen, memory_order_relaxed) != genval)
 		atomic_store_explicit(&rd->cache_gen, UINT64_MAX,
 				      memory_order_relaxed);
+}
+
+/* A stable range [lo, hi] of @e was just used: cache it if it was the last
+ * one used too (see od_fill()). */
+static inline __attribute__((always_inline)) void
+od_used(struct gm__rcu_reader *rd, const struct gm__table *t,
+	const struct gm__entry *e, uint64_t lo, uint64_t hi, int writable,
+	uintptr_t delta, const _Atomic uint64_t *gen, uint64_t genval)
+{
+	if (rd->od_last != lo)
+		rd->od_last = lo;
+	else
+		od_fill(rd, t, e, lo, hi, writable, delta, gen, genval);
 }
 
 /*
@@ -431,7 +441,9 @@ range_ondemand(struct gm_space *s, struct gm__rcu_reader *rd,
 		return range_rest(s, t, e, x, safe, gpa, buf, byte, len, &mx.m);
 	left = xfer_bytes(x, safe, mx.m.hva, buf, byte, len, &foff);
 	if (mx.gen && !left)
-		od_fill(rd, t, e, &mx, gpa);
+		od_used(rd, t, e, e->gpa + mx.lo, e->gpa + mx.hi, mx.writable,
+			(uintptr_t)mx.m.hva - (uintptr_t)gpa, mx.gen,
+			mx.genval);
 	gm__region_unmap(e->region, &mx.m);
 	if (gm_unlikely(left))
 		return gm__error_access(s, xfer_op[x], gpa, len, gpa + foff,
@@ -544,15 +556,78 @@ range_direct(const struct gm__table *t, const struct gm__entry *e,
 	return 1;
 }
 
+/* od_fill() for piece @b of window @w of @e, state @v, read at genval. */
+static __attribute__((noinline)) void
+window_fill(struct gm__rcu_reader *rd, const struct gm__table *t,
+	    const struct gm__entry *e, const struct gm__window *w, uint64_t b,
+	    unsigned char v, uint64_t genval)
+{
+	uint64_t lo = e->gpa + (b << w->shift);
+	uint64_t hi = lo + ((UINT64_C(1) << w->shift) - 1);
+
+	if (hi > e->last || hi < lo)
+		hi = e->last;
+	od_fill(rd, t, e, lo, hi, v & GM__WIN_WRITE,
+		(uintptr_t)w->base - (uintptr_t)e->gpa, w->gen, genval);
+}
+
+/*
+ * The usual case of an access to an on-demand region with a window
+ * (internal.h): [gpa, gpa + len) lies in one piece of entry @e that the
+ * backend has mapped in place.  Copy it right there, inside the leaf
+ * section of @rd, without a map call.  Returns 1 when done, with *left and
+ * *foff as xfer_bytes() sets them, or 0 to leave it to range_slow_body().
+ */
+static inline __attribute__((always_inline)) int
+range_window(struct gm__rcu_reader *rd, const struct gm__table *t,
+	     const struct gm__entry *e, enum xfer x, int safe, uint64_t gpa,
+	     uint8_t *buf, int byte, size_t len, size_t *left, uint64_t *foff)
+{
+	const struct gm__window *w;
+	uint64_t off, b, genval;
+	_Atomic unsigned char *st;
+	unsigned char v;
+
+	if (!e || !(w = e->win) || gpa + (len - 1) > e->last ||
+	    (x != XFER_READ && (e->flags & GM_REGION_RDONLY)))
+		return 0;
+	off = gpa - e->gpa;
+	b = off >> w->shift;
+	if (((off + (len - 1)) >> w->shift) != b)
+		return 0;
+	/* Before the state: a generation read after the backend cleared the
+	 * piece's bits sees them cleared (see od_fill() for its use). */
+	genval = atomic_load_explicit(w->gen, memory_order_acquire);
+	st = &w->state[b];
+	/* Acquire: the mapping was made before the bits were set. */
+	v = atomic_load_explicit(st, memory_order_acquire);
+	if (!(v & (x == XFER_READ ? GM__WIN_READ : GM__WIN_WRITE)))
+		return 0;
+	/* Only when clear: threads that share a piece do not bounce its
+	 * line. */
+	if (!(v & GM__WIN_USED))
+		atomic_fetch_or_explicit(st, GM__WIN_USED,
+					 memory_order_relaxed);
+	*left = xfer_bytes(x, safe, w->base + off, buf, byte, len, foff);
+	/* The piece's state byte is its key for od_last: a cheap one, and a
+	 * clash with a range_ondemand() key only costs a needless fill. */
+	if (rd->od_last != (uintptr_t)st)
+		rd->od_last = (uintptr_t)st;
+	else if (!*left)
+		window_fill(rd, t, e, w, b, v, genval);
+	return 1;
+}
+
 /*
  * Two out-of-line functions per operation and length @n (a constant, or
  * the run-time len):
  *  - name: range_slow_body(), for everything;
  *  - name_miss: the fast path missed the thread's cache, inside a leaf
  *    section: look the address up in the table (which refills the cache)
- *    and, if it is in persistent regions after all (range_direct()), copy
- *    right here, in a function light enough to save few registers (random
- *    addresses over many regions); anything else goes on to name.
+ *    and, if it is in persistent regions after all (range_direct()) or
+ *    in a mapped piece of a window (range_window()), copy right here, in a
+ *    function light enough to save few registers (random addresses over
+ *    many regions); anything else goes on to name.
  */
 #define DEFINE_ACCESS_SLOW(name, x, n)                                        \
 	static __attribute__((noinline)) int name(                            \
@@ -567,12 +642,15 @@ range_direct(const struct gm__table *t, const struct gm__entry *e,
 		uint8_t *buf, int byte, size_t len)                           \
 	{                                                                     \
 		const struct gm__table *t = space_table(s);                   \
+		const struct gm__entry *e = gm__space_lookup(t, rd, gpa);     \
+		int safe = s->flags & GM_SPACE_FAULT_SAFE;                    \
 		uint64_t foff;                                                \
 		size_t left;                                                  \
 									      \
-		if (!range_direct(t, gm__space_lookup(t, rd, gpa), x,         \
-				  s->flags & GM_SPACE_FAULT_SAFE, gpa, buf,   \
-				  byte, n, &left, &foff))                     \
+		if (!range_direct(t, e, x, safe, gpa, buf, byte, n, &left,    \
+				  &foff) &&                                   \
+		    !range_window(rd, t, e, x, safe, gpa, buf, byte, n,       \
+				  &left, &foff))                              \
 			return name(s, rd, gpa, buf, byte, len);              \
 		gm__rcu_exit_leaf_reload(rd);                                 \
 		if (gm_unlikely(left))                                        \

@@ -47,7 +47,14 @@
  *
  * Windows: buckets of foreign regions are mapped in place in a reservation
  * as large as the region (private.h), so a hit's address is window +
- * offset, computed without waiting for the entry to be loaded.
+ * offset, computed without waiting for the entry to be loaded.  Common
+ * code goes further (GM__REGION_WINDOW, internal.h): a bucket linked
+ * without failed pages has GM__WIN_READ (and _WRITE) set in its state
+ * byte, and accessors read those bits instead of calling us, inside a
+ * space's section.  entry_unlink() clears them before kill_list() bumps
+ * unlink_gen and waits with gm__rcu_synchronize_all(), exactly as for
+ * stable hits; CLOCK reads and clears the GM__WIN_USED bit such accesses
+ * set, as it does `used`.
  */
 #include "private.h"
 
@@ -136,6 +143,14 @@ static void entry_link(struct gm_xen *x, struct gm__xen_entry *e)
 			      memory_order_relaxed);
 	/* Release: a reader that finds e sees it initialised. */
 	atomic_store_explicit(head, e, memory_order_release);
+	/* And one that sees the bits sees it mapped (internal.h): only when
+	 * no page failed, which the window's readers do not check. */
+	if (e->placed && !e->err)
+		atomic_fetch_or_explicit(&e->owner->win.state[e->index],
+					 (e->prot & GM_PROT_WRITE)
+						 ? GM__WIN_READ | GM__WIN_WRITE
+						 : GM__WIN_READ,
+					 memory_order_release);
 	if (x->hand) {
 		e->cnext = x->hand;
 		e->cprev = x->hand->cprev;
@@ -156,6 +171,11 @@ static void entry_unlink(struct gm_xen *x, struct gm__xen_entry *e)
 		&x->hash[hash_of(x, e->owner, e->index)];
 	struct gm__xen_entry *cur;
 
+	/* Window readers first: like hash readers, those that still saw the
+	 * bits are waited for by kill_list(), which comes next. */
+	if (e->placed)
+		atomic_fetch_and_explicit(&e->owner->win.state[e->index],
+					  WIN_PLACE, memory_order_relaxed);
 	while ((cur = atomic_load_explicit(pp, memory_order_relaxed)) != e)
 		pp = &cur->hnext;
 	atomic_store_explicit(pp,
@@ -183,32 +203,38 @@ void gm__xen_window_init(struct gm__xen_region *xr)
 	if (nb > SIZE_MAX || xr->base.size > SIZE_MAX)
 		return;
 	/* Untouched pages of the state array are never committed. */
-	xr->win_state = calloc((size_t)nb, sizeof(*xr->win_state));
-	if (!xr->win_state)
+	xr->win.state = calloc((size_t)nb, sizeof(*xr->win.state));
+	if (!xr->win.state)
 		return;
 	p = mmap(NULL, (size_t)xr->base.size, PROT_NONE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED) {
-		free(xr->win_state);
-		xr->win_state = NULL;
+		free(xr->win.state);
+		xr->win.state = NULL;
 		return;
 	}
-	xr->window = p;
+	xr->win.base = p;
+	xr->win.shift = xr->shift;
+	xr->win.gen = &xr->x->unlink_gen;
+	/* Common code may now read mapped buckets in place (internal.h). */
+	xr->base.reserved[0] = (uintptr_t)&xr->win;
+	xr->base.reserved0 |= GM__REGION_WINDOW;
 }
 
 void gm__xen_window_fini(struct gm__xen_region *xr)
 {
 	uint64_t nb, b, run = 0;
 
-	if (!xr->window)
+	if (!xr->win.base)
 		return;
+	xr->base.reserved0 &= ~GM__REGION_WINDOW;
 	/* Unmap our reservation only: a lost bucket's range may be someone
 	 * else's mapping now. */
 	nb = ((xr->base.size - 1) >> xr->shift) + 1;
 	for (b = 0; b <= nb; b++) {
-		if (b < nb && atomic_load_explicit(&xr->win_state[b],
-						   memory_order_acquire) !=
-				      WIN_LOST)
+		if (b < nb && (atomic_load_explicit(&xr->win.state[b],
+						    memory_order_acquire) &
+			       WIN_PLACE) != WIN_LOST)
 			continue;
 		if (b > run) {
 			uint64_t lo = run << xr->shift;
@@ -216,13 +242,13 @@ void gm__xen_window_fini(struct gm__xen_region *xr)
 
 			if (hi > xr->base.size)
 				hi = xr->base.size;
-			munmap(xr->window + lo, (size_t)(hi - lo));
+			munmap(xr->win.base + lo, (size_t)(hi - lo));
 		}
 		run = b + 1;
 	}
-	free(xr->win_state);
-	xr->window = NULL;
-	xr->win_state = NULL;
+	free(xr->win.state);
+	xr->win.base = NULL;
+	xr->win.state = NULL;
 }
 
 /* Where to map pages [first, first + npages) of a bucket entry: in the
@@ -231,13 +257,13 @@ static uint8_t *window_take(struct gm__xen_region *xr, uint64_t first)
 {
 	uint64_t b = (first << XEN_PAGE_SHIFT) >> xr->shift;
 
-	if (!xr->window || atomic_load_explicit(&xr->win_state[b],
-						memory_order_acquire) !=
-				   WIN_FREE)
+	if (!xr->win.base || (atomic_load_explicit(&xr->win.state[b],
+						 memory_order_acquire) &
+			      WIN_PLACE) != WIN_FREE)
 		return NULL;
-	atomic_store_explicit(&xr->win_state[b], WIN_BUSY,
+	atomic_store_explicit(&xr->win.state[b], WIN_BUSY,
 			      memory_order_relaxed);
-	return xr->window + (first << XEN_PAGE_SHIFT);
+	return xr->win.base + (first << XEN_PAGE_SHIFT);
 }
 
 /*
@@ -252,7 +278,7 @@ static void window_give_back(struct gm__xen_region *xr, uint8_t *at,
 			     uint32_t npages)
 {
 	size_t len = (size_t)npages << XEN_PAGE_SHIFT;
-	uint64_t b = (uint64_t)(at - xr->window) >> xr->shift;
+	uint64_t b = (uint64_t)(at - xr->win.base) >> xr->shift;
 	unsigned char st = WIN_FREE;
 	void *p;
 
@@ -266,7 +292,10 @@ static void window_give_back(struct gm__xen_region *xr, uint8_t *at,
 			munmap(p, len);
 		st = WIN_LOST;
 	}
-	atomic_store_explicit(&xr->win_state[b], st, memory_order_release);
+	/* A plain store, clearing the GM__WIN_* bits too: they were cleared
+	 * when the entry was unlinked, before a grace period, so no reader
+	 * can still be setting GM__WIN_USED. */
+	atomic_store_explicit(&xr->win.state[b], st, memory_order_release);
 }
 
 /* Unmap and free an entry nobody can reach or use any more. */
@@ -341,6 +370,26 @@ static void account_map(struct gm_xen *x, uint64_t bytes)
 		;
 }
 
+/* CLOCK: whether @e was accessed since the hand last passed, through the
+ * cache or its region's window; clears the window's bit (lock held). */
+static int entry_used(struct gm__xen_entry *e)
+{
+	int used = atomic_load_explicit(&e->used, memory_order_relaxed);
+
+	if (e->placed) {
+		_Atomic unsigned char *st = &e->owner->win.state[e->index];
+
+		if (atomic_load_explicit(st, memory_order_relaxed) &
+		    GM__WIN_USED) {
+			atomic_fetch_and_explicit(st,
+						  (unsigned char)~GM__WIN_USED,
+						  memory_order_relaxed);
+			used = 1;
+		}
+	}
+	return used;
+}
+
 /*
  * Evict unpinned entries with CLOCK until @bytes more fit in the budget;
  * lock held.  Returns 0, or -ENOBUFS when pinned mappings (views, leases)
@@ -371,8 +420,7 @@ static int make_room(struct gm_xen *x, uint64_t bytes)
 			if (atomic_load_explicit(&e->state,
 						 memory_order_relaxed))
 				continue;
-			if (atomic_load_explicit(&e->used,
-						 memory_order_relaxed)) {
+			if (entry_used(e)) {
 				atomic_store_explicit(&e->used, 0,
 						      memory_order_relaxed);
 				continue;
@@ -432,7 +480,7 @@ entry_range(struct gm__xen_region *xr, struct gm__xen_entry *e,
 		/* In the window, the address is known without e (a branch,
 		 * which the CPU predicts, instead of a load it waits for). */
 		m->hva = gm_likely(e->placed)
-				 ? xr->window + off
+				 ? xr->win.base + off
 				 : e->hva + (off - (e->first_page
 						    << XEN_PAGE_SHIFT));
 		m->len = n;

@@ -79,11 +79,12 @@ struct gm__xen_region {
 	 * offset, so that the host address of a hit does not depend on
 	 * loading the entry (random accesses then do not wait for two cache
 	 * misses before their copy can start).  NULL when the address space
-	 * could not be reserved: buckets are mapped anywhere.  win_state has
-	 * one WIN_* per bucket.
+	 * could not be reserved: buckets are mapped anywhere.  win.state has
+	 * one byte per bucket: a WIN_* in bits 0-1, and the GM__WIN_* bits
+	 * through which common code reads a mapped bucket without a map call
+	 * (internal.h); win.base is the window, or NULL.
 	 */
-	uint8_t *window;
-	_Atomic unsigned char *win_state;
+	struct gm__window win;
 	/* Eager foreign regions: the whole mapping, and the pages Xen
 	 * refused (sorted by page), which fail their accesses. */
 	uint8_t *eager;
@@ -152,7 +153,9 @@ int gm__xen_cache_invalidate(struct gm_xen *x);
 int gm__xen_pages_ok(const int *err, uint64_t first, uint64_t off,
 		     uint64_t *len, uint64_t *fault);
 
-/* A bucket's place in its region's window. */
+/* A bucket's place in its region's window (bits WIN_PLACE of its state
+ * byte). */
+#define WIN_PLACE 0x3u
 enum {
 	WIN_FREE, /* reserved, nothing mapped there */
 	WIN_BUSY, /* an entry is mapped there */

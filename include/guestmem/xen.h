@@ -19,7 +19,9 @@
  *     range (buckets of the context's bucket_size, aligned), through the cache.
  *     The region reserves host address space as large as itself
  *     (PROT_NONE, MAP_NORESERVE: no memory) and maps each bucket in place
- *     there; when the reservation fails, buckets are mapped anywhere.  A
+ *     there, so that an access to a bucket already mapped (without a
+ *     failed page) is served without a cache lookup; when the reservation
+ *     fails, buckets are mapped anywhere.  A
  *     failed map may leave a bucket's place to another mmap of the
  *     process: that bucket is then mapped elsewhere, and that one bucket
  *     of address space stays reserved until the process exits;
@@ -102,11 +104,15 @@ struct gm_xen_stats {
 	uint64_t map_calls;	 /* foreign + grant map calls made */
 	uint64_t unmap_calls;	 /* unmap calls made */
 	uint64_t pages_mapped;	 /* pages mapped, in total */
-	uint64_t hits;		 /* accesses answered by a cache lookup
-				  * (a thread that used one bucket twice in
-				  * a row then reaches it through its own
-				  * lookup cache, uncounted, until the
-				  * cache unmaps anything) */
+	uint64_t hits;		 /* accesses answered by a cache lookup.
+				  * Not counted: accesses to a mapped
+				  * bucket of an on-demand foreign region
+				  * that its window serves (views, leases
+				  * and buckets with a failed page still
+				  * count), and those of a thread that
+				  * used one bucket twice in a row and
+				  * reaches it through its own lookup
+				  * cache until the cache unmaps anything */
 	uint64_t misses;	 /* accesses that had to map */
 	uint64_t evictions;	 /* cache entries evicted */
 	uint64_t failures;	 /* map calls or pages that failed */
