@@ -109,13 +109,16 @@ struct gm_xen {
 	/* The mapping cache.  Lookups are lock-free inside a read-side
 	 * section of dom; everything else holds lock. */
 	struct gm__rcu_domain *dom;
-	pthread_mutex_t lock;
 	_Atomic(struct gm__xen_entry *) *hash;
 	size_t hash_mask;
-	struct gm__xen_entry *hand; /* clock ring */
 	/* Bumped after entries are unlinked, before the grace period: a
-	 * thread's hint (see cache.c) is valid while this is unchanged. */
+	 * thread's hint (see cache.c) is valid while this is unchanged.
+	 * Read by every hit (and every access through a window), so kept
+	 * apart from what misses write: the padding below. */
 	_Atomic uint64_t unlink_gen;
+	char pad_[64];
+	pthread_mutex_t lock;
+	struct gm__xen_entry *hand; /* clock ring */
 	_Atomic uint64_t mapped_bytes;
 	_Atomic uint64_t peak_mapped_bytes;
 	_Atomic uint64_t map_calls, unmap_calls, pages_mapped, misses,
