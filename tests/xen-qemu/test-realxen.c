@@ -959,7 +959,9 @@ static bool t_counters(struct ctx *c)
 	s0 = s1;
 	s1 = stats(x);
 	EXPECT(s1.map_calls == s0.map_calls);
-	EXPECT(s1.hits == s0.hits + 2);
+	/* The read goes through the region's window and the write through
+	 * the thread's cached bucket: no cache lookup, so no hit. */
+	EXPECT(s1.hits == s0.hits);
 
 	/* A working set of nine buckets in a budget of four. */
 	for (i = 1; i < ARRAY_SIZE(a); i++) {
