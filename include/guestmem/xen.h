@@ -38,9 +38,11 @@
  *   guest memory mapped at any time by the context; entries evicted with
  *   CLOCK when unpinned.  When views and leases pin the whole budget, an
  *   access that needs a new mapping fails with -ENOBUFS.  A hit takes no
- *   syscall, no lock and no atomic read-modify-write: short accesses are
- *   protected by a read-side section (eviction waits for it), views and
- *   leases pin their entries.  A thread that hits one bucket twice in a
+ *   syscall, no lock and no atomic read-modify-write (except one on a
+ *   foreign bucket's state byte, the first time the bucket is accessed
+ *   after CLOCK's hand passed it): short accesses are protected by a
+ *   read-side section (eviction waits for it), views and leases pin their
+ *   entries.  A thread that hits one bucket twice in a
  *   row keeps it in its own lookup cache: its next accesses there cost what
  *   an access to plain memory does, until the cache next unmaps anything
  *   (which invalidates every thread's copy first).
