@@ -310,7 +310,7 @@ boot() {
 	STAMP_PID=$!
 	# -cpu: PVH needs hardware-assisted paging (svm + npt); Debian's Xen
 	# has no shadow paging.  -smp 1: with two emulated CPUs the PVH guest
-	# crashed in about one run in three (a triple fault with Xen's own
+	# crashed in 5 runs of 12 (a triple fault with Xen's own
 	# RIP in the guest state, or a kernel stack-guard BUG in exception
 	# entry), once while it booted, before any test touched it: QEMU's
 	# emulation of SVM across CPUs.  With one CPU (dom0's two vCPUs and
