@@ -588,8 +588,11 @@ range_window(struct gm__rcu_reader *rd, const struct gm__table *t,
 	_Atomic unsigned char *st;
 	unsigned char v;
 
-	if (!e || !(w = e->win) || gpa + (len - 1) > e->last ||
-	    (x != XFER_READ && (e->flags & GM_REGION_RDONLY)))
+	/* The window is found through the region, not the entry: a larger
+	 * entry would slow every lookup in a table of many regions. */
+	if (!e || e->hva || gpa + (len - 1) > e->last ||
+	    (x != XFER_READ && (e->flags & GM_REGION_RDONLY)) ||
+	    !(w = gm__region_window(e->region)))
 		return 0;
 	off = gpa - e->gpa;
 	b = off >> w->shift;

@@ -221,8 +221,7 @@ int gm_space_add_region(struct gm_space *s, struct gm_region *r)
 				       .last = last,
 				       .hva = r->hva,
 				       .flags = r->flags,
-				       .region = r,
-				       .win = gm__region_window(r) };
+				       .region = r };
 	memcpy(&nt->e[i + 1], &t->e[i], (t->n - i) * sizeof(nt->e[0]));
 	r->reserved0 |= GM__REGION_IN_SPACE;
 	table_replace(s, nt);

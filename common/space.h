@@ -20,7 +20,6 @@ struct gm__entry {
 	uint8_t *hva;	      /* persistent mapping of gpa, or NULL */
 	unsigned int flags;   /* GM_REGION_* */
 	struct gm_region *region;
-	const struct gm__window *win; /* gm__region_window(region) */
 };
 
 struct gm__table {
