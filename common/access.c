@@ -19,6 +19,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "copy.h"
 #include "fault.h"
 #include "region.h"
 #include "space.h"
@@ -79,7 +80,8 @@ static const char fault_why[] = "guest page faulted (revoked, ballooned "
 /*
  * Fault-safe transfer of @n bytes: returns the bytes not done (0: all) and
  * sets *foff to the offset of the byte that faulted.  Constant sizes of
- * 1/2/4/8 bytes become single guarded loads or stores.
+ * 1/2/4/8 bytes become single guarded loads or stores; other lengths take
+ * the copy engine's guarded walk (copy.h).
  */
 static inline __attribute__((always_inline)) size_t
 xfer_safe(enum xfer x, uint8_t *g, uint8_t *buf, int byte, size_t n,
@@ -110,18 +112,18 @@ xfer_safe(enum xfer x, uint8_t *g, uint8_t *buf, int byte, size_t n,
 	}
 #undef SMALL
 	if (x == XFER_READ)
-		left = gm__safe_copy(buf, g, n);
+		left = gm__safe_read(buf, g, n);
 	else if (x == XFER_WRITE)
-		left = gm__safe_copy(g, buf, n);
+		left = gm__safe_write(g, buf, n);
 	else
 		left = gm__safe_fill(g, byte, n);
 	if (gm_likely(!left))
 		return 0;
+	/* The walk stops at the faulting access, which lies in one page:
+	 * every byte before it was done. */
 	a = gm__fault_addr;
 	*foff = a >= (uintptr_t)g && a - (uintptr_t)g < n ? a - (uintptr_t)g
 							: n - left;
-	/* Bytes done: what the count register says, but never past the
-	 * faulting byte (valgrind's emulation of rep movsb can be one off). */
 	if (n - left > *foff)
 		left = n - *foff;
 	return left;
@@ -133,32 +135,9 @@ fault_small:
 }
 #endif
 
-/* Copy 0 to 16 bytes with at most two (overlapping) loads and stores. */
-static inline __attribute__((always_inline)) void
-copy_short(uint8_t *dst, const uint8_t *src, size_t n)
-{
-	uint64_t a, b;
-	uint32_t c, d;
-
-	if (n >= 8) {
-		memcpy(&a, src, 8);
-		memcpy(&b, src + n - 8, 8);
-		memcpy(dst, &a, 8);
-		memcpy(dst + n - 8, &b, 8);
-	} else if (n >= 4) {
-		memcpy(&c, src, 4);
-		memcpy(&d, src + n - 4, 4);
-		memcpy(dst, &c, 4);
-		memcpy(dst + n - 4, &d, 4);
-	} else if (n) {
-		dst[0] = src[0];
-		dst[n / 2] = src[n / 2];
-		dst[n - 1] = src[n - 1];
-	}
-}
-
 /*
- * Move @n bytes between guest memory at @g and @buf (or fill with @byte).
+ * Move @n bytes between guest memory at @g and @buf (or fill with @byte),
+ * never tearing a naturally aligned field of guest memory (copy.h).
  * Returns the bytes not done, which only a fault-safe space (@safe) can
  * see, with *foff set to the offset of the faulting byte.
  */
@@ -170,24 +149,61 @@ xfer_bytes(enum xfer x, int safe, uint8_t *g, uint8_t *buf, int byte,
 	if (gm_unlikely(safe))
 		return xfer_safe(x, g, buf, byte, n, foff);
 #endif
-	if (x != XFER_FILL && !__builtin_constant_p(n) && n <= 16) {
+	if (x != XFER_FILL && __builtin_constant_p(n) &&
+	    (n == 1 || n == 2 || n == 4 || n == 8)) {
+		/* A typed value: one access, whatever its alignment. */
+		switch (n) {
+		case 1:
+			if (x == XFER_READ)
+				*buf = *(const volatile uint8_t *)g;
+			else
+				*(volatile uint8_t *)g = *buf;
+			break;
+#define TYPED(T, U)                                                           \
+	{                                                                     \
+		T v;                                                          \
+		if (x == XFER_READ) {                                         \
+			v = *(const volatile U *)g;                           \
+			memcpy(buf, &v, sizeof(v));                           \
+		} else {                                                      \
+			memcpy(&v, buf, sizeof(v));                           \
+			*(volatile U *)g = v;                                 \
+		}                                                             \
+	}
+		case 2:
+			TYPED(uint16_t, gm__u16u)
+			break;
+		case 4:
+			TYPED(uint32_t, gm__u32u)
+			break;
+		case 8:
+			TYPED(uint64_t, gm__u64u)
+			break;
+#undef TYPED
+		}
+		return 0;
+	}
+	if (n <= 16) {
 		/* Short copies of a run-time length (a descriptor, a ring
-		 * entry) inline, not through a libc call. */
-		if (x == XFER_READ)
-			copy_short(buf, g, n);
-		else
-			copy_short(g, buf, n);
+		 * entry) inline, not through a call. */
+		gm__copy_small(x == XFER_READ	 ? GM__COPY_READ
+			       : x == XFER_WRITE ? GM__COPY_WRITE
+						 : GM__COPY_FILL,
+			       g, buf,
+			       (uint64_t)(uint8_t)byte *
+				       UINT64_C(0x0101010101010101),
+			       n);
 		return 0;
 	}
 	switch (x) {
 	case XFER_READ:
-		memcpy(buf, g, n);
+		gm__copy_read(buf, g, n);
 		break;
 	case XFER_WRITE:
-		memcpy(g, buf, n);
+		gm__copy_write(g, buf, n);
 		break;
 	case XFER_FILL:
-		memset(g, byte, n);
+		gm__copy_fill(g, byte, n);
 		break;
 	}
 	return 0;

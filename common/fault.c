@@ -35,44 +35,6 @@ extern const struct extable __start_gm_extable[]
 extern const struct extable __stop_gm_extable[]
 	__attribute__((visibility("hidden")));
 
-/*
- * gm__safe_copy(dst, src, n) and gm__safe_fill(dst, byte, n): rep movsb /
- * rep stosb, which the CPU restarts precisely: on a fault %rcx holds the
- * bytes left, which the fixup returns.
- */
-__asm__(".text\n"
-	".globl gm__safe_copy\n"
-	".hidden gm__safe_copy\n"
-	".type gm__safe_copy, @function\n"
-	"gm__safe_copy:\n"
-	"	mov %rdx, %rcx\n"
-	"1:	rep movsb\n"
-	"	xor %eax, %eax\n"
-	"	ret\n"
-	"2:	mov %rcx, %rax\n"
-	"	ret\n"
-	".size gm__safe_copy, .-gm__safe_copy\n"
-	".pushsection gm_extable, \"a\"\n"
-	"	.balign 4\n"
-	"	.long 1b - ., 2b - .\n"
-	".popsection\n"
-	".globl gm__safe_fill\n"
-	".hidden gm__safe_fill\n"
-	".type gm__safe_fill, @function\n"
-	"gm__safe_fill:\n"
-	"	mov %esi, %eax\n"
-	"	mov %rdx, %rcx\n"
-	"1:	rep stosb\n"
-	"	xor %eax, %eax\n"
-	"	ret\n"
-	"2:	mov %rcx, %rax\n"
-	"	ret\n"
-	".size gm__safe_fill, .-gm__safe_fill\n"
-	".pushsection gm_extable, \"a\"\n"
-	"	.balign 4\n"
-	"	.long 1b - ., 2b - .\n"
-	".popsection\n");
-
 static struct sigaction old_bus, old_segv;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int init_err;

@@ -14,6 +14,12 @@
  * the handler that was installed before.  No syscall, no sigsetjmp and no
  * lock per access: the cost is that of the copy instruction itself.
  *
+ * The rule that makes "ours" mean "a fault on guest memory": a guarded
+ * instruction has exactly one memory operand, and it is guest memory.
+ * Copies move guest memory through registers (copy.c), so the caller's
+ * buffer is only ever touched by unguarded instructions, and a fault on it
+ * (the caller's bug) is never taken for the guest's.
+ *
  * x86-64 only; elsewhere GM_SPACE_FAULT_SAFE is refused with -EOPNOTSUPP.
  */
 #ifndef GM_FAULT_H
@@ -34,11 +40,6 @@ extern __thread uintptr_t gm__fault_addr
 int gm__fault_init(void);
 
 #ifdef GM_HAVE_FAULT_SAFE
-/* Copy / fill @n bytes; return the number of bytes NOT done (0: all).  On
- * a fault gm__fault_addr holds the host address that faulted. */
-size_t gm__safe_copy(void *dst, const void *src, size_t n);
-size_t gm__safe_fill(void *dst, int byte, size_t n);
-
 /* One exception-table entry: the instruction at 1 may fault, resume at
  * label @fixup.  Entries are relative to themselves, so the table needs no
  * relocation (no text relocations in the shared library). */

@@ -71,7 +71,8 @@
  * gm_space_free() must not run concurrently with anything else on that
  * space, and one view or lease object must not be released twice.
  * Concurrent accesses to the same guest bytes are not atomic with respect
- * to each other, except through the gm_atomic_* functions.
+ * to each other, except through the gm_atomic_* functions and as
+ * "Single-copy atomicity" below says.
  *
  * Global state: the library keeps one per-thread record per space a thread
  * has read (freed at thread exit) and the calling thread's last error
@@ -79,6 +80,31 @@
  *
  * fork(): a child may use a space over unix regions; Xen regions must not
  * be used after fork() (see guestmem/xen.h).
+ *
+ * Single-copy atomicity
+ * ---------------------
+ * A guest may change its memory while a copy runs.  Every copy through a
+ * space (gm_read(), gm_write(), their partial variants, gm_read_obj() and
+ * gm_write_obj(), gm_fill() and gm_zero(), each piece of an access that
+ * crosses regions, in plain and fault-safe spaces alike) reads or writes
+ * every naturally aligned 2-, 4- or 8-byte field that lies wholly inside
+ * the copied range with one instruction whose access contains the whole
+ * field.  So a copy sees, and leaves, a value of such a field that one
+ * guest store wrote, never half of one and half of another: a ring index
+ * or a descriptor's address read with gm_read_obj() is a value the guest
+ * really wrote.  (On x86-64 those accesses are naturally aligned moves of
+ * 1 to 8 bytes, and vector moves of 16, 32 or 64 bytes aligned to their
+ * size, which never cross a cache line; the processor manuals document
+ * single-copy atomicity for aligned accesses of up to 8 bytes, and of 16
+ * bytes on processors with AVX.)  The typed accessors (gm_read_u32() ...)
+ * and the typed view accessors read or write their value with one
+ * instruction whatever its alignment.
+ * What is NOT promised: atomicity of a field that is not naturally
+ * aligned, or that lies only partly inside the range; any ordering
+ * between the accesses of one copy, or a consistent snapshot of several
+ * fields (copy once, then validate the copy); and anything for
+ * gm_view_read() / gm_view_write() and leases, which hand the bytes to
+ * memcpy() or to the kernel: use the typed view accessors for fields.
  */
 #ifndef GUESTMEM_H
 #define GUESTMEM_H
@@ -138,7 +164,11 @@ struct gm_lease;
  *   fails with -EFAULT naming the exact guest address, instead of killing
  *   the process.  It costs no syscall and no sigsetjmp per access: the
  *   instructions that touch guest memory are listed in an exception table
- *   that the signal handler consults.  The first such space installs
+ *   that the signal handler consults; each of them has guest memory as its
+ *   only memory operand, so only a fault on guest memory is recovered.  A
+ *   fault on the caller's own buffer (a bad pointer, an unmapped or
+ *   PROT_NONE page) is the caller's bug and goes on as if the library
+ *   were not there.  The first such space installs
  *   process-wide SIGBUS and SIGSEGV handlers (once); faults that are not
  *   ours are passed on to the handlers installed before, or get the
  *   default action.  A handler installed later that does not chain to ours
