@@ -45,25 +45,30 @@ typedef uint32_t gm__u32u __attribute__((aligned(1), may_alias));
 typedef uint64_t gm__u64u __attribute__((aligned(1), may_alias));
 
 /*
- * One step of the walk: move one @T between guest @g and buffer @b (or
- * store the fill pattern @f), then advance.  The guest access is volatile:
- * exactly one access of that size, which the compiler may neither split
- * nor merge into a libc call.
+ * Move one @T between guest @g and buffer @b (or store the fill pattern
+ * @f).  The guest access is volatile: exactly one access of that size,
+ * which the compiler may neither split nor merge into a libc call.
  */
-#define GM__COPY_STEP(T, dir, g, b, f, n)                                     \
+#define GM__COPY_MOVE(T, dir, g, b, f)                                        \
 	do {                                                                  \
 		T v_;                                                         \
 		if ((dir) == GM__COPY_READ) {                                 \
 			v_ = *(const volatile T *)(g);                        \
 			memcpy((b), &v_, sizeof(T));                          \
-			(b) += sizeof(T);                                     \
 		} else if ((dir) == GM__COPY_WRITE) {                         \
 			memcpy(&v_, (b), sizeof(T));                          \
 			*(volatile T *)(g) = v_;                              \
-			(b) += sizeof(T);                                     \
 		} else {                                                      \
 			*(volatile T *)(g) = (T)(f);                          \
 		}                                                             \
+	} while (0)
+
+/* One step of the walk: GM__COPY_MOVE(), then advance. */
+#define GM__COPY_STEP(T, dir, g, b, f, n)                                     \
+	do {                                                                  \
+		GM__COPY_MOVE(T, dir, g, b, f);                               \
+		if ((dir) != GM__COPY_FILL)                                   \
+			(b) += sizeof(T);                                     \
 		(g) += sizeof(T);                                             \
 		(n) -= sizeof(T);                                             \
 	} while (0)
@@ -83,6 +88,16 @@ static inline __attribute__((always_inline)) void
 gm__copy_small(enum gm__copy_dir dir, uint8_t *g, uint8_t *b, uint64_t fill,
 	       size_t n)
 {
+	/* The usual descriptor or ring entry: 16 or 8 aligned bytes. */
+	if (gm_likely(!(((uintptr_t)g | n) & 7))) {
+		if (n == 16) {
+			GM__COPY_MOVE(uint64_t, dir, g, b, fill);
+			GM__COPY_MOVE(uint64_t, dir, g + 8, b + 8, fill);
+		} else if (n) {
+			GM__COPY_MOVE(uint64_t, dir, g, b, fill);
+		}
+		return;
+	}
 	if (((uintptr_t)g & 1) && n >= 1)
 		GM__COPY_STEP(uint8_t, dir, g, b, fill, n);
 	if (((uintptr_t)g & 2) && n >= 2)
