@@ -169,10 +169,19 @@ struct gm_lease;
  *   fault on the caller's own buffer (a bad pointer, an unmapped or
  *   PROT_NONE page) is the caller's bug and goes on as if the library
  *   were not there.  The first such space installs
- *   process-wide SIGBUS and SIGSEGV handlers (once); faults that are not
- *   ours are passed on to the handlers installed before, or get the
- *   default action.  A handler installed later that does not chain to ours
- *   defeats the option.  Views and leases hand out raw pointers and are not
+ *   process-wide SIGBUS and SIGSEGV handlers (once), which stay for the
+ *   life of the process.  A SIGBUS or SIGSEGV that is not a fault on guest
+ *   memory gets what it would have got without them: dropped if ignored
+ *   (a fault the CPU raises still kills, as the kernel forces it), the
+ *   default action, or the handler installed before, run with its own
+ *   sa_mask, SA_NODEFER, SA_RESETHAND and SA_RESTART.  Two differences
+ *   remain: an ignored signal sent to a thread asleep in a system call
+ *   that is never restarted (poll(), nanosleep(), ...) makes it fail with
+ *   EINTR, and the previous handler runs on the thread's alternate stack,
+ *   if it has one, even without SA_ONSTACK.  The previous disposition is
+ *   read when the handlers are installed: a handler installed later must
+ *   chain to the one it replaces (sigaction()'s old action), or it defeats
+ *   the option.  Views and leases hand out raw pointers and are not
  *   covered.  x86-64 only (elsewhere -EOPNOTSUPP).
  */
 #define GM_SPACE_FAULT_SAFE 0x1u
