@@ -7,7 +7,10 @@
  * state that option installs.  A fault at an instruction listed in the
  * exception table is ours: record the address and resume at the fixup.
  * Any other fault goes to whatever handler was installed before ours, or
- * gets the default action, exactly as if we were not there.
+ * gets the default action, exactly as if we were not there.  The handlers
+ * stay for the life of the process, and so does the shared library, which
+ * is linked with -z nodelete: dlclose() must not leave them pointing into
+ * unmapped code.
  */
 #include "internal.h"
 

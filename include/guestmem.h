@@ -170,11 +170,12 @@ struct gm_lease;
  *   PROT_NONE page) is the caller's bug and goes on as if the library
  *   were not there.  The first such space installs
  *   process-wide SIGBUS and SIGSEGV handlers (once), which stay for the
- *   life of the process.  A SIGBUS or SIGSEGV that is not a fault on guest
- *   memory gets what it would have got without them: dropped if ignored
- *   (a fault the CPU raises still kills, as the kernel forces it), the
- *   default action, or the handler installed before, run with its own
- *   sa_mask, SA_NODEFER, SA_RESETHAND and SA_RESTART.  Two differences
+ *   life of the process, as does the library (dlclose() does not unload
+ *   it).  A SIGBUS or SIGSEGV that is not a fault on guest memory gets
+ *   what it would have got without them: dropped if ignored (a fault the
+ *   CPU raises still kills, as the kernel forces it), the default action,
+ *   or the handler installed before, run with its own sa_mask, SA_NODEFER,
+ *   SA_RESETHAND and SA_RESTART.  Two differences
  *   remain: an ignored signal sent to a thread asleep in a system call
  *   that is never restarted (poll(), nanosleep(), ...) makes it fail with
  *   EINTR, and the previous handler runs on the thread's alternate stack,
