@@ -1955,6 +1955,60 @@ static void test_fd_file(void **state)
 	close(fd);
 }
 
+/*
+ * An error that stops a transfer after bytes have moved gives the count,
+ * not the error (guestmem.h).  A non-blocking pipe makes that exact:
+ * readv takes what the pipe holds and writev what fits, then the next call
+ * fails with EAGAIN.  Both ranges cross A | B and so do the first calls,
+ * so the error comes after a call that moved bytes from both regions.
+ */
+static void test_fd_partial_error(void **state)
+{
+	struct conf_state *st = *state;
+	uint64_t bnd = GPA_B(st), at;
+	uint8_t data[3000], *got, *want;
+	size_t len;
+	int p[2], cap;
+
+	assert_int_equal(pipe2(p, O_NONBLOCK), 0);
+
+	/* Into the guest: 2000 bytes wait, 3000 are asked for. */
+	gen(data, sizeof(data), 10);
+	write_all(p[1], data, 2000);
+	expect_ret(gm_read_from_fd(st->s, bnd - 1000, sizeof(data), p[0], -1),
+		   2000);
+	shadow_write(st, bnd - 1000, data, 2000);
+	expect_mem(st, bnd - 2000, 4000);
+	/* With nothing to move, EAGAIN is the result. */
+	expect_ret(gm_read_from_fd(st->s, bnd - 1000, sizeof(data), p[0], -1),
+		   -EAGAIN);
+	expect_mem(st, bnd - 2000, 4000);
+
+	/* Out of the guest: the pipe shrunk to one page, which fits half
+	 * in A and half in B, and a page more asked for. */
+	cap = fcntl(p[1], F_SETPIPE_SZ, (int)sysconf(_SC_PAGESIZE));
+	assert_true(cap > 0);
+	cap = fcntl(p[1], F_GETPIPE_SZ);
+	assert_true(cap > 0 && (uint64_t)cap <= st->u);
+	at = bnd - (uint64_t)cap / 2;
+	len = 2 * (size_t)cap;
+	got = malloc(len);
+	want = malloc(len);
+	assert_non_null(got);
+	assert_non_null(want);
+	expect_ret(gm_write_to_fd(st->s, at, len, p[1], -1), cap);
+	/* The pipe is full now: EAGAIN, nothing written. */
+	expect_ret(gm_write_to_fd(st->s, at, len, p[1], -1), -EAGAIN);
+	assert_int_equal(pipe_avail(p[0]), cap);
+	read_all(p[0], got, (size_t)cap);
+	shadow_read(st, at, want, (size_t)cap);
+	assert_memory_equal(got, want, (size_t)cap);
+	free(got);
+	free(want);
+	close(p[0]);
+	close(p[1]);
+}
+
 /* ------------------------------------------------------------------ */
 /* Leases                                                              */
 /* ------------------------------------------------------------------ */
@@ -2549,6 +2603,7 @@ static const struct {
 #endif
 	CONF_TEST(test_fd_pipe),
 	CONF_TEST(test_fd_file),
+	CONF_TEST(test_fd_partial_error),
 	CONF_TEST(test_lease),
 	CONF_TEST(test_lease_keeps_region),
 	CONF_TEST(test_lease_outlives_space),

@@ -15,8 +15,10 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
@@ -1162,6 +1164,93 @@ static void test_unix_errno_untouched(void **state)
 	assert_int_equal(close(fd), 0);
 }
 
+/* ---- fd I/O that an error stops part way ---- */
+
+/*
+ * The child of test_unix_write_to_fd_fsize_limit(): write [gpa, gpa + len)
+ * to @fd at @off under a file size limit of @limit, then once more at the
+ * limit, and send both results down @out.  It runs in a child so that the
+ * limit and the ignored SIGXFSZ stay there; it exits 0 if it could run.
+ */
+static int fsize_child(struct gm_space *s, uint64_t gpa, size_t len, int fd,
+		       int64_t off, rlim_t limit, int out)
+{
+	struct rlimit rl = { .rlim_cur = limit, .rlim_max = limit };
+	ssize_t ret[2];
+
+	/* Ignored, SIGXFSZ no longer kills: the write fails with EFBIG. */
+	if (signal(SIGXFSZ, SIG_IGN) == SIG_ERR || setrlimit(RLIMIT_FSIZE, &rl))
+		return 1;
+	ret[0] = gm_write_to_fd(s, gpa, len, fd, off);
+	ret[1] = gm_write_to_fd(s, gpa, 16, fd, (int64_t)limit);
+	return write(out, ret, sizeof(ret)) == (ssize_t)sizeof(ret) ? 0 : 1;
+}
+
+/*
+ * gm_write_to_fd() into a file that reaches RLIMIT_FSIZE part way: the
+ * kernel writes up to the limit, then fails the next write with EFBIG,
+ * and the call returns the bytes written, not the error (guestmem.h).
+ * Two adjacent regions make the range two iovecs, and the limit falls in
+ * the second, so the first write moves bytes from both before the error.
+ */
+static void test_unix_write_to_fd_fsize_limit(void **state)
+{
+	const uint64_t gpa = 0x100000, size = 4 * pg;
+	const uint64_t at = gpa + 2 * pg, len = 4 * pg, part = 3 * pg + 123;
+	const int64_t off = 1000;
+	struct gm_region *r = NULL;
+	struct gm_space *s;
+	uint8_t *want, *got;
+	ssize_t ret[2];
+	int fd, out[2], status;
+	pid_t pid;
+
+	want = malloc(len);
+	got = malloc(len);
+	assert_non_null(want);
+	assert_non_null(got);
+	assert_int_equal(gm_unix_region_new_anon(gpa, size, 0, &r), 0);
+	s = space_with(r);
+	assert_int_equal(gm_unix_region_new_anon(gpa + size, size, 0, &r), 0);
+	assert_int_equal(gm_space_add_region(s, r), 0);
+	fill_pattern(want, len, 5);
+	assert_int_equal(gm_write(s, at, want, len), 0);
+	fd = make_file(0);
+	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int rc = fsize_child(s, at, len, fd, off, (rlim_t)off + part,
+				     out[1]);
+
+		/* Valgrind checks the child for leaks too. */
+		gm_space_free(s);
+		free(want);
+		free(got);
+		_exit(rc);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(read(out[0], ret, sizeof(ret)), sizeof(ret));
+
+	/* Up to the limit, then the error: the count. */
+	assert_int_equal(ret[0], part);
+	assert_int_equal(lseek(fd, 0, SEEK_END), off + (int64_t)part);
+	assert_int_equal(pread(fd, got, part, off), (ssize_t)part);
+	assert_memory_equal(got, want, part);
+	/* At the limit nothing moves: the error. */
+	assert_int_equal(ret[1], -EFBIG);
+
+	assert_int_equal(close(out[0]), 0);
+	assert_int_equal(close(out[1]), 0);
+	assert_int_equal(close(fd), 0);
+	gm_space_free(s);
+	free(want);
+	free(got);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -1193,6 +1282,7 @@ int main(void)
 		T(test_unix_is_hugetlb_true),
 		T(test_unix_noreserve_64g),
 		T(test_unix_errno_untouched),
+		T(test_unix_write_to_fd_fsize_limit),
 	};
 
 	pg = (uint64_t)sysconf(_SC_PAGESIZE);
