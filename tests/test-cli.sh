@@ -267,6 +267,17 @@ run 0 "$G" --anon 64K --anon 64K@64K --anon 64K@192K \
 	write -t string 0x30000 'pX' \; search join \; search --json join
 out_is '0x0000fffe
 {"matches":["0xfffe"],"count":1,"complete":true,"pattern":"6a6f696e","start":"0x0","last":"0x3ffff","searched":196608,"unreadable":[]}'
+# Inside one region too, search reads in 1 MiB chunks (CLI_CHUNK) and
+# carries the last len - 1 bytes of each into the next: a match across a
+# chunk boundary (0x100000) is found, one that ends exactly at a chunk's
+# end (0x1fffff) is found once, and one right after it (0x200000) at its
+# own address.
+run 0 "$G" --anon 3M write -t string 0xffffd 'join' \; \
+	write -t string 0x1ffffc 'join' \; write -t string 0x200000 'join' \; \
+	search join
+out_is "0x000ffffd
+0x001ffffc
+0x00200000"
 run 0 "$G" --anon 64K write -t u8 0x10 7 \; search --json -t u8 7 \; \
 	search --json -m 1 -t u8 0
 out_is '{"matches":["0x10"],"count":1,"complete":true,"pattern":"07","start":"0x0","last":"0xffff","searched":65536,"unreadable":[]}
