@@ -315,8 +315,10 @@ static void test_typed_read_into_bad_pointer(void **state)
 	int op, k;
 
 	(void)state;
+	/* Not BUF_TAIL: a result pointer must be aligned for its type, and
+	 * an aligned value never crosses into the next page. */
 	for (op = 0; op < T_OPS; op++)
-		for (k = 0; k < BUF_KINDS; k++)
+		for (k = 0; k < BUF_KINDS; k += BUF_UNMAPPED - BUF_NONE)
 			assert_child_segv(child_run("typed", (uint64_t)op, k,
 						    0),
 					  "%s with a %s result pointer",
