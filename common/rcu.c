@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #ifdef HAVE_LINUX_MEMBARRIER_H
@@ -301,49 +300,29 @@ static int still_inside(const struct gm__rcu_reader *r, uint64_t seq,
 		 atomic_load_explicit(&r->parked, memory_order_acquire));
 }
 
-/*
- * Wait until every reader of @d that is inside a section now has left it
- * (parked ones excepted when @parked_ok).  d->lock is held only to look,
- * never while waiting: a reader we wait for may be blocked on a lock whose
- * holder is itself waiting for d->lock (a Xen cache miss inside a space's
- * section, while the cache's evictor synchronises every domain).  A reader
- * found inside is remembered by address and sequence number; it counts as
- * gone once it is no longer listed (its thread exited) or its sequence
- * number changed.
- */
-static void wait_readers(struct gm__rcu_domain *d, int parked_ok)
+/* Index of the lowest-addressed reader of snap[0..n), n > 0. */
+static size_t snap_lowest(const struct snap *snap, size_t n)
 {
-	struct snap stack[64], *snap = stack, *big;
+	size_t i, low = 0;
+
+	for (i = 1; i < n; i++)
+		if ((uintptr_t)snap[i].r < (uintptr_t)snap[low].r)
+			low = i;
+	return low;
+}
+
+/*
+ * Wait until each of the @n readers of @d in @snap has left the section
+ * it was seen in: it counts as gone once it is no longer listed (its
+ * thread exited) or its sequence number changed.  d->lock is held only to
+ * look, between yields.
+ */
+static void wait_snapped(struct gm__rcu_domain *d, struct snap *snap,
+			 size_t n, int parked_ok)
+{
 	const struct gm__rcu_reader *r;
-	size_t n = 0, cap = GM__ARRAY_SIZE(stack), i, kept;
+	size_t i, kept;
 
-	pthread_mutex_lock(&d->lock);
-	for (r = d->readers; r; r = r->next) {
-		uint64_t seq = atomic_load_explicit(&r->seq,
-						    memory_order_acquire);
-
-		/* Odd: inside a section that may use what was unpublished. */
-		if (!(seq & 1) || !still_inside(r, seq, parked_ok))
-			continue;
-		if (n == cap) {
-			big = snap == stack ? malloc(2 * cap * sizeof(*big))
-					    : realloc(snap,
-						      2 * cap * sizeof(*big));
-			if (!big) {
-				/* Out of memory: wait for this one here,
-				 * holding the lock, as a last resort. */
-				while (still_inside(r, seq, parked_ok))
-					sched_yield();
-				continue;
-			}
-			if (snap == stack)
-				memcpy(big, stack, sizeof(stack));
-			snap = big;
-			cap *= 2;
-		}
-		snap[n++] = (struct snap){ r, seq };
-	}
-	pthread_mutex_unlock(&d->lock);
 	while (n) {
 		sched_yield();
 		pthread_mutex_lock(&d->lock);
@@ -363,8 +342,68 @@ static void wait_readers(struct gm__rcu_domain *d, int parked_ok)
 		pthread_mutex_unlock(&d->lock);
 		n = kept;
 	}
-	if (snap != stack)
-		free(snap);
+}
+
+/*
+ * Wait until every reader of @d that is inside a section now has left it
+ * (parked ones excepted when @parked_ok).  d->lock is held only to look,
+ * never while waiting: a reader we wait for may be blocked on a lock whose
+ * holder is itself waiting for d->lock (a Xen cache miss inside a space's
+ * section, while the cache's evictor synchronises every domain).  A reader
+ * found inside is remembered by address and sequence number.
+ *
+ * At most GM__ARRAY_SIZE(snap) readers are remembered at a time, on the
+ * stack, so that waiting needs no memory and cannot fail.  When more are
+ * inside, they are waited for in batches by descending address: each scan
+ * keeps the highest-addressed readers below the lowest one of the batch
+ * before, so that every reader is looked at once.  Looking at a reader
+ * later than when the grace period began is still right: outside a
+ * section, it has left the one it may have been in; inside one, waiting
+ * for that one to end covers any earlier one.  A reader registered since,
+ * wherever its address falls, enters only sections that began after the
+ * caller unpublished, which need no waiting.
+ */
+static void wait_readers(struct gm__rcu_domain *d, int parked_ok)
+{
+	struct snap snap[64];
+	const struct gm__rcu_reader *r;
+	uintptr_t below = UINTPTR_MAX; /* the readers left to look at */
+	size_t n, low;
+	int more;
+
+	do {
+		n = 0;
+		low = 0;
+		more = 0;
+		pthread_mutex_lock(&d->lock);
+		for (r = d->readers; r; r = r->next) {
+			uint64_t seq = atomic_load_explicit(
+				&r->seq, memory_order_acquire);
+
+			/* Odd: inside a section that may use what was
+			 * unpublished. */
+			if ((uintptr_t)r >= below || !(seq & 1) ||
+			    !still_inside(r, seq, parked_ok))
+				continue;
+			if (n < GM__ARRAY_SIZE(snap)) {
+				snap[n++] = (struct snap){ r, seq };
+				if (n == GM__ARRAY_SIZE(snap))
+					low = snap_lowest(snap, n);
+				continue;
+			}
+			/* Full: keep the highest addresses, leave the
+			 * others to the next scan. */
+			more = 1;
+			if ((uintptr_t)r < (uintptr_t)snap[low].r)
+				continue;
+			snap[low] = (struct snap){ r, seq };
+			low = snap_lowest(snap, n);
+		}
+		pthread_mutex_unlock(&d->lock);
+		if (more)
+			below = (uintptr_t)snap[low].r;
+		wait_snapped(d, snap, n, parked_ok);
+	} while (more);
 }
 
 void gm__rcu_synchronize(struct gm__rcu_domain *d)

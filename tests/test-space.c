@@ -15,7 +15,8 @@
  *    in a GM_SPACE_FAULT_SAFE space, plus pages that fault under it;
  *  - RCU: readers hammering a space while a writer adds and removes
  *    regions, with and without membarrier; per-thread reader records of
- *    exited threads and of freed spaces.
+ *    exited threads and of freed spaces; grace periods with more readers
+ *    inside than are waited for in one batch.
  *
  * The fake backend checks every call common code makes against the
  * backend contract; each test ends by checking that it saw no breach.
@@ -2655,6 +2656,143 @@ static void test_records_of_freed_space_are_pruned(void **state)
 }
 
 /* ------------------------------------------------------------------ */
+/* Grace periods with many readers inside                              */
+/* ------------------------------------------------------------------ */
+
+/* More than wait_readers() remembers at a time (common/rcu.c). */
+#define NINSIDE 100
+
+struct inside {
+	struct gm__rcu_domain *d;
+	struct gm__rcu_reader *r;
+	pthread_barrier_t *bar;
+	pthread_mutex_t *lock;
+	pthread_cond_t *cond;
+	int go; /* under lock */
+	atomic_int left;
+};
+
+/* Enter a section and stay there until told to go. */
+static void *stay_inside(void *p)
+{
+	struct inside *in = p;
+
+	in->r = gm__rcu_reader(in->d);
+	if (in->r)
+		gm__rcu_enter(in->d, in->r);
+	pthread_barrier_wait(in->bar);
+	pthread_mutex_lock(in->lock);
+	while (!in->go)
+		pthread_cond_wait(in->cond, in->lock);
+	pthread_mutex_unlock(in->lock);
+	if (!in->r)
+		return NULL;
+	/* Inside still: the domain's lock must be free while a grace period
+	 * waits for us (gm__rcu_count() takes it). */
+	(void)gm__rcu_count(in->d);
+	atomic_store(&in->left, 1);
+	gm__rcu_exit(in->r);
+	return NULL;
+}
+
+struct syncer {
+	struct gm__rcu_domain *d;
+	struct inside *in;
+	atomic_int done;
+	unsigned int early; /* readers still inside when it returned */
+};
+
+static void *synchronize_thread(void *p)
+{
+	struct syncer *sy = p;
+	unsigned int i;
+
+	gm__rcu_synchronize(sy->d);
+	for (i = 0; i < NINSIDE; i++)
+		sy->early += !atomic_load(&sy->in[i].left);
+	atomic_store(&sy->done, 1);
+	return NULL;
+}
+
+static void let_go(struct inside *in)
+{
+	pthread_mutex_lock(in->lock);
+	in->go = 1;
+	pthread_cond_broadcast(in->cond);
+	pthread_mutex_unlock(in->lock);
+}
+
+/* Order of two readers by address, descending. */
+static int by_address_down(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t)(*(struct inside *const *)a)->r;
+	uintptr_t y = (uintptr_t)(*(struct inside *const *)b)->r;
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/*
+ * A grace period waits for every reader inside, however many, whichever of
+ * them leaves last: the one of address rank @rank (0 the highest), so that
+ * the tests cover the first and last reader of wait_readers()'s first
+ * batch of 64 and of its second one.
+ */
+static void run_many_inside(unsigned int rank)
+{
+	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+	struct inside in[NINSIDE], *order[NINSIDE], *last;
+	pthread_t t[NINSIDE], st;
+	struct syncer sy = { .in = in };
+	pthread_barrier_t bar;
+	unsigned int i;
+
+	assert_int_equal(gm__rcu_domain_new(&sy.d), 0);
+	assert_int_equal(pthread_barrier_init(&bar, NULL, NINSIDE + 1), 0);
+	for (i = 0; i < NINSIDE; i++) {
+		in[i] = (struct inside){ .d = sy.d, .bar = &bar,
+					 .lock = &lock, .cond = &cond };
+		atomic_init(&in[i].left, 0);
+		assert_int_equal(pthread_create(&t[i], NULL, stay_inside,
+						&in[i]),
+				 0);
+	}
+	pthread_barrier_wait(&bar);
+	for (i = 0; i < NINSIDE; i++) {
+		assert_non_null(in[i].r);
+		order[i] = &in[i];
+	}
+	qsort(order, NINSIDE, sizeof(order[0]), by_address_down);
+	last = order[rank];
+	assert_int_equal(pthread_create(&st, NULL, synchronize_thread, &sy),
+			 0);
+	for (i = 0; i < NINSIDE; i++)
+		if (&in[i] != last)
+			let_go(&in[i]);
+	/* Not a threshold: a correct grace period cannot end before the
+	 * last reader leaves; the pause only gives a broken one time to. */
+	usleep(20000);
+	assert_int_equal(atomic_load(&sy.done), 0);
+	let_go(last);
+	pthread_join(st, NULL);
+	assert_int_equal(sy.early, 0);
+	for (i = 0; i < NINSIDE; i++)
+		pthread_join(t[i], NULL);
+	pthread_barrier_destroy(&bar);
+	gm__rcu_domain_release(sy.d);
+}
+
+static void test_rcu_waits_for_many_readers(void **state)
+{
+	static const unsigned int ranks[] = { 0, 63, 64, NINSIDE - 1 };
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < GM__ARRAY_SIZE(ranks); i++)
+		run_many_inside(ranks[i]);
+}
+
+/* ------------------------------------------------------------------ */
 
 /* A zero-length byte access through a zeroed (or released) view touches
  * nothing: no pointer arithmetic on its NULL hva (found by the fuzzer under
@@ -2737,6 +2875,7 @@ int main(void)
 		T(test_rcu_churn_forced_fence),
 		T(test_exited_threads_free_their_records),
 		T(test_records_of_freed_space_are_pruned),
+		T(test_rcu_waits_for_many_readers),
 	};
 
 #ifdef __x86_64__
