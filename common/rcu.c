@@ -6,7 +6,15 @@
  * record registered with it, so a thread that outlives a space can still
  * unlink its record safely.  A thread's records are freed when it exits
  * (through a pthread key destructor) or, for domains whose space is gone,
- * the next time the thread registers a new record.
+ * the next time the thread registers a new record.  In the child of a
+ * fork(), the records of the threads that were not copied are freed by the
+ * fork handlers at the end of this file.
+ *
+ * Locks: all_lock and every d->lock are leaves, each held only to look or
+ * link, never while waiting or while taking another (fork_prepare() alone
+ * nests them, in that order).  A space's writer takes d->lock under its
+ * own lock, the Xen cache takes all_lock and d->lock under its own: see
+ * rcu.h for where they fit around fork().
  */
 #include "internal.h"
 
@@ -39,6 +47,12 @@ static __thread unsigned int park_depth
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 static pthread_key_t exit_key;
 static int key_ok;
+/* fork() handling (rcu.h): the hooks, under fork_lock; the handlers are
+ * registered once, with the first domain. */
+static pthread_mutex_t fork_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct gm__rcu_fork_hook *fork_hooks;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+static int fork_ok;
 
 #if defined(__SANITIZE_THREAD__)
 #define GM_TSAN 1
@@ -160,10 +174,17 @@ __attribute__((destructor)) static void key_fini(void)
 		pthread_key_delete(exit_key);
 }
 
+static void fork_init(void);
+
 int gm__rcu_domain_new(struct gm__rcu_domain **out)
 {
-	struct gm__rcu_domain *d = calloc(1, sizeof(*d));
+	struct gm__rcu_domain *d;
 
+	/* Without the fork handlers a child could hang: no domain then. */
+	pthread_once(&fork_once, fork_init);
+	if (!fork_ok)
+		return -ENOMEM;
+	d = calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;
 	if (pthread_mutex_init(&d->lock, NULL)) {
@@ -484,4 +505,119 @@ void gm__rcu_synchronize_all(void)
 	for (d = all_next(NULL); d; d = all_next(d))
 		wait_readers(d, 1);
 	gm__rcu_unpark();
+}
+
+/* ------------------------------------------------------------------ */
+/* fork()                                                              */
+/* ------------------------------------------------------------------ */
+
+void gm__rcu_fork_hook_add(struct gm__rcu_fork_hook *h)
+{
+	pthread_mutex_lock(&fork_lock);
+	h->next = fork_hooks;
+	if (fork_hooks)
+		fork_hooks->pprev = &h->next;
+	h->pprev = &fork_hooks;
+	fork_hooks = h;
+	pthread_mutex_unlock(&fork_lock);
+}
+
+void gm__rcu_fork_hook_del(struct gm__rcu_fork_hook *h)
+{
+	pthread_mutex_lock(&fork_lock);
+	*h->pprev = h->next;
+	if (h->next)
+		h->next->pprev = h->pprev;
+	pthread_mutex_unlock(&fork_lock);
+}
+
+/*
+ * Before fork(): take every lock of ours, in the order of rcu.h, so that
+ * the child gets the domain list and every reader list whole.  The leaves
+ * (all_lock, d->lock) are never held while waiting, so this waits only
+ * for what the hooks' locks cover.
+ */
+static void fork_prepare(void)
+{
+	struct gm__rcu_fork_hook *h;
+	struct gm__rcu_domain *d;
+
+	pthread_mutex_lock(&fork_lock);
+	for (h = fork_hooks; h; h = h->next)
+		if (h->prepare)
+			h->prepare(h);
+	pthread_mutex_lock(&all_lock);
+	for (d = all_head; d; d = d->gnext)
+		pthread_mutex_lock(&d->lock);
+}
+
+static void fork_parent(void)
+{
+	struct gm__rcu_fork_hook *h;
+	struct gm__rcu_domain *d;
+
+	for (d = all_head; d; d = d->gnext)
+		pthread_mutex_unlock(&d->lock);
+	pthread_mutex_unlock(&all_lock);
+	for (h = fork_hooks; h; h = h->next)
+		if (h->parent)
+			h->parent(h);
+	pthread_mutex_unlock(&fork_lock);
+}
+
+/* Whether @r is one of the calling thread's records. */
+static int reader_is_own(const struct gm__rcu_reader *r)
+{
+	const struct gm__rcu_reader *t;
+
+	for (t = thread_readers; t; t = t->tnext)
+		if (t == r)
+			return 1;
+	return 0;
+}
+
+/*
+ * In the child, where only the calling thread exists.  The records of the
+ * others would stay inside whatever section their thread was in at fork
+ * time, and every writer would wait for them for ever: unlink them, keeping
+ * their counts, then free them once the locks that domain_put() takes are
+ * free again.  Nothing else can reach them: their threads' pointers to
+ * them are gone with the threads.
+ */
+static void fork_child(void)
+{
+	struct gm__rcu_reader *gone = NULL, *r, **pp, *next;
+	struct gm__rcu_fork_hook *h;
+	struct gm__rcu_domain *d;
+
+	for (d = all_head; d; d = d->gnext) {
+		for (pp = &d->readers; (r = *pp);) {
+			if (reader_is_own(r)) {
+				pp = &r->next;
+				continue;
+			}
+			*pp = r->next;
+			d->retired += atomic_load_explicit(
+				&r->count, memory_order_relaxed);
+			r->next = gone;
+			gone = r;
+		}
+		pthread_mutex_unlock(&d->lock);
+	}
+	pthread_mutex_unlock(&all_lock);
+	for (h = fork_hooks; h; h = h->next)
+		if (h->child)
+			h->child(h);
+	pthread_mutex_unlock(&fork_lock);
+	for (r = gone; r; r = next) {
+		next = r->next;
+		d = r->dom;
+		free(r);
+		domain_put(d);
+	}
+}
+
+static void fork_init(void)
+{
+	fork_ok = pthread_atfork(fork_prepare, fork_parent, fork_child) == 0;
 }

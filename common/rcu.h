@@ -109,6 +109,34 @@ struct gm__rcu_domain {
 };
 
 /*
+ * fork() (guestmem.h): rcu.c registers pthread_atfork() handlers, so that
+ * the child of a multi-threaded process finds every lock of the library
+ * free and the reader records of the threads it does not have gone (they
+ * would stay inside their sections for ever).  Owners of other locks
+ * register a hook.  The lock order across fork() is:
+ *
+ *   fork_lock (rcu.c) -> each hook's prepare -> all_lock -> every d->lock
+ *
+ * A hook's prepare thus runs with no lock of rcu.c held and may take locks
+ * under which their holders synchronise (the Xen cache's lock): fork()
+ * then waits for that holder's grace period.  A hook's parent and child
+ * run after every d->lock and all_lock were released, with fork_lock held.
+ * In the child, the reader records of the other threads are unlinked
+ * before the hooks' child run and freed after; the calling thread's stay.
+ * Hooks are added and removed outside read-side sections, never from a
+ * hook, and after gm__rcu_domain_new() (which registers the handlers).
+ */
+struct gm__rcu_fork_hook {
+	void (*prepare)(struct gm__rcu_fork_hook *h); /* or NULL */
+	void (*parent)(struct gm__rcu_fork_hook *h);  /* or NULL */
+	void (*child)(struct gm__rcu_fork_hook *h);   /* or NULL */
+	struct gm__rcu_fork_hook *next, **pprev;      /* under fork_lock */
+};
+
+void gm__rcu_fork_hook_add(struct gm__rcu_fork_hook *h);
+void gm__rcu_fork_hook_del(struct gm__rcu_fork_hook *h);
+
+/*
  * The calling thread's two most recently registered readers (rcu.c): an
  * access through a Xen region uses two domains (the space's and the mapping
  * cache's), and both must be found without a search.

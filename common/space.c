@@ -18,6 +18,27 @@
 #include "region.h"
 #include "space.h"
 
+/*
+ * In the child of a fork() (rcu.h): a writer of another thread may have
+ * held wlock at fork time, and that thread does not exist here.  It left
+ * nothing half done that readers could see (it publishes a new table with
+ * one store), so the child takes its lock over; what that writer still had
+ * to free (the old table, a removed region) is leaked in the child.  It may
+ * have published its table but not yet the table's generation, which the
+ * fast path reads instead (gm__space_cached()): publish that too.
+ */
+static void space_fork_child(struct gm__rcu_fork_hook *h)
+{
+	struct gm_space *s = gm__container_of(h, struct gm_space, fork);
+	struct gm__table *t =
+		atomic_load_explicit(&s->table, memory_order_relaxed);
+
+	/* Re-initialise rather than unlock: its owner is not us.  That is
+	 * what glibc does with its own locks in a child. */
+	pthread_mutex_init(&s->wlock, NULL);
+	atomic_store_explicit(&s->gen, t->gen, memory_order_relaxed);
+}
+
 int gm_space_new(struct gm_space **out, const char *name, unsigned int flags)
 {
 	struct gm_space *s;
@@ -57,6 +78,8 @@ int gm_space_new(struct gm_space **out, const char *name, unsigned int flags)
 	atomic_init(&s->table, t);
 	atomic_init(&s->gen, t->gen);
 	snprintf(s->name, sizeof(s->name), "%s", name ? name : "guest");
+	s->fork.child = space_fork_child;
+	gm__rcu_fork_hook_add(&s->fork);
 	*out = s;
 	return 0;
 err:
@@ -72,6 +95,7 @@ void gm_space_free(struct gm_space *s)
 
 	if (!s)
 		return;
+	gm__rcu_fork_hook_del(&s->fork);
 	t = atomic_load_explicit(&s->table, memory_order_acquire);
 	for (i = 0; i < t->n; i++) {
 		t->e[i].region->reserved0 &= ~GM__REGION_IN_SPACE;

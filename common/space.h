@@ -38,6 +38,7 @@ struct gm_space {
 	_Atomic uint64_t gen;
 	pthread_mutex_t wlock;		/* serialises writers */
 	uint64_t next_gen;		/* under wlock */
+	struct gm__rcu_fork_hook fork;	/* takes wlock over in a child */
 	char name[64];
 };
 

@@ -76,10 +76,31 @@
  *
  * Global state: the library keeps one per-thread record per space a thread
  * has read (freed at thread exit) and the calling thread's last error
- * message.  It registers the process for membarrier(2) when available.
+ * message.  It registers the process for membarrier(2) when available, and
+ * fork handlers with pthread_atfork() when it creates its first space or
+ * Xen context.
  *
- * fork(): a child may use a space over unix regions; Xen regions must not
- * be used after fork() (see guestmem/xen.h).
+ * fork()
+ * ------
+ * A child may use a space over unix regions fully (every accessor, views,
+ * leases, gm_space_add_region(), gm_space_remove_region(),
+ * gm_space_free()), whatever the parent's other threads were doing with
+ * it at fork time: accessing it, or adding or removing a region and
+ * waiting for accessors to leave it.  What those threads held is never
+ * released in the child, where they do not exist: a region they had views
+ * or leases of is never destroyed there, and a region one of them was
+ * removing is either still in the space (as if the removal had not
+ * started) or gone from it but never destroyed; the memory and file
+ * descriptors of such regions stay until the child exits.  Xen regions may
+ * only be freed in a child (guestmem/xen.h).
+ *
+ * fork() waits for no accessor and for no gm_space_add_region() or
+ * gm_space_remove_region() in progress; it does wait for a Xen mapping
+ * cache miss or eviction in progress.  Call fork() from outside the
+ * library: not from a backend's method, nor from a signal handler that may
+ * interrupt a call of the library.  A child made by vfork(),
+ * posix_spawn() or _Fork() runs no fork handlers: it may use nothing of
+ * this library before it calls exec.
  *
  * Single-copy atomicity
  * ---------------------

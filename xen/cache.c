@@ -79,6 +79,24 @@ static inline size_t hash_of(const struct gm_xen *x,
 	return (size_t)h & x->hash_mask;
 }
 
+/*
+ * fork(): the child may free what it inherited (guestmem/xen.h), which
+ * walks the clock ring and the hash under `lock`; a thread of the parent
+ * may be in the middle of changing them.  So fork() takes `lock`, waiting
+ * for a miss or an eviction in progress, before rcu.c's locks, as a miss
+ * does (rcu.h).  The forking thread is in no section: an evictor does not
+ * wait for it.
+ */
+static void cache_fork_prepare(struct gm__rcu_fork_hook *h)
+{
+	pthread_mutex_lock(&gm__container_of(h, struct gm_xen, fork)->lock);
+}
+
+static void cache_fork_release(struct gm__rcu_fork_hook *h)
+{
+	pthread_mutex_unlock(&gm__container_of(h, struct gm_xen, fork)->lock);
+}
+
 int gm__xen_cache_init(struct gm_xen *x)
 {
 	uint64_t want = x->opt.cache_bytes / XEN_PAGE_SIZE;
@@ -101,6 +119,10 @@ int gm__xen_cache_init(struct gm_xen *x)
 		ret = -ENOMEM;
 		goto err;
 	}
+	x->fork.prepare = cache_fork_prepare;
+	x->fork.parent = cache_fork_release;
+	x->fork.child = cache_fork_release;
+	gm__rcu_fork_hook_add(&x->fork);
 	return 0;
 err:
 	free(x->hash);
@@ -112,6 +134,7 @@ void gm__xen_cache_fini(struct gm_xen *x)
 {
 	/* Every region purged its entries when it was destroyed, and every
 	 * region holds a reference to x: nothing is left here. */
+	gm__rcu_fork_hook_del(&x->fork);
 	pthread_mutex_destroy(&x->lock);
 	gm__rcu_domain_release(x->dom);
 	free(x->hash);

@@ -118,6 +118,7 @@ struct gm_xen {
 	_Atomic uint64_t unlink_gen;
 	char pad_[64];
 	pthread_mutex_t lock;
+	struct gm__rcu_fork_hook fork; /* holds lock across fork() */
 	struct gm__xen_entry *hand; /* clock ring */
 	_Atomic uint64_t mapped_bytes;
 	_Atomic uint64_t peak_mapped_bytes;

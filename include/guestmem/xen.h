@@ -61,7 +61,11 @@
  *
  * fork(): Xen handles and mappings must not be used in a child after
  *   fork(); a child must not access Xen regions inherited from its parent
- *   (open a new context instead).  Only freeing is safe there.
+ *   (open a new context instead).  Only freeing is safe there:
+ *   gm_space_free(), gm_space_remove_region(), gm_region_destroy() and
+ *   gm_xen_close(), whatever the parent's other threads were doing at fork
+ *   time.  For that, fork() waits for a miss or an eviction of a mapping
+ *   cache in progress, so that the child inherits every cache whole.
  *
  * Builds without Xen (--with-xen=no): every function here returns
  * -EOPNOTSUPP (gm_xen_close is a no-op).
