@@ -37,7 +37,11 @@
  * enter the same domain), so it needs no nesting count and keeps seq in a
  * register.  It is refused when a section is already open (a backend that
  * re-enters the library), and can be turned into an ordinary section
- * (gm__rcu_leaf_to_nested()) before calling anything that may nest.
+ * (gm__rcu_leaf_to_nested()) before calling anything that may nest.  A
+ * signal handler that interrupts a leaf section and enters the domain
+ * would find nest at 0 and make seq even, ending the protection of both
+ * sections: guestmem.h states that no function is async-signal-safe,
+ * rather than have the fast path record its leaf sections in nest.
  */
 #ifndef GM_RCU_H
 #define GM_RCU_H

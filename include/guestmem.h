@@ -74,6 +74,13 @@
  * to each other, except through the gm_atomic_* functions and as
  * "Single-copy atomicity" below says.
  *
+ * Signals: no function of this library is async-signal-safe.  Do not call
+ * one from a signal handler that may interrupt a call of the library in
+ * the same thread: the handler's call would share that call's read-side
+ * section and could end its protection, so that a region removed
+ * meanwhile is freed under either of them; or it would wait for a lock the
+ * interrupted call holds.
+ *
  * Global state: the library keeps one per-thread record per space a thread
  * has read (freed at thread exit) and the calling thread's last error
  * message.  It registers the process for membarrier(2) when available, and
