@@ -382,13 +382,15 @@ range_rest(struct gm_space *s, const struct gm__table *t,
  * accesses over many ranges would pay the fence below on each one and
  * never use the cache.
  *
- * Protocol with the backend, which before unmapping changes *gen, then
- * calls gm__rcu_synchronize_all() (which invalidates every cached range
- * with cache_od set, then waits for readers): we store the range, then
- * cache_gen, then cache_od (release), fence, and check *gen.  Either the
- * check sees the change and we invalidate the range ourselves, or the
- * synchronize sees cache_od and invalidates it, after our store of
- * cache_gen; readers that loaded it before are waited for.
+ * Protocol with the backend, which before unmapping changes *gen, issues
+ * a seq_cst fence, then calls gm__rcu_synchronize_all() (which invalidates
+ * every cached range with cache_od set, then waits for readers): we store
+ * the range, then cache_gen, then cache_od (release), fence, and check
+ * *gen.  Our fence pairs with the backend's (kill_list() in xen/cache.c):
+ * C11 puts the two in one total order, so either the check sees the
+ * change and we invalidate the range ourselves, or the synchronize sees
+ * cache_od and invalidates it, after our store of cache_gen; readers that
+ * loaded it before are waited for.
  */
 static __attribute__((noinline)) void
 od_fill(struct gm__rcu_reader *rd, const struct gm__table *t,
@@ -408,6 +410,7 @@ od_fill(struct gm__rcu_reader *rd, const struct gm__table *t,
 	rd->cache_delta = delta;
 	atomic_store_explicit(&rd->cache_gen, t->gen, memory_order_relaxed);
 	atomic_store_explicit(&rd->cache_od, 1, memory_order_release);
+	/* Pairs with the backend's fence after its change of *gen (above). */
 	atomic_thread_fence(memory_order_seq_cst);
 	if (atomic_load_explicit(gen, memory_order_relaxed) != genval)
 		atomic_store_explicit(&rd->cache_gen, UINT64_MAX,

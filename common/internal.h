@@ -57,10 +57,12 @@ int gm__error_msg(int err, const char *fmt, ...)
  * mapping is stable: region offsets [lo, hi] (which hold the request) stay
  * mapped contiguously around the returned one, after the unmap call too,
  * until *gen differs from genval.  A backend that says so promises to
- * change *gen and then call gm__rcu_synchronize_all() before it unmaps
- * such memory, and to park (gm__rcu_park()) while its map method waits
- * for a lock held by a thread that may do so.  Common code caches such a
- * mapping in the thread's lookup cache (access.c).
+ * change *gen, issue a seq_cst fence (which pairs with the one of the
+ * reader that caches the range, access.c's od_fill()) and then call
+ * gm__rcu_synchronize_all() before it unmaps such memory, and to park
+ * (gm__rcu_park()) while its map method waits for a lock held by a thread
+ * that may do so.  Common code caches such a mapping in the thread's
+ * lookup cache (access.c).
  */
 #define GM__MAP_STABLE 0x80000000u
 
@@ -91,8 +93,8 @@ struct gm__map_ext {
  *    eviction (CLOCK), so that the backend knows the piece is in use.
  * The backend sets READ and WRITE with a release RMW once the piece is
  * mapped.  Before it unmaps a piece it clears them (RMW), then changes
- * *gen and calls gm__rcu_synchronize_all(), so that a reader inside a
- * section of a space that saw the bits is waited for, as for
+ * *gen, fences and calls gm__rcu_synchronize_all(), so that a reader
+ * inside a section of a space that saw the bits is waited for, as for
  * GM__MAP_STABLE.  Bits 0 and 1 of a state byte are the backend's own.
  */
 #define GM__WIN_READ 0x80u

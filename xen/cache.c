@@ -364,9 +364,24 @@ static int kill_list(struct gm_xen *x, struct gm__xen_entry *victims)
 	if (!victims)
 		return 0;
 	/* After the unlinks, before the wait: see gm__xen_map's hint and
-	 * GM__MAP_STABLE.  Seq_cst: the fence of the reader's od_fill()
-	 * (common/access.c) pairs with it. */
+	 * GM__MAP_STABLE.  A release at least: a thread that reads the new
+	 * generation sees the unlinks and the cleared window bits. */
 	atomic_fetch_add_explicit(&x->unlink_gen, 1, memory_order_seq_cst);
+	/*
+	 * Pairs with the seq_cst fence in od_fill() (common/access.c), a
+	 * store-buffering pattern: the reader stores cache_od, fences and
+	 * loads unlink_gen; we store unlink_gen, fence here, and
+	 * gm__rcu_synchronize_all() then loads cache_od.  C11 orders the two
+	 * fences in its single total order: if ours comes first, the
+	 * reader's load sees the new generation and it drops its cached
+	 * range itself; if the reader's does, our load sees its cache_od
+	 * and the range is invalidated for it.  The seq_cst increment alone
+	 * would not do: the load of cache_od after it is an acquire, which
+	 * C11 lets be satisfied before the increment is visible.  (x86's
+	 * locked instruction happens to be a full barrier; that is not the
+	 * model's promise, nor other machines' behaviour.)
+	 */
+	atomic_thread_fence(memory_order_seq_cst);
 	/* Hash readers (x->dom), and threads that cached a range of a
 	 * stable mapping in the lookup cache of a space. */
 	gm__rcu_synchronize_all();
