@@ -613,6 +613,134 @@ static void test_inject_fails_nth_calls(void **state)
 			    "xengnttab_grant_copy");
 }
 
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000 /* Linux >= 4.17 */
+#endif
+
+/* Whether anything is mapped over [p, p + len): 1, or 0 for a hole. */
+static int occupied(void *p, size_t len)
+{
+	void *q = mmap(p, len, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1,
+		       0);
+
+	if (q == p) {
+		assert_int_equal(munmap(q, len), 0);
+		return 0;
+	}
+	/* Valgrind takes the flag for a hint: elsewhere means taken. */
+	if (q != MAP_FAILED)
+		assert_int_equal(munmap(q, len), 0);
+	else
+		assert_int_equal(errno, EEXIST);
+	return 1;
+}
+
+/* A failed MAP_FIXED map leaves a hole, or with
+ * xensim_set_fail_keeps_range(1) the caller's range as it was. */
+static void test_foreign_fail_keeps_range(void **state)
+{
+	xenforeignmemory_handle *fm;
+	xen_pfn_t arr[2] = { 1, 2 };
+	int err[2], keep;
+	uint8_t *res;
+
+	(void)state;
+	for (keep = 0; keep < 3; keep++) {
+		/* The third round: xensim_reset() went back to holes. */
+		if (keep == 2) {
+			xensim_set_fail_keeps_range(1);
+			assert_int_equal(xensim_reset(NULL), 0);
+			assert_int_equal(xensim_domain_create(DOM, NPAGES,
+							      XENSIM_DOM_HVM),
+					 0);
+		} else {
+			xensim_set_fail_keeps_range(keep);
+		}
+		fm = xenforeignmemory_open(NULL, 0);
+		res = mmap(NULL, 2 * PG, PROT_NONE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		assert_true(res != MAP_FAILED);
+		assert_int_equal(xensim_inject(XENSIM_FN_FMEM_MAP2, 0, 1,
+					       ENOMEM),
+				 0);
+		assert_null(xenforeignmemory_map2(fm, DOM, res, PROT_READ,
+						  MAP_FIXED, 2, arr, err));
+		assert_int_equal(occupied(res, 2 * PG), keep == 1);
+		/* A failure after the checks, likewise. */
+		assert_null(xenforeignmemory_map2(fm, DOM, res, PROT_READ | 4,
+						  MAP_FIXED, 2, arr, err));
+		assert_int_equal(occupied(res, 2 * PG), keep == 1);
+		munmap(res, 2 * PG);
+		assert_int_equal(xenforeignmemory_close(fm), 0);
+	}
+}
+
+/* The map hook runs first in every map call, outside the lock. */
+static enum xensim_fn hooked[8];
+static unsigned int nhooked;
+static uint64_t calls_in_hook;
+
+static void record_map(enum xensim_fn fn)
+{
+	if (nhooked < 8)
+		hooked[nhooked++] = fn;
+	/* Would deadlock if the lock were held; shows the call is not
+	 * counted yet, i.e. nothing of it ran before the hook. */
+	calls_in_hook = counters().calls[fn];
+}
+
+static void test_map_hook(void **state)
+{
+	xenforeignmemory_handle *fm = xenforeignmemory_open(NULL, 0);
+	xengnttab_handle *xgt = xengnttab_open(NULL, 0);
+	xen_pfn_t arr[1] = { 3 };
+	uint32_t ref, dom = DOM;
+	int err[1];
+	void *p;
+
+	(void)state;
+	assert_int_equal(xensim_grant_share(DOM, 4, 1, &ref), 0);
+	xensim_set_map_hook(record_map);
+	p = xenforeignmemory_map(fm, DOM, PROT_READ, 1, arr, err);
+	assert_non_null(p);
+	assert_int_equal(calls_in_hook, 0);
+	assert_int_equal(xenforeignmemory_unmap(fm, p, 1), 0);
+	p = xenforeignmemory_map2(fm, DOM, NULL, PROT_READ, 0, 1, arr, err);
+	assert_non_null(p);
+	assert_int_equal(xenforeignmemory_unmap(fm, p, 1), 0);
+	p = xengnttab_map_grant_ref(xgt, DOM, ref, PROT_READ);
+	assert_non_null(p);
+	assert_int_equal(xengnttab_unmap(xgt, p, 1), 0);
+	p = xengnttab_map_grant_refs(xgt, 1, &dom, &ref, PROT_READ);
+	assert_non_null(p);
+	assert_int_equal(xengnttab_unmap(xgt, p, 1), 0);
+	p = xengnttab_map_domain_grant_refs(xgt, 1, DOM, &ref, PROT_READ);
+	assert_non_null(p);
+	assert_int_equal(xengnttab_unmap(xgt, p, 1), 0);
+	/* Even a call that fails at once. */
+	assert_null(xenforeignmemory_map(NULL, DOM, PROT_READ, 1, arr, err));
+	assert_int_equal(nhooked, 6);
+	assert_int_equal(hooked[0], XENSIM_FN_FMEM_MAP);
+	assert_int_equal(hooked[1], XENSIM_FN_FMEM_MAP2);
+	assert_int_equal(hooked[2], XENSIM_FN_GNT_MAP_GRANT_REF);
+	assert_int_equal(hooked[3], XENSIM_FN_GNT_MAP_GRANT_REFS);
+	assert_int_equal(hooked[4], XENSIM_FN_GNT_MAP_DOMAIN_GRANT_REFS);
+	assert_int_equal(hooked[5], XENSIM_FN_FMEM_MAP);
+	assert_int_equal(calls_in_hook, 1);
+	/* Unmaps and the rest are not hooked; a reset clears the hook. */
+	assert_int_equal(xengnttab_close(xgt), 0);
+	assert_int_equal(xenforeignmemory_close(fm), 0);
+	assert_int_equal(xensim_reset(NULL), 0);
+	assert_int_equal(xensim_domain_create(DOM, NPAGES, XENSIM_DOM_HVM), 0);
+	fm = xenforeignmemory_open(NULL, 0);
+	p = xenforeignmemory_map(fm, DOM, PROT_READ, 1, arr, err);
+	assert_non_null(p);
+	assert_int_equal(xenforeignmemory_unmap(fm, p, 1), 0);
+	assert_int_equal(xenforeignmemory_close(fm), 0);
+	assert_int_equal(nhooked, 6);
+}
+
 static void test_inject_open_and_close(void **state)
 {
 	xengnttab_handle *gt;
@@ -1310,6 +1438,8 @@ int main(void)
 		T(test_fork_child_has_no_mappings),
 		T(test_inject_fails_nth_calls),
 		T(test_inject_open_and_close),
+		T(test_foreign_fail_keeps_range),
+		T(test_map_hook),
 		T(test_counters),
 		T(test_threads),
 		T(test_grant_refs_consecutive),

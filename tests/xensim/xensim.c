@@ -133,6 +133,10 @@ static struct handle *handles;
 static struct sim_map *maps;
 /* xensim_set_hole_hook() */
 static void (*hole_hook)(void *addr, size_t len);
+/* xensim_set_fail_keeps_range() */
+static bool fail_keeps_range;
+/* xensim_set_map_hook() */
+static void (*map_hook)(enum xensim_fn fn);
 static struct sim_map *map_hash[MAP_HASH_SIZE];
 static uint32_t caller_domid;
 static uint32_t default_max_grants = XENSIM_DEFAULT_MAX_GRANTS;
@@ -738,6 +742,18 @@ static bool overlaps_map(const void *addr, size_t pages)
 	return false;
 }
 
+/* Call the map hook, if any, outside the lock (it may block, or call us). */
+static void call_map_hook(enum xensim_fn fn)
+{
+	void (*hook)(enum xensim_fn fn);
+
+	lock();
+	hook = map_hook;
+	unlock();
+	if (hook)
+		hook(fn);
+}
+
 static void *foreign_map(enum xensim_fn fn, xenforeignmemory_handle *fmem,
 			 uint32_t dom, void *addr, int prot, int flags,
 			 size_t pages, const xen_pfn_t arr[], int err[])
@@ -751,6 +767,7 @@ static void *foreign_map(enum xensim_fn fn, xenforeignmemory_handle *fmem,
 	size_t i, failed = 0;
 	bool self;
 
+	call_map_hook(fn);
 	lock();
 	ctr.calls[fn]++;
 	h = usable_handle(fmem, H_FMEM);
@@ -852,9 +869,12 @@ fail:
 	 * munmaps on any failure after that, and a failed MAP_FIXED mmap may
 	 * itself unmap what was there: either way the caller's reservation
 	 * can be left with a hole.  Always leave one (not over a mapping of
-	 * ours, which the code above handles), so callers must cope.
+	 * ours, which the code above handles), so callers must cope; unless
+	 * the test asked for the other real outcome, an mmap that failed
+	 * before it replaced anything (xensim_set_fail_keeps_range()).
 	 */
-	if ((flags & MAP_FIXED) && addr && !((uintptr_t)addr & (PS - 1)) &&
+	if ((flags & MAP_FIXED) && !fail_keeps_range && addr &&
+	    !((uintptr_t)addr & (PS - 1)) &&
 	    pages && pages <= SIZE_MAX / PS / 2 && !overlaps_map(addr, pages)) {
 		munmap(addr, pages * PS);
 		if (hole_hook)
@@ -985,6 +1005,7 @@ static void *grant_map(enum xensim_fn fn, xengnttab_handle *xgt,
 	uint32_t i;
 	int e;
 
+	call_map_hook(fn);
 	lock();
 	ctr.calls[fn]++;
 	h = usable_handle(xgt, H_GNT);
@@ -1708,6 +1729,20 @@ void xensim_set_hole_hook(void (*fn)(void *addr, size_t len))
 	unlock();
 }
 
+void xensim_set_fail_keeps_range(int keep)
+{
+	lock();
+	fail_keeps_range = keep != 0;
+	unlock();
+}
+
+void xensim_set_map_hook(void (*fn)(enum xensim_fn fn))
+{
+	lock();
+	map_hook = fn;
+	unlock();
+}
+
 void xensim_inject_clear(void)
 {
 	struct sim_domain *d;
@@ -1772,6 +1807,8 @@ int xensim_reset(struct xensim_counters *final)
 		free_domain(d);
 	}
 	memset(injections, 0, sizeof(injections));
+	fail_keeps_range = false;
+	map_hook = NULL;
 	caller_domid = 0;
 	leaks = ctr.all.leaked_mappings + ctr.leaked_handles;
 	if (final)

@@ -281,6 +281,30 @@ void xensim_inject_clear(void);
  */
 void xensim_set_hole_hook(void (*fn)(void *addr, size_t len));
 
+/**
+ * xensim_set_fail_keeps_range() - what a failed MAP_FIXED foreign map
+ * leaves at its address.
+ * @keep: 0 (the default): a hole, as above: the real library's privcmd
+ *        ioctl failed after its mmap, and it unmapped;
+ *        1: whatever the caller had there, untouched, as when the real
+ *        library's mmap itself fails before it replaces anything (the
+ *        process's limit on mappings or address space).
+ * Reset to 0 by xensim_reset().
+ */
+void xensim_set_fail_keeps_range(int keep);
+
+/**
+ * xensim_set_map_hook() - call @fn at the start of every map call.
+ * @fn: called with the function's id by xenforeignmemory_map and _map2 and
+ *      by every xengnttab_map_* function, first thing, before the call
+ *      looks at its arguments or takes the simulator's lock; NULL: none.
+ *
+ * A test's way to hold a map call (@fn blocks) until another thread has
+ * done something, so that an interleaving is forced rather than raced.
+ * @fn may call the simulator.  Cleared by xensim_reset().
+ */
+void xensim_set_map_hook(void (*fn)(enum xensim_fn fn));
+
 /* ---- counters ---- */
 
 struct xensim_map_counters {
@@ -330,8 +354,9 @@ void xensim_reset_counters(void);
  * open handle (counted in leaked_handles; pointers the test still holds go
  * stale and later calls with them fail with EBADF, unless the allocator
  * hands the same address to a new handle), destroys every domain, clears
- * injections, sets the caller back to 0 and zeroes the counters.  The
- * default grant limit is kept.
+ * injections, the map hook and the keep-range mode, sets the caller back
+ * to 0 and zeroes the counters.  The default grant limit and the hole hook
+ * are kept.
  *
  * Return: the number of leaks since the counters were last zeroed: the
  * mappings torn down by a close or by this reset, plus the handles this
