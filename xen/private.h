@@ -13,6 +13,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/types.h>
 
 #include <xenctrl.h>
 #include <xenforeignmemory.h>
@@ -85,6 +86,9 @@ struct gm__xen_region {
 	 * (internal.h); win.base is the window, or NULL.
 	 */
 	struct gm__window win;
+	/* The window maps the window file (cache.c) from this offset, or
+	 * is anonymous: win_off is UINT64_MAX. */
+	uint64_t win_off;
 	/* Eager foreign regions: the whole mapping, and the pages Xen
 	 * refused (sorted by page), which fail their accesses. */
 	uint8_t *eager;
@@ -124,6 +128,11 @@ struct gm_xen {
 	_Atomic uint64_t peak_mapped_bytes;
 	_Atomic uint64_t map_calls, unmap_calls, pages_mapped, misses,
 		evictions, failures, retries;
+	/* The window file (cache.c), or win_fd -1; the next free offset. */
+	int win_fd;
+	dev_t win_dev;
+	ino_t win_ino;
+	_Atomic uint64_t win_next;
 };
 
 /* context.c */
@@ -164,7 +173,8 @@ enum {
 	WIN_FREE, /* reserved, nothing mapped there */
 	WIN_BUSY, /* an entry is mapped there */
 	WIN_LOST, /* unmapping left a hole that another mmap of the
-		   * process may have taken: never map or unmap there */
+		   * process may have taken: never map there, and unmap
+		   * only what is still ours (gm__xen_window_fini()) */
 };
 /* Reserve the window of on-demand region @xr (best effort). */
 void gm__xen_window_init(struct gm__xen_region *xr);

@@ -21,10 +21,13 @@
  *     (PROT_NONE, MAP_NORESERVE: no memory) and maps each bucket in place
  *     there, so that an access to a bucket already mapped (without a
  *     failed page) is served without a cache lookup; when the reservation
- *     fails, buckets are mapped anywhere.  A
- *     failed map may leave a bucket's place to another mmap of the
- *     process: that bucket is then mapped elsewhere, and that one bucket
- *     of address space stays reserved until the process exits;
+ *     fails, buckets are mapped anywhere.  A failed map may leave a
+ *     bucket's place to another mmap of the process, or leave it
+ *     unusable: that bucket is then mapped elsewhere.  The reservation is
+ *     a mapping of an empty memfd of the context's (one fd per context),
+ *     which tells the region's own address space from another mmap's:
+ *     when the region is destroyed it releases all of its own, and leaves
+ *     another mmap's mapping alone;
  *   - eager (GM_XEN_EAGER): the whole region is mapped at creation, in
  *     bounded chunks of frames, into one contiguous host range.
  *
@@ -134,6 +137,10 @@ struct gm_xen_stats {
  * gm_xen_open() - open the Xen handles and create a mapping cache.
  * @out: receives the context.
  * @opts: options, or NULL for the defaults.
+ *
+ * Besides the Xen handles, the context holds one memfd (close-on-exec)
+ * for the reservations of its regions (see "Foreign region" above), or
+ * none if memfd_create() fails.
  *
  * Return: 0, or -EINVAL (@out NULL, bucket size not a power of two or
  * < 4096, budget smaller than one bucket, reserved fields not zero),
