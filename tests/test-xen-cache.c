@@ -174,6 +174,394 @@ static int all_mapped(const void *p, size_t len)
 	return cur >= end;
 }
 
+/*
+ * Check that gm_last_error() names the failed access [gpa, gpa + len) and
+ * the address @at where it stopped:
+ *   guest memory '<space>': <op> error: failed to access <gpa>-<end>
+ *   at <at>: ...
+ */
+static void check_at(uint64_t gpa, uint64_t len, uint64_t at,
+		     const char *file, int line)
+{
+	const char *m = gm_last_error();
+	uint64_t a = 0, b = 0, c = 0;
+
+	if (sscanf(m,
+		   "guest memory '" SPACE "': %*s error: failed to access "
+		   "%" SCNx64 "-%" SCNx64 " at %" SCNx64,
+		   &a, &b, &c) != 3 ||
+	    a != gpa || b != gpa + len || c != at) {
+		print_error("last error '%s'\n  expected 0x%" PRIx64
+			    "-0x%" PRIx64 " at 0x%" PRIx64 "\n",
+			    m, gpa, gpa + len, at);
+		_fail(file, line);
+	}
+}
+
+#define expect_at(gpa, len, at) check_at((gpa), (len), (at), __FILE__, __LINE__)
+
+/* ------------------------------------------------------------------ */
+/* The end of a region whose last bucket is partial                    */
+/* ------------------------------------------------------------------ */
+
+#define E_PAGES 5u /* a full bucket, then one of a single page */
+#define E_GPA 0x123000ull
+#define E_GFN 100u
+#define E_NEXT_GFN 300u /* the region right after */
+#define E_NEXT_PAGES 8u
+#define E_HOLE_GPA 0x7000000ull /* nothing after this one */
+#define E_HOLE_GFN 500u
+
+/* The guest's bytes at [gpa, gpa + n) of the region at @rgpa (frames from
+ * @gfn) are in @got. */
+static void expect_bytes(const uint8_t *got, uint64_t rgpa, uint64_t gfn,
+			 uint64_t gpa, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		uint64_t o = gpa + i - rgpa;
+		uint8_t want = *gframe(gfn + o / PAGE, o % PAGE);
+
+		if (got[i] != want)
+			fail_msg("byte %zu of the access at 0x%" PRIx64
+				 " is 0x%02x, the guest has 0x%02x",
+				 i, gpa, got[i], want);
+	}
+}
+
+/*
+ * Reads in a row inside the last page of the region at @rgpa: the first
+ * may map its bucket, the next ones go through the window or the cache,
+ * and the third makes the bucket the thread's cached range (access.c,
+ * od_fill()).
+ */
+static void cache_last_page(struct gm_space *s, uint64_t rgpa, uint64_t gfn)
+{
+	const uint64_t last = rgpa + E_PAGES * PAGE - 1;
+	uint8_t b[4];
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(gm_read(s, last - 40 - i, b, sizeof(b)), 0);
+		expect_bytes(b, rgpa, gfn, last - 40 - i, sizeof(b));
+	}
+	assert_int_equal(gm_read_u8(s, last, &b[0]), 0);
+	expect_bytes(b, rgpa, gfn, last, 1);
+}
+
+/*
+ * Map a readable page at @at if that address is free, so that a read past
+ * the mapping before it returns its bytes (0xee) instead of faulting.
+ * Returns it, or NULL.
+ */
+static uint8_t *mark_at(uint8_t *at)
+{
+	uint8_t *p = mmap(at, PAGE, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+			  -1, 0);
+
+	if (p != at) {
+		if (p != MAP_FAILED)
+			munmap(p, PAGE);
+		return NULL;
+	}
+	memset(p, 0xee, PAGE);
+	return p;
+}
+
+static void unmark(uint8_t *p)
+{
+	if (p) {
+		assert_int_equal(p[0], 0xee);
+		assert_int_equal(munmap(p, PAGE), 0);
+	}
+}
+
+/* Accesses at and across the end of the region at @rgpa (frames from
+ * @gfn), right after which the region from @next_gfn starts, each after
+ * the thread cached a translation inside the last page. */
+static void probe_next(struct gm_space *s, uint64_t rgpa, uint64_t gfn,
+		       uint64_t next_gfn)
+{
+	const uint64_t end = rgpa + E_PAGES * PAGE;
+	uint8_t buf[16], want[4];
+	uint32_t v32 = 0;
+	uint64_t v64 = 0;
+	size_t n;
+
+	for (n = 1; n <= 8; n *= 2) {
+		/* At the end, in the next region. */
+		cache_last_page(s, rgpa, gfn);
+		assert_int_equal(gm_read(s, end, buf, n), 0);
+		expect_bytes(buf, end, next_gfn, end, n);
+		/* Across it: the last n/2 bytes are the next region's. */
+		if (n < 2)
+			continue;
+		cache_last_page(s, rgpa, gfn);
+		assert_int_equal(gm_read(s, end - n / 2, buf, n), 0);
+		expect_bytes(buf, rgpa, gfn, end - n / 2, n / 2);
+		expect_bytes(buf + n / 2, end, next_gfn, end, n / 2);
+	}
+	cache_last_page(s, rgpa, gfn);
+	assert_int_equal(gm_read_u32(s, end - 2, &v32), 0);
+	expect_bytes((uint8_t *)&v32, rgpa, gfn, end - 2, 2);
+	expect_bytes((uint8_t *)&v32 + 2, end, next_gfn, end, 2);
+	cache_last_page(s, rgpa, gfn);
+	assert_int_equal(gm_read_u64(s, end, &v64), 0);
+	expect_bytes((uint8_t *)&v64, end, next_gfn, end, 8);
+	/* A write across the end lands in both regions' frames. */
+	cache_last_page(s, rgpa, gfn);
+	v32 = 0x44332211 ^ (uint32_t)gfn;
+	memcpy(want, &v32, 4);
+	assert_int_equal(gm_write_u32(s, end - 1, v32), 0);
+	assert_int_equal(*gframe(gfn + E_PAGES - 1, PAGE - 1), want[0]);
+	assert_memory_equal(gframe(next_gfn, 0), want + 1, 3);
+}
+
+/* The same where nothing follows the region: -EFAULT at its end. */
+static void probe_hole(struct gm_space *s, uint64_t rgpa, uint64_t gfn)
+{
+	const uint64_t end = rgpa + E_PAGES * PAGE;
+	uint8_t buf[16], keep[2];
+	uint32_t v32 = 0;
+
+	cache_last_page(s, rgpa, gfn);
+	assert_int_equal(gm_read_u8(s, end, buf), -EFAULT);
+	expect_at(end, 1, end);
+	cache_last_page(s, rgpa, gfn);
+	assert_int_equal(gm_read_u32(s, end - 2, &v32), -EFAULT);
+	expect_at(end - 2, 4, end);
+	cache_last_page(s, rgpa, gfn);
+	assert_int_equal(gm_read(s, end - 8, buf, 16), -EFAULT);
+	expect_at(end - 8, 16, end);
+	cache_last_page(s, rgpa, gfn);
+	memcpy(keep, gframe(gfn + E_PAGES - 1, PAGE - 2), 2);
+	assert_int_equal(gm_write_u32(s, end - 2, 0), -EFAULT);
+	expect_at(end - 2, 4, end);
+	assert_memory_equal(gframe(gfn + E_PAGES - 1, PAGE - 2), keep, 2);
+	cache_last_page(s, rgpa, gfn);
+	assert_int_equal(gm_read_partial(s, end - 4, buf, 8), 4);
+	expect_bytes(buf, rgpa, gfn, end - 4, 4);
+}
+
+/*
+ * Make the last bucket of the region at @rgpa lose its window place (a map
+ * there fails and leaves the reservation), so that it is mapped elsewhere
+ * and its hits go through the map call (GM__MAP_STABLE) instead of the
+ * window.  Returns a mark after that mapping, or NULL.
+ */
+static uint8_t *lose_last_place(struct gm_xen *x, struct gm_space *s,
+				uint64_t rgpa)
+{
+	const uint64_t last = rgpa + (E_PAGES - 1) * PAGE;
+	uint8_t *win = hva_of(s, rgpa), *h, b;
+
+	assert_int_equal(gm_xen_invalidate(x), 0);
+	xensim_set_fail_keeps_range(1);
+	assert_int_equal(xensim_inject(XENSIM_FN_FMEM_MAP2, 0, 1, ENOMEM), 0);
+	assert_int_equal(gm_read_u8(s, last, &b), -ENOMEM);
+	xensim_set_fail_keeps_range(0);
+	h = hva_of(s, last);
+	assert_ptr_not_equal(h, win + (E_PAGES - 1) * PAGE);
+	return mark_at(h + PAGE);
+}
+
+/*
+ * A foreign region of 5 pages with buckets of 4 has a window of 5 pages
+ * and a last bucket of one page.  After the thread cached a translation
+ * inside that page, accesses at and just past the region's end (and
+ * across it) get the next region's bytes, or -EFAULT where nothing
+ * follows: never what lies past the window or past the bucket's mapping
+ * (a page of 0xee there, when the address was free).  Both with the bucket
+ * in its window place and mapped elsewhere.
+ */
+static void test_partial_bucket_end(void **state)
+{
+	struct gm_xen *x = xen_open();
+	struct gm_space *s = space_with(foreign(x, E_GPA, E_PAGES, E_GFN));
+	struct gm_region *next;
+	uint8_t *mark[4];
+	int i;
+
+	(void)state;
+	guest_fill(E_GFN, E_PAGES);
+	guest_fill(E_NEXT_GFN, E_NEXT_PAGES);
+	guest_fill(E_HOLE_GFN, E_PAGES);
+	/* Before the regions after it exist: the page after the window
+	 * can then be no window of theirs. */
+	mark[0] = mark_at(hva_of(s, E_GPA) + E_PAGES * PAGE);
+	next = foreign(x, E_GPA + E_PAGES * PAGE, E_NEXT_PAGES, E_NEXT_GFN);
+	assert_int_equal(gm_space_add_region(s, next), 0);
+	assert_int_equal(gm_space_add_region(s, foreign(x, E_HOLE_GPA, E_PAGES,
+							E_HOLE_GFN)),
+			 0);
+	mark[1] = mark_at(hva_of(s, E_HOLE_GPA) + E_PAGES * PAGE);
+
+	/* The last buckets in their window places. */
+	probe_next(s, E_GPA, E_GFN, E_NEXT_GFN);
+	probe_hole(s, E_HOLE_GPA, E_HOLE_GFN);
+	/* Mapped elsewhere. */
+	mark[2] = lose_last_place(x, s, E_GPA);
+	probe_next(s, E_GPA, E_GFN, E_NEXT_GFN);
+	mark[3] = lose_last_place(x, s, E_HOLE_GPA);
+	probe_hole(s, E_HOLE_GPA, E_HOLE_GFN);
+
+	/* The marks were never written through. */
+	for (i = 0; i < 4; i++)
+		unmark(mark[i]);
+	gm_space_free(s);
+	assert_int_equal(sim().all.live_mappings, 0);
+	gm_xen_close(x);
+}
+
+/* ------------------------------------------------------------------ */
+/* The largest grant refs                                              */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Grant ref ranges that end at UINT32_MAX are valid: first ref UINT32_MAX
+ * with count 1, UINT32_MAX - 1 with count 2.  Their accesses reach Xen
+ * (the simulated table is smaller, so it refuses those refs) at their
+ * last byte; one more ref would wrap and is refused.
+ */
+static void test_grant_largest_refs(void **state)
+{
+	struct gm_xen *x = xen_open();
+	const uint64_t g1 = 0x10000000, g2 = 0x20000000;
+	struct gm_region_info info[2];
+	struct gm_region *r = NULL;
+	struct gm_space *s;
+	uint64_t calls;
+	uint8_t b;
+
+	(void)state;
+	assert_int_equal(gm_xen_grant_region_new(x, DOMID, g1, UINT32_MAX, 1,
+						 0, &r),
+			 0);
+	s = space_with(r);
+	r = NULL;
+	assert_int_equal(gm_xen_grant_region_new(x, DOMID, g2, UINT32_MAX - 1,
+						 2, GM_XEN_RDONLY, &r),
+			 0);
+	assert_int_equal(gm_space_add_region(s, r), 0);
+	assert_int_equal(gm_space_get_regions(s, info, 2), 2);
+	assert_int_equal(info[0].gpa, g1);
+	assert_int_equal(info[0].size, PAGE);
+	assert_int_equal(info[1].gpa, g2);
+	assert_int_equal(info[1].size, 2 * PAGE);
+
+	calls = sim().calls[XENSIM_FN_GNT_MAP_DOMAIN_GRANT_REFS];
+	assert_int_equal(gm_read_u8(s, g1 + PAGE - 1, &b), -EINVAL);
+	expect_at(g1 + PAGE - 1, 1, g1 + PAGE - 1);
+	assert_int_equal(gm_read_u8(s, g2 + 2 * PAGE - 1, &b), -EINVAL);
+	expect_at(g2 + 2 * PAGE - 1, 1, g2 + 2 * PAGE - 1);
+	assert_int_equal(sim().calls[XENSIM_FN_GNT_MAP_DOMAIN_GRANT_REFS],
+			 calls + 2);
+	assert_int_equal(gm_read_u8(s, g2 + 2 * PAGE, &b), -EFAULT);
+
+	/* One more wraps. */
+	r = (struct gm_region *)&r;
+	assert_int_equal(gm_xen_grant_region_new(x, DOMID, 0, UINT32_MAX, 2, 0,
+						 &r),
+			 -EINVAL);
+	assert_null(r);
+	r = (struct gm_region *)&r;
+	assert_int_equal(gm_xen_grant_region_new(x, DOMID, 0, UINT32_MAX - 1,
+						 3, 0, &r),
+			 -EINVAL);
+	assert_null(r);
+
+	gm_space_free(s);
+	assert_int_equal(sim().all.live_mappings, 0);
+	gm_xen_close(x);
+}
+
+/* ------------------------------------------------------------------ */
+/* A refused frame at the first page of a bucket                       */
+/* ------------------------------------------------------------------ */
+
+#define B_GPA 0x10f000ull /* shares bits with offsets in the region */
+#define B_GFN 200u
+#define B_PAGES 16u
+
+/*
+ * Every access that touches a refused frame fails with its errno at the
+ * frame's exact first byte it touches, also when the frame is the first
+ * page of a bucket (here of bucket 2, pages 8-11, and of bucket 0, the
+ * region's first page); the bytes before it in the previous bucket are
+ * served.  Each check runs twice: as the buckets are first mapped, and
+ * then with them cached.
+ */
+static void bad_first_page(int err)
+{
+	struct gm_xen *x = xen_open();
+	struct gm_space *s = space_with(foreign(x, B_GPA, B_PAGES, B_GFN));
+	const uint64_t bad = B_GPA + 8 * PAGE;
+	struct gm_lease *l = NULL;
+	uint8_t buf[64];
+	struct gm_view v;
+	uint32_t val = 0;
+	int round;
+
+	guest_fill(B_GFN, B_PAGES);
+	assert_int_equal(xensim_frame_set_error(DOMID, B_GFN + 8, err, -1), 0);
+	assert_int_equal(xensim_frame_set_error(DOMID, B_GFN, err, -1), 0);
+	for (round = 0; round < 2; round++) {
+		/* Starting at the frame, or inside it. */
+		assert_int_equal(gm_read_u32(s, bad, &val), err);
+		expect_at(bad, 4, bad);
+		assert_int_equal(gm_read_u32(s, bad + 0x6a4, &val), err);
+		expect_at(bad + 0x6a4, 4, bad + 0x6a4);
+		assert_int_equal(gm_write_u32(s, bad + PAGE - 4, 1), err);
+		expect_at(bad + PAGE - 4, 4, bad + PAGE - 4);
+		/* Starting in the previous bucket. */
+		assert_int_equal(gm_read(s, bad - 24, buf, 64), err);
+		expect_at(bad - 24, 64, bad);
+		assert_int_equal(gm_read_partial(s, bad - 24, buf, 64), 24);
+		assert_memory_equal(buf, gframe(B_GFN + 7, PAGE - 24), 24);
+		assert_int_equal(gm_write_u64(s, bad - 4, 0), err);
+		expect_at(bad - 4, 8, bad);
+		/* Views and leases, inside the bucket or across. */
+		assert_int_equal(gm_view_get(s, bad + 16, 8, GM_PROT_READ, &v),
+				 err);
+		expect_at(bad + 16, 8, bad + 16);
+		assert_int_equal(gm_view_get(s, bad - 2 * PAGE, 4 * PAGE,
+					     GM_PROT_READ, &v),
+				 err);
+		expect_at(bad - 2 * PAGE, 4 * PAGE, bad);
+		assert_int_equal(gm_lease_get(s, bad - 50, 100, GM_PROT_READ,
+					      &l),
+				 err);
+		assert_null(l);
+		/* The region's first page is bucket 0's first. */
+		assert_int_equal(gm_read_u32(s, B_GPA + 0x10, &val), err);
+		expect_at(B_GPA + 0x10, 4, B_GPA + 0x10);
+		/* The rest of both buckets reads. */
+		assert_int_equal(gm_read_u32(s, bad + PAGE, &val), 0);
+		assert_memory_equal(&val, gframe(B_GFN + 9, 0), 4);
+		assert_int_equal(gm_read_u32(s, B_GPA + 3 * PAGE + 8, &val), 0);
+		assert_memory_equal(&val, gframe(B_GFN + 3, 8), 4);
+		assert_int_equal(gm_read_u32(s, bad - 4, &val), 0);
+		assert_memory_equal(&val, gframe(B_GFN + 7, PAGE - 4), 4);
+	}
+	gm_space_free(s);
+	assert_int_equal(sim().all.live_mappings, 0);
+	gm_xen_close(x);
+}
+
+static void test_bad_first_page_einval(void **state)
+{
+	(void)state;
+	bad_first_page(-EINVAL);
+}
+
+static void test_bad_first_page_eperm(void **state)
+{
+	(void)state;
+	bad_first_page(-EPERM);
+}
+
 /* ------------------------------------------------------------------ */
 /* Lost window places                                                  */
 /* ------------------------------------------------------------------ */
@@ -249,6 +637,10 @@ static void test_lost_places_released(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		T(test_partial_bucket_end),
+		T(test_grant_largest_refs),
+		T(test_bad_first_page_einval),
+		T(test_bad_first_page_eperm),
 		T(test_lost_places_released),
 	};
 
