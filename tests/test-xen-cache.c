@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -632,6 +634,151 @@ static void test_lost_places_released(void **state)
 	gm_xen_close(x);
 }
 
+/* ------------------------------------------------------------------ */
+/* A reader parked in a cache miss while its region is removed         */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The interleaving is forced, not raced: the reader blocks inside its map
+ * call (the simulator's map hook) while the remover runs, and the reader
+ * is let go only once the remover is seen waiting for it in the space's
+ * grace period.  rcu.c's wait_readers() calls sched_yield() between looks
+ * at a reader still inside a section, and only then; this binary is
+ * linked with --wrap=sched_yield so that the remover's yields say so.
+ * (Should that wait ever stop yielding, the test hangs and alarm() fails
+ * it.)
+ */
+static pthread_mutex_t pk_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pk_cond = PTHREAD_COND_INITIALIZER;
+static pthread_t pk_remover;
+static int pk_armed, pk_in_map, pk_release, pk_remover_set, pk_waiting,
+	pk_removed;
+
+int __real_sched_yield(void);
+int __wrap_sched_yield(void);
+
+int __wrap_sched_yield(void)
+{
+	pthread_mutex_lock(&pk_lock);
+	if (pk_remover_set && pthread_equal(pthread_self(), pk_remover)) {
+		pk_waiting = 1;
+		pthread_cond_broadcast(&pk_cond);
+	}
+	pthread_mutex_unlock(&pk_lock);
+	return __real_sched_yield();
+}
+
+/* The map hook: the first map call once armed waits for the release. */
+static void pk_hold(enum xensim_fn fn)
+{
+	(void)fn;
+	pthread_mutex_lock(&pk_lock);
+	if (pk_armed) {
+		pk_armed = 0;
+		pk_in_map = 1;
+		pthread_cond_broadcast(&pk_cond);
+		while (!pk_release)
+			pthread_cond_wait(&pk_cond, &pk_lock);
+	}
+	pthread_mutex_unlock(&pk_lock);
+}
+
+struct pk_args {
+	struct gm_space *s;
+	uint64_t gpa;
+	uint32_t val;
+	int ret;
+};
+
+static void *pk_reader(void *p)
+{
+	struct pk_args *a = p;
+
+	a->ret = gm_read_u32(a->s, a->gpa, &a->val);
+	return NULL;
+}
+
+static void *pk_remove(void *p)
+{
+	struct pk_args *a = p;
+
+	pthread_mutex_lock(&pk_lock);
+	pk_remover = pthread_self();
+	pk_remover_set = 1;
+	pthread_mutex_unlock(&pk_lock);
+	a->ret = gm_space_remove_region(a->s, a->gpa);
+	pthread_mutex_lock(&pk_lock);
+	pk_removed = 1;
+	pthread_cond_broadcast(&pk_cond);
+	pthread_mutex_unlock(&pk_lock);
+	return NULL;
+}
+
+/*
+ * A reader inside a space's section that misses the Xen cache parks
+ * (gm__rcu_park()) while it maps, so that the cache's evictions do not wait
+ * for it; the space's own grace period must still wait for it, since it
+ * uses the space's table and the region.  So gm_space_remove_region()
+ * returns only after that reader's access is done.
+ */
+static void test_parked_reader_holds_removal(void **state)
+{
+	struct gm_xen *x = xen_open();
+	struct gm_space *s = space_with(foreign(x, L_GPA, L_PAGES, 0));
+	struct pk_args rd = { .s = s, .gpa = L_GPA + 3 * BUCKET + 12 };
+	struct pk_args rm = { .s = s, .gpa = L_GPA };
+	pthread_t rt, wt;
+	struct gm_view v;
+	uint32_t val = 0;
+	int early, gone, held;
+
+	(void)state;
+	guest_fill(0, L_PAGES);
+	/* The view keeps the region alive after its removal, so that the
+	 * removal itself returns as soon as its grace period is over. */
+	assert_int_equal(gm_view_get(s, L_GPA + 8, 4, GM_PROT_READ, &v), 0);
+	pk_armed = 1;
+	pk_in_map = pk_release = pk_remover_set = pk_waiting = pk_removed = 0;
+	xensim_set_map_hook(pk_hold);
+	alarm(60);
+
+	assert_int_equal(pthread_create(&rt, NULL, pk_reader, &rd), 0);
+	pthread_mutex_lock(&pk_lock);
+	while (!pk_in_map)
+		pthread_cond_wait(&pk_cond, &pk_lock);
+	pthread_mutex_unlock(&pk_lock);
+	assert_int_equal(pthread_create(&wt, NULL, pk_remove, &rm), 0);
+	pthread_mutex_lock(&pk_lock);
+	while (!pk_waiting && !pk_removed)
+		pthread_cond_wait(&pk_cond, &pk_lock);
+	early = pk_removed;
+	pk_release = 1;
+	pthread_cond_broadcast(&pk_cond);
+	pthread_mutex_unlock(&pk_lock);
+	assert_int_equal(pthread_join(rt, NULL), 0);
+	assert_int_equal(pthread_join(wt, NULL), 0);
+	alarm(0);
+	xensim_set_map_hook(NULL);
+
+	/* Release everything first, so that a failure leaks nothing. */
+	gone = gm_read_u32(s, L_GPA + 8, &val);
+	held = gm_view_read_u32(&v, L_GPA + 8, &val);
+	gm_view_put(&v);
+	gm_space_free(s);
+	gm_xen_close(x);
+	if (early)
+		fail_msg("the region was removed while a reader parked in a "
+			 "cache miss was still inside the space's section");
+	assert_int_equal(rm.ret, 0);
+	assert_int_equal(rd.ret, 0);
+	assert_memory_equal(&rd.val, gframe(3 * BUCKET / PAGE, 12), 4);
+	/* Removed from the space, alive through the view. */
+	assert_int_equal(gone, -EFAULT);
+	assert_int_equal(held, 0);
+	assert_memory_equal(&val, gframe(0, 8), 4);
+	assert_int_equal(sim().all.live_mappings, 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -642,6 +789,7 @@ int main(void)
 		T(test_bad_first_page_einval),
 		T(test_bad_first_page_eperm),
 		T(test_lost_places_released),
+		T(test_parked_reader_holds_removal),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
