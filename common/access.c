@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Accessors by guest-physical address, written once over the region vtable
- * for every backend: bytes, typed values, fill, atomics, views, leases and
- * fd I/O.
+ * Accessors by guest-physical address that copy: bytes (exact and
+ * partial), typed values and fill, written once over the region vtable for
+ * every backend.  Atomics are in atomic.c; views, leases and fd I/O, which
+ * hold mappings beyond one call, in pin.c.
  *
  * Every accessor runs inside one RCU read-side section of the space (no
  * lock, no allocation, no syscall on the hot path) and looks its address
  * up in the current region table.  Persistent regions are copied to or
  * from directly; on-demand regions are mapped piece by piece through
- * common/region.c.
+ * common/region.h.  The copies themselves are the copy engine's (copy.h).
  */
 #include "internal.h"
 
@@ -19,6 +20,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "copy.h"
 #include "fault.h"
 #include "region.h"
@@ -35,27 +37,9 @@ static const char *const xfer_op[] = {
 	[XFER_READ] = "read", [XFER_WRITE] = "write", [XFER_FILL] = "fill"
 };
 
-/* This thread's reader for @s, or NULL when out of memory. */
-static inline struct gm__rcu_reader *space_reader(struct gm_space *s)
-{
-	struct gm__rcu_reader *r = gm__rcu_last;
-
-	if (gm_likely(r != NULL && r->dom_id == s->dom_id))
-		return r;
-	r = gm__rcu_last2;
-	if (gm_likely(r != NULL && r->dom_id == s->dom_id))
-		return r;
-	return gm__rcu_reader_slow(s->dom);
-}
-
-static inline const struct gm__table *space_table(struct gm_space *s)
-{
-	return atomic_load_explicit(&s->table, memory_order_acquire);
-}
-
 /* Validate the arguments every range accessor shares.  Returns 0 or the
  * recorded error. */
-static int range_args(struct gm_space *s, const char *op, uint64_t gpa,
+int gm__range_args(struct gm_space *s, const char *op, uint64_t gpa,
 		      const void *buf, size_t len)
 {
 	if (!s)
@@ -73,7 +57,7 @@ static int range_args(struct gm_space *s, const char *op, uint64_t gpa,
 }
 
 /* Why an access failed when fault-safe copying caught a fault. */
-static const char fault_why[] = "guest page faulted (revoked, ballooned "
+const char gm__fault_why[] = "guest page faulted (revoked, ballooned "
 				"out or truncated under its mapping)";
 
 #ifdef GM_HAVE_FAULT_SAFE
@@ -220,7 +204,7 @@ static inline uint8_t *buf_at(enum xfer x, uint8_t *buf, uint64_t done)
  * regions, all writable if @write.  Returns 0, or -EFAULT / -EACCES with
  * *at set to the first offending address.
  */
-static int range_check(const struct gm__table *t, const struct gm__entry *e,
+int gm__range_check(const struct gm__table *t, const struct gm__entry *e,
 		       uint64_t gpa, uint64_t len, int write, uint64_t *at)
 {
 	uint64_t last = gpa + (len - 1), cur = gpa;
@@ -250,7 +234,7 @@ static int range_check(const struct gm__table *t, const struct gm__entry *e,
  * (which contains gpa, or is NULL for a hole), region by region, mapping
  * on-demand regions piece by piece.  Stops at the first byte it cannot
  * access.  Returns the bytes done; on a stop sets *err and *at, and *why to
- * the backend's name when the backend refused to map, or to fault_why when
+ * the backend's name when the backend refused to map, or to gm__fault_why when
  * a fault-safe copy caught a fault.
  */
 static uint64_t range_xfer(const struct gm__table *t, const struct gm__entry *e,
@@ -286,7 +270,7 @@ static uint64_t range_xfer(const struct gm__table *t, const struct gm__entry *e,
 			if (gm_unlikely(left)) {
 				*err = -EFAULT;
 				*at = cur + foff;
-				*why = fault_why;
+				*why = gm__fault_why;
 				return done + n - left;
 			}
 			done += n;
@@ -312,7 +296,7 @@ static uint64_t range_xfer(const struct gm__table *t, const struct gm__entry *e,
 				if (gm_unlikely(left)) {
 					*err = -EFAULT;
 					*at = cur + foff;
-					*why = fault_why;
+					*why = gm__fault_why;
 					return done + m.len - left;
 				}
 				done += m.len;
@@ -328,7 +312,7 @@ static uint64_t range_xfer(const struct gm__table *t, const struct gm__entry *e,
 static int record_stop(struct gm_space *s, const char *op, uint64_t gpa,
 		       uint64_t len, uint64_t at, int err, const char *why)
 {
-	if (why && why != fault_why)
+	if (why && why != gm__fault_why)
 		return gm__error_map(s, op, gpa, len, at, err, why);
 	return gm__error_access(s, op, gpa, len, at, err, why);
 }
@@ -341,7 +325,7 @@ range_slow(struct gm_space *s, const struct gm__table *t,
 {
 	const char *why = NULL;
 	uint64_t at;
-	int err = range_check(t, e, gpa, len, x != XFER_READ, &at);
+	int err = gm__range_check(t, e, gpa, len, x != XFER_READ, &at);
 
 	if (err)
 		return gm__error_access(s, xfer_op[x], gpa, len, at, err, NULL);
@@ -366,7 +350,7 @@ range_rest(struct gm_space *s, const struct gm__table *t,
 	gm__region_unmap(e->region, m);
 	if (left)
 		return gm__error_access(s, xfer_op[x], gpa, len, gpa + foff,
-					-EFAULT, fault_why);
+					-EFAULT, gm__fault_why);
 	if (range_xfer(t, e, x, safe, gpa + done, buf_at(x, buf, done), byte,
 		       len - done, &err, &at, &why) == len - done)
 		return 0;
@@ -466,7 +450,7 @@ range_ondemand(struct gm_space *s, struct gm__rcu_reader *rd,
 	gm__region_unmap(e->region, &mx.m);
 	if (gm_unlikely(left))
 		return gm__error_access(s, xfer_op[x], gpa, len, gpa + foff,
-					-EFAULT, fault_why);
+					-EFAULT, gm__fault_why);
 	return 0;
 }
 
@@ -489,13 +473,13 @@ range_slow_body(struct gm_space *s, struct gm__rcu_reader *rd, enum xfer x,
 	if (rd) {
 		gm__rcu_leaf_to_nested(rd);
 	} else {
-		rd = space_reader(s);
+		rd = gm__space_reader(s);
 		if (gm_unlikely(!rd))
 			return gm__error_access(s, xfer_op[x], gpa, len, gpa,
 						-ENOMEM, NULL);
 		gm__rcu_enter(s->dom, rd);
 	}
-	t = space_table(s);
+	t = gm__space_table(s);
 	e = gm__space_lookup(t, rd, gpa);
 	if (gm_likely(e && gpa + (len - 1) <= e->last &&
 		      (x == XFER_READ || !(e->flags & GM_REGION_RDONLY)))) {
@@ -508,7 +492,7 @@ range_slow_body(struct gm_space *s, struct gm__rcu_reader *rd, enum xfer x,
 						   byte, len, &foff)))
 				ret = gm__error_access(s, xfer_op[x], gpa, len,
 						       gpa + foff, -EFAULT,
-						       fault_why);
+						       gm__fault_why);
 		} else {
 			ret = range_ondemand(s, rd, t, e, x, safe, gpa, buf,
 					     byte, len);
@@ -526,7 +510,7 @@ access_fault(struct gm_space *s, enum xfer x, uint64_t gpa, size_t len,
 	     uint64_t foff)
 {
 	return gm__error_access(s, xfer_op[x], gpa, len, gpa + foff, -EFAULT,
-				fault_why);
+				gm__fault_why);
 }
 
 /* Whether entry @e can be accessed directly by @x. */
@@ -663,7 +647,7 @@ range_window(struct gm__rcu_reader *rd, const struct gm__table *t,
 		struct gm_space *s, struct gm__rcu_reader *rd, uint64_t gpa,  \
 		uint8_t *buf, int byte, size_t len)                           \
 	{                                                                     \
-		const struct gm__table *t = space_table(s);                   \
+		const struct gm__table *t = gm__space_table(s);                   \
 		const struct gm__entry *e = gm__space_lookup(t, rd, gpa);     \
 		int safe = s->flags & GM_SPACE_FAULT_SAFE;                    \
 		uint64_t foff;                                                \
@@ -780,7 +764,7 @@ range_access(struct gm_space *s, enum xfer x, uint64_t gpa, uint8_t *buf,
 	return 0;
 }
 
-/* Checks of range_args() in one test for the usual case: 0 when none
+/* Checks of gm__range_args() in one test for the usual case: 0 when none
  * applies and len is not 0. */
 #define RANGE_ARGS_FAST(s, gpa, buf, len)                                     \
 	(gm_unlikely(!(s) || !(buf) || (len) - 1 >= GM_MAX_LEN ||             \
@@ -788,17 +772,17 @@ range_access(struct gm_space *s, enum xfer x, uint64_t gpa, uint8_t *buf,
 
 int gm_read(struct gm_space *s, uint64_t gpa, void *buf, size_t len)
 {
-	/* A fast test first; range_args() then gives the exact answer
+	/* A fast test first; gm__range_args() then gives the exact answer
 	 * (0 for a length of 0). */
 	if (RANGE_ARGS_FAST(s, gpa, buf, len))
-		return range_args(s, "read", gpa, buf, len);
+		return gm__range_args(s, "read", gpa, buf, len);
 	return range_access(s, XFER_READ, gpa, buf, 0, len);
 }
 
 int gm_write(struct gm_space *s, uint64_t gpa, const void *buf, size_t len)
 {
 	if (RANGE_ARGS_FAST(s, gpa, buf, len))
-		return range_args(s, "write", gpa, buf, len);
+		return gm__range_args(s, "write", gpa, buf, len);
 	return range_access(s, XFER_WRITE, gpa, (uint8_t *)buf, 0, len);
 }
 
@@ -806,7 +790,7 @@ int gm_fill(struct gm_space *s, uint64_t gpa, int byte, size_t len)
 {
 	/* The fill has no buffer: pass s, which is what is tested. */
 	if (RANGE_ARGS_FAST(s, gpa, s, len))
-		return range_args(s, "fill", gpa, &byte, len);
+		return gm__range_args(s, "fill", gpa, &byte, len);
 	return range_access(s, XFER_FILL, gpa, NULL, byte, len);
 }
 
@@ -822,16 +806,16 @@ static ssize_t range_partial(struct gm_space *s, enum xfer x, uint64_t gpa,
 	struct gm__rcu_reader *rd;
 	const struct gm__table *t;
 	uint64_t done, at = gpa;
-	int err = range_args(s, xfer_op[x], gpa, buf, len);
+	int err = gm__range_args(s, xfer_op[x], gpa, buf, len);
 
 	if (err || !len)
 		return err;
-	rd = space_reader(s);
+	rd = gm__space_reader(s);
 	if (!rd)
 		return gm__error_access(s, xfer_op[x], gpa, len, gpa, -ENOMEM,
 					NULL);
 	gm__rcu_enter(s->dom, rd);
-	t = space_table(s);
+	t = gm__space_table(s);
 	done = range_xfer(t, gm__space_lookup(t, rd, gpa), x,
 			  s->flags & GM_SPACE_FAULT_SAFE, gpa, buf, 0, len, &err,
 			  &at, &why);
@@ -861,12 +845,12 @@ ssize_t gm_write_partial(struct gm_space *s, uint64_t gpa, const void *buf,
 	do {                                                                  \
 		if (gm_unlikely(!s || !(ptr) ||                               \
 				gpa + (sizeof(T) - 1) < gpa))                 \
-			return range_args(s, op, gpa, ptr, sizeof(T));        \
+			return gm__range_args(s, op, gpa, ptr, sizeof(T));        \
 	} while (0)
 #define TYPED_ARGS_W(T)                                                       \
 	do {                                                                  \
 		if (gm_unlikely(!s || gpa + (sizeof(T) - 1) < gpa))           \
-			return range_args(s, "write", gpa, s, sizeof(T));     \
+			return gm__range_args(s, "write", gpa, s, sizeof(T));     \
 	} while (0)
 
 #define DEFINE_TYPED(sfx, T, ...)                                             \
@@ -904,774 +888,3 @@ GM_INT_TYPES(DEFINE_TYPED)
 				    sizeof(T));                               \
 	}
 GM_ENDIAN_TYPES(DEFINE_ENDIAN)
-
-/* ---- atomics ---- */
-
-/* A value mapped for one atomic operation. */
-struct atomic_ref {
-	int safe;		  /* the space is fault-safe */
-	struct gm__rcu_reader *rd;
-	struct gm_region *region; /* set when a mapping must be released */
-	struct gm_map m;
-	void *p;
-};
-
-/*
- * The fast path of an atomic operation: returns 1 with a leaf section of
- * *rd open (seq in *seq) and the value's host address in *p when the
- * arguments are valid and the thread's cache has the value in a persistent
- * region, at an aligned host address.
- * Otherwise returns 0, with *rd the reader whose leaf section is open, or
- * NULL when none is: atomic_begin() takes over from there.
- */
-static inline __attribute__((always_inline)) int
-atomic_fast(struct gm_space *s, uint64_t gpa, unsigned int size, int write,
-	    int order_ok, struct gm__rcu_reader **rdp, uint64_t *seq,
-	    uint8_t **p)
-{
-	struct gm__rcu_reader *rd;
-
-	*rdp = NULL;
-	if (gm_unlikely(!s || !order_ok || (gpa & (size - 1))))
-		return 0;
-	rd = gm__rcu_last;
-	if (gm_unlikely(!rd || rd->dom_id != s->dom_id)) {
-		rd = gm__rcu_last2;
-		if (!rd || rd->dom_id != s->dom_id)
-			return 0;
-	}
-	if (gm_unlikely(gm__rcu_try_enter_leaf(rd, seq)))
-		return 0;
-	*rdp = rd;
-	return gm_likely(gm__space_cached(s, rd, gpa, size, write, p) &&
-			 !((uintptr_t)*p & (size - 1)));
-}
-
-/* Check the arguments of an atomic operation and enter a section. */
-static int atomic_enter(struct gm_space *s, uint64_t gpa, unsigned int size,
-			int order_ok, struct atomic_ref *a)
-{
-	if (!s)
-		return gm__error_access(s, "atomic", gpa, size, gpa, -EINVAL,
-					"space is NULL");
-	if (!order_ok)
-		return gm__error_access(s, "atomic", gpa, size, gpa, -EINVAL,
-					"invalid memory order or NULL pointer");
-	if (gpa & (size - 1))
-		return gm__error_access(s, "atomic", gpa, size, gpa, -EINVAL,
-					"misaligned atomic");
-	a->rd = space_reader(s);
-	if (!a->rd)
-		return gm__error_access(s, "atomic", gpa, size, gpa, -ENOMEM,
-					NULL);
-	gm__rcu_enter(s->dom, a->rd);
-	return 0;
-}
-
-/*
- * Everything but atomic_fast()'s case: inside the leaf section of @rd that
- * atomic_fast() left open (it becomes an ordinary section), or from the
- * start when @rd is NULL.
- */
-static int atomic_begin(struct gm_space *s, uint64_t gpa, unsigned int size,
-			int write, int order_ok, struct gm__rcu_reader *rd,
-			struct atomic_ref *a)
-{
-	const struct gm__table *t;
-	const struct gm__entry *e;
-	uint64_t at = gpa;
-	int err;
-
-	if (rd) {
-		/* atomic_fast() checked the arguments. */
-		gm__rcu_leaf_to_nested(rd);
-		a->rd = rd;
-	} else {
-		err = atomic_enter(s, gpa, size, order_ok, a);
-		if (err)
-			return err;
-	}
-	a->region = NULL;
-	a->safe = s->flags & GM_SPACE_FAULT_SAFE;
-	t = space_table(s);
-	e = gm__space_lookup(t, a->rd, gpa);
-	if (gm_unlikely(!e)) {
-		err = -EFAULT;
-		goto fail;
-	}
-	if (gm_unlikely(gpa + (size - 1) > e->last)) {
-		/* Cannot happen with page-aligned regions; see guestmem.h. */
-		err = gm__error_access(s, "atomic", gpa, size, e->last + 1,
-				       -EINVAL, "atomic crosses a region end");
-		goto out;
-	}
-	if (gm_unlikely(write && (e->flags & GM_REGION_RDONLY))) {
-		err = -EACCES;
-		goto fail;
-	}
-	if (gm_likely(e->hva != NULL)) {
-		a->p = e->hva + (gpa - e->gpa);
-	} else {
-		err = gm__region_map(e->region, gpa - e->gpa, size,
-				     write ? GM_PROT_READ | GM_PROT_WRITE
-					   : GM_PROT_READ,
-				     GM_MAP_WHOLE, &a->m);
-		if (err) {
-			err = gm__error_map(s, "atomic", gpa, size,
-					    e->gpa + a->m.fault, err,
-					    e->region->ops->name);
-			goto out;
-		}
-		a->region = e->region;
-		a->p = a->m.hva;
-	}
-	if (gm_unlikely((uintptr_t)a->p & (size - 1))) {
-		/* The host mapping is not aligned like the guest address
-		 * (a backend with sub-page offsets): refuse, never tear. */
-		err = gm__error_access(s, "atomic", gpa, size, gpa, -EINVAL,
-				       "host mapping is misaligned");
-		if (a->region)
-			gm__region_unmap(a->region, &a->m);
-		goto out;
-	}
-	return 0;
-fail:
-	err = gm__error_access(s, "atomic", gpa, size, at, err, NULL);
-out:
-	gm__rcu_exit(a->rd);
-	return err;
-}
-
-static inline void atomic_end(struct atomic_ref *a)
-{
-	if (a->region)
-		gm__region_unmap(a->region, &a->m);
-	gm__rcu_exit(a->rd);
-}
-
-/*
- * Each operation has a plain path (compiler builtins) and, in fault-safe
- * spaces, a guarded path with the same x86-64 instructions the builtins
- * use: a load is a mov (acquire and seq_cst alike), a store a mov, or an
- * xchg for seq_cst; read-modify-writes are locked and hence seq_cst.
- * fetch_or/and have no locked instruction that returns the old value, so
- * they loop on cmpxchg, as the builtins do.
- */
-#ifdef GM_HAVE_FAULT_SAFE
-#define SAFE(a) gm_unlikely((a)->safe)
-#else
-#define SAFE(a) 0
-#define gm__safe_load_8(p, v) (-EFAULT)
-#define gm__safe_load_16(p, v) (-EFAULT)
-#define gm__safe_load_32(p, v) (-EFAULT)
-#define gm__safe_load_64(p, v) (-EFAULT)
-#define gm__safe_store_8(p, v) (-EFAULT)
-#define gm__safe_store_16(p, v) (-EFAULT)
-#define gm__safe_store_32(p, v) (-EFAULT)
-#define gm__safe_store_64(p, v) (-EFAULT)
-#define gm__safe_xchg_8(p, v) (-EFAULT)
-#define gm__safe_xchg_16(p, v) (-EFAULT)
-#define gm__safe_xchg_32(p, v) (-EFAULT)
-#define gm__safe_xchg_64(p, v) (-EFAULT)
-#define gm__safe_xadd_8(p, v) (-EFAULT)
-#define gm__safe_xadd_16(p, v) (-EFAULT)
-#define gm__safe_xadd_32(p, v) (-EFAULT)
-#define gm__safe_xadd_64(p, v) (-EFAULT)
-#define gm__safe_cmpxchg_8(p, e, d) (-EFAULT)
-#define gm__safe_cmpxchg_16(p, e, d) (-EFAULT)
-#define gm__safe_cmpxchg_32(p, e, d) (-EFAULT)
-#define gm__safe_cmpxchg_64(p, e, d) (-EFAULT)
-#endif
-
-/* A guarded operation faulted: release and report the guest address. */
-static int atomic_fault(struct gm_space *s, uint64_t gpa, unsigned int size,
-			struct atomic_ref *a)
-{
-	atomic_end(a);
-	return gm__error_access(s, "atomic", gpa, size, gpa, -EFAULT,
-				fault_why);
-}
-
-/*
- * Guarded read-modify-writes for the fast path of fault-safe spaces: 0, or
- * nonzero if the instruction faulted.  fetch_or/and loop on cmpxchg, as
- * the builtins do.
- */
-#define DEFINE_SAFE_RMW(bits, T)                                              \
-	static inline __attribute__((always_inline)) int                      \
-	atomic_safe_rmw_xchg_##bits(void *p, T val, T *old)                   \
-	{                                                                     \
-		if (gm__safe_xchg_##bits(p, &val))                            \
-			return 1;                                             \
-		if (old)                                                      \
-			*old = val;                                           \
-		return 0;                                                     \
-	}                                                                     \
-	static inline __attribute__((always_inline)) int                      \
-	atomic_safe_rmw_xadd_##bits(void *p, T val, T *old)                   \
-	{                                                                     \
-		if (gm__safe_xadd_##bits(p, &val))                            \
-			return 1;                                             \
-		if (old)                                                      \
-			*old = val;                                           \
-		return 0;                                                     \
-	}                                                                     \
-	DEFINE_SAFE_LOOP(or, |, bits, T)                                      \
-	DEFINE_SAFE_LOOP(and, &, bits, T)
-#define DEFINE_SAFE_LOOP(name, op, bits, T)                                   \
-	static inline __attribute__((always_inline)) int                      \
-	atomic_safe_##name##_##bits(void *p, T val, T *old)                   \
-	{                                                                     \
-		T prev;                                                       \
-		int ret;                                                      \
-									      \
-		if (gm__safe_load_##bits(p, &prev))                           \
-			return 1;                                             \
-		/* cmpxchg refreshes prev on failure; retry. */               \
-		while ((ret = gm__safe_cmpxchg_##bits(p, &prev,               \
-						      (T)(prev op val))) == 0) \
-			;                                                     \
-		if (ret < 0)                                                  \
-			return 1;                                             \
-		if (old)                                                      \
-			*old = prev;                                          \
-		return 0;                                                     \
-	}
-DEFINE_SAFE_RMW(8, uint8_t)
-DEFINE_SAFE_RMW(16, uint16_t)
-DEFINE_SAFE_RMW(32, uint32_t)
-DEFINE_SAFE_RMW(64, uint64_t)
-
-/* The guarded instruction of atomic_fast()'s case faulted. */
-static __attribute__((noinline)) int atomic_fault_fast(struct gm_space *s,
-						       uint64_t gpa,
-						       unsigned int size)
-{
-	return gm__error_access(s, "atomic", gpa, size, gpa, -EFAULT,
-				fault_why);
-}
-
-/*
- * Every operation is a public function with atomic_fast()'s case inline
- * (FAST_OP: the builtin on a plain, aligned host pointer; SAFE_OP, in a
- * fault-safe space: the same through a guarded instruction, nonzero if it
- * faulted) and a static out-of-line one for everything else
- * (atomic_begin()).
- */
-#define ATOMIC_FAST(T, write, order_ok, slow_call, FAST_OP, SAFE_OP, RET)    \
-	{                                                                     \
-		struct gm__rcu_reader *rd;                                    \
-		uint64_t seq;                                                 \
-		uint8_t *p;                                                   \
-									      \
-		if (gm_likely(atomic_fast(s, gpa, sizeof(T), write, order_ok, \
-					  &rd, &seq, &p))) {                  \
-			if (gm_unlikely(s->flags & GM_SPACE_FAULT_SAFE)) {    \
-				if (SAFE_OP) {                                \
-					gm__rcu_exit_leaf(rd, seq);           \
-					return atomic_fault_fast(s, gpa,      \
-								 sizeof(T));  \
-				}                                             \
-			} else {                                              \
-				FAST_OP;                                      \
-			}                                                     \
-			gm__rcu_exit_leaf(rd, seq);                           \
-			return RET;                                           \
-		}                                                             \
-		return slow_call;                                             \
-	}
-
-#define DEFINE_ATOMIC(sfx, T, bits)                                           \
-	static __attribute__((noinline)) int atomic_load_slow_##sfx(          \
-		struct gm_space *s, uint64_t gpa, T *val, int order,          \
-		struct gm__rcu_reader *rd)                                    \
-	{                                                                     \
-		struct atomic_ref a;                                          \
-		int ret = atomic_begin(s, gpa, sizeof(T), 0,                  \
-				       val && GM__ORDER_OK_LOAD(order), rd,   \
-				       &a);                                   \
-		if (ret)                                                      \
-			return ret;                                           \
-		if (SAFE(&a)) {                                               \
-			if (gm__safe_load_##bits(a.p, val))                   \
-				return atomic_fault(s, gpa, sizeof(T), &a);   \
-		} else {                                                      \
-			*val = __atomic_load_n((T *)a.p, order);              \
-		}                                                             \
-		atomic_end(&a);                                               \
-		return 0;                                                     \
-	}                                                                     \
-	int gm_atomic_load_##sfx(struct gm_space *s, uint64_t gpa, T *val,    \
-				 int order)                                   \
-	ATOMIC_FAST(T, 0, val && GM__ORDER_OK_LOAD(order),                    \
-		    atomic_load_slow_##sfx(s, gpa, val, order, rd),           \
-		    *val = __atomic_load_n((T *)p, order),                    \
-		    gm__safe_load_##bits(p, val), 0)                          \
-	static __attribute__((noinline)) int atomic_store_slow_##sfx(         \
-		struct gm_space *s, uint64_t gpa, T val, int order,           \
-		struct gm__rcu_reader *rd)                                    \
-	{                                                                     \
-		struct atomic_ref a;                                          \
-		int ret = atomic_begin(s, gpa, sizeof(T), 1,                  \
-				       GM__ORDER_OK_STORE(order), rd, &a);    \
-		if (ret)                                                      \
-			return ret;                                           \
-		if (SAFE(&a)) {                                               \
-			if (order == GM_SEQ_CST                               \
-				    ? gm__safe_xchg_##bits(a.p, &val)         \
-				    : gm__safe_store_##bits(a.p, val))        \
-				return atomic_fault(s, gpa, sizeof(T), &a);   \
-		} else {                                                      \
-			__atomic_store_n((T *)a.p, val, order);               \
-		}                                                             \
-		atomic_end(&a);                                               \
-		return 0;                                                     \
-	}                                                                     \
-	int gm_atomic_store_##sfx(struct gm_space *s, uint64_t gpa, T val,    \
-				  int order)                                  \
-	ATOMIC_FAST(T, 1, GM__ORDER_OK_STORE(order),                          \
-		    atomic_store_slow_##sfx(s, gpa, val, order, rd),          \
-		    __atomic_store_n((T *)p, val, order),                     \
-		    (order == GM_SEQ_CST ? gm__safe_xchg_##bits(p, &val)      \
-					 : gm__safe_store_##bits(p, val)),    \
-		    0)                                                        \
-	DEFINE_RMW(xchg, sfx, T, bits, xchg, __atomic_exchange_n)            \
-	static __attribute__((noinline)) int atomic_cmpxchg_slow_##sfx(       \
-		struct gm_space *s, uint64_t gpa, T *expected, T desired,     \
-		int order, struct gm__rcu_reader *rd)                         \
-	{                                                                     \
-		struct atomic_ref a;                                          \
-		int ret = atomic_begin(s, gpa, sizeof(T), 1,                  \
-				       expected && GM__ORDER_OK_RMW(order),   \
-				       rd, &a);                               \
-		if (ret)                                                      \
-			return ret;                                           \
-		if (SAFE(&a)) {                                               \
-			ret = gm__safe_cmpxchg_##bits(a.p, expected,          \
-						      desired);               \
-			if (ret < 0)                                          \
-				return atomic_fault(s, gpa, sizeof(T), &a);   \
-		} else {                                                      \
-			ret = __atomic_compare_exchange_n(                    \
-				(T *)a.p, expected, desired, 0, order,        \
-				GM__ORDER_FAIL(order));                       \
-		}                                                             \
-		atomic_end(&a);                                               \
-		return ret ? 1 : 0;                                           \
-	}                                                                     \
-	int gm_atomic_cmpxchg_##sfx(struct gm_space *s, uint64_t gpa,         \
-				    T *expected, T desired, int order)        \
-	{                                                                     \
-		int ok = 0;                                                   \
-									      \
-		ATOMIC_FAST(T, 1, expected && GM__ORDER_OK_RMW(order),        \
-			    atomic_cmpxchg_slow_##sfx(s, gpa, expected,       \
-						      desired, order, rd),    \
-			    ok = __atomic_compare_exchange_n(                 \
-				    (T *)p, expected, desired, 0, order,      \
-				    GM__ORDER_FAIL(order)),                   \
-			    (ok = gm__safe_cmpxchg_##bits(p, expected,        \
-							  desired)) < 0,      \
-			    ok ? 1 : 0)                                       \
-	}                                                                     \
-	DEFINE_RMW(fetch_add, sfx, T, bits, xadd, __atomic_fetch_add)        \
-	DEFINE_FETCH_LOOP(or, |, sfx, T, bits)                                \
-	DEFINE_FETCH_LOOP(and, &, sfx, T, bits)
-
-/* Exchange and fetch-add: one locked instruction that returns the old
- * value. */
-#define DEFINE_RMW(name, sfx, T, bits, safe_op, builtin)                      \
-	static __attribute__((noinline)) int atomic_##name##_slow_##sfx(      \
-		struct gm_space *s, uint64_t gpa, T val, T *old, int order,   \
-		struct gm__rcu_reader *rd)                                    \
-	{                                                                     \
-		struct atomic_ref a;                                          \
-		T prev = val;                                                 \
-		int ret = atomic_begin(s, gpa, sizeof(T), 1,                  \
-				       GM__ORDER_OK_RMW(order), rd, &a);      \
-		if (ret)                                                      \
-			return ret;                                           \
-		if (SAFE(&a)) {                                               \
-			if (gm__safe_##safe_op##_##bits(a.p, &prev))          \
-				return atomic_fault(s, gpa, sizeof(T), &a);   \
-		} else {                                                      \
-			prev = builtin((T *)a.p, val, order);                 \
-		}                                                             \
-		atomic_end(&a);                                               \
-		if (old)                                                      \
-			*old = prev;                                          \
-		return 0;                                                     \
-	}                                                                     \
-	int gm_atomic_##name##_##sfx(struct gm_space *s, uint64_t gpa, T val, \
-				     T *old, int order)                       \
-	{                                                                     \
-		T prev;                                                       \
-									      \
-		ATOMIC_FAST(T, 1, GM__ORDER_OK_RMW(order),                    \
-			    atomic_##name##_slow_##sfx(s, gpa, val, old,      \
-						       order, rd),            \
-			    {                                                 \
-				    prev = builtin((T *)p, val, order);       \
-				    if (old)                                  \
-					    *old = prev;                      \
-			    },                                                \
-			    atomic_safe_rmw_##safe_op##_##bits(p, val, old),  \
-			    0)                                                \
-	}
-
-#define DEFINE_FETCH_LOOP(name, op, sfx, T, bits)                             \
-	static __attribute__((noinline)) int atomic_fetch_##name##_slow_##sfx( \
-		struct gm_space *s, uint64_t gpa, T val, T *old, int order,   \
-		struct gm__rcu_reader *rd)                                    \
-	{                                                                     \
-		struct atomic_ref a;                                          \
-		T prev;                                                       \
-		int ret = atomic_begin(s, gpa, sizeof(T), 1,                  \
-				       GM__ORDER_OK_RMW(order), rd, &a);      \
-		if (ret)                                                      \
-			return ret;                                           \
-		if (SAFE(&a)) {                                               \
-			if (gm__safe_load_##bits(a.p, &prev))                 \
-				return atomic_fault(s, gpa, sizeof(T), &a);   \
-			/* cmpxchg refreshes prev on failure; retry. */       \
-			while ((ret = gm__safe_cmpxchg_##bits(                \
-					a.p, &prev, (T)(prev op val))) == 0)  \
-				;                                             \
-			if (ret < 0)                                          \
-				return atomic_fault(s, gpa, sizeof(T), &a);   \
-		} else {                                                      \
-			prev = __atomic_fetch_##name((T *)a.p, val, order);   \
-		}                                                             \
-		atomic_end(&a);                                               \
-		if (old)                                                      \
-			*old = prev;                                          \
-		return 0;                                                     \
-	}                                                                     \
-	int gm_atomic_fetch_##name##_##sfx(struct gm_space *s, uint64_t gpa,  \
-					   T val, T *old, int order)          \
-	{                                                                     \
-		T prev;                                                       \
-									      \
-		ATOMIC_FAST(T, 1, GM__ORDER_OK_RMW(order),                    \
-			    atomic_fetch_##name##_slow_##sfx(s, gpa, val,     \
-							     old, order, rd), \
-			    {                                                 \
-				    prev = __atomic_fetch_##name((T *)p, val, \
-								 order);      \
-				    if (old)                                  \
-					    *old = prev;                      \
-			    },                                                \
-			    atomic_safe_##name##_##bits(p, val, old), 0)      \
-	}
-GM_INT_TYPES(DEFINE_ATOMIC)
-
-/* ---- views ---- */
-
-static int prot_ok(int prot)
-{
-	return prot && !(prot & ~(GM_PROT_READ | GM_PROT_WRITE));
-}
-
-int gm_view_get(struct gm_space *s, uint64_t gpa, uint64_t len, int prot,
-		struct gm_view *v)
-{
-	struct gm__rcu_reader *rd;
-	const struct gm__table *t;
-	const struct gm__entry *e, *next;
-	struct gm_map m;
-	int err;
-
-	if (v)
-		memset(v, 0, sizeof(*v));
-	if (!v || !prot_ok(prot) || !len)
-		return gm__error_access(s, "view", gpa, len, gpa, -EINVAL,
-					!v ? "view is NULL"
-					: !len ? "length is 0"
-					       : "invalid protection");
-	err = range_args(s, "view", gpa, v, len);
-	if (err)
-		return err;
-	rd = space_reader(s);
-	if (!rd)
-		return gm__error_access(s, "view", gpa, len, gpa, -ENOMEM,
-					NULL);
-	gm__rcu_enter(s->dom, rd);
-	t = space_table(s);
-	e = gm__space_lookup(t, rd, gpa);
-	if (!e) {
-		err = gm__error_access(s, "view", gpa, len, gpa, -EFAULT, NULL);
-		goto out;
-	}
-	if (gpa + (len - 1) > e->last) {
-		next = gm__space_next(t, e);
-		if (next && next->gpa == e->last + 1)
-			err = gm__error_access(s, "view", gpa, len,
-					       e->last + 1, -EINVAL,
-					       "a view cannot cross regions");
-		else
-			err = gm__error_access(s, "view", gpa, len,
-					       e->last + 1, -EFAULT, NULL);
-		goto out;
-	}
-	if ((prot & GM_PROT_WRITE) && (e->flags & GM_REGION_RDONLY)) {
-		err = gm__error_access(s, "view", gpa, len, gpa, -EACCES, NULL);
-		goto out;
-	}
-	err = gm__region_map(e->region, gpa - e->gpa, len, prot,
-			     GM_MAP_WHOLE | GM_MAP_HOLD, &m);
-	if (err) {
-		err = gm__error_map(s, "view", gpa, len, e->gpa + m.fault, err,
-				    e->region->ops->name);
-		goto out;
-	}
-	gm__region_get(e->region);
-	v->gpa = gpa;
-	v->len = len;
-	v->hva = m.hva;
-	v->region = e->region;
-	v->cookie = m.cookie;
-	v->prot = prot;
-out:
-	gm__rcu_exit(rd);
-	return err;
-}
-
-void gm_view_put(struct gm_view *v)
-{
-	struct gm_map m;
-
-	if (!v || !v->region)
-		return;
-	m = (struct gm_map){ .hva = v->hva, .len = v->len, .cookie = v->cookie };
-	gm__region_unmap(v->region, &m);
-	gm__region_put(v->region);
-	memset(v, 0, sizeof(*v));
-}
-
-/* ---- leases ---- */
-
-struct lease_piece {
-	struct gm_region *region; /* one reference each */
-	struct gm_map m;
-};
-
-struct gm_lease {
-	int niov, npiece, cap;
-	struct iovec *iov;	    /* merged where host-contiguous */
-	struct lease_piece *piece; /* one per mapping to release */
-};
-
-void gm_lease_put(struct gm_lease *l)
-{
-	int i;
-
-	if (!l)
-		return;
-	for (i = 0; i < l->npiece; i++) {
-		gm__region_unmap(l->piece[i].region, &l->piece[i].m);
-		gm__region_put(l->piece[i].region);
-	}
-	free(l->iov);
-	free(l->piece);
-	free(l);
-}
-
-static int lease_push(struct gm_lease *l, struct gm_region *r,
-		      const struct gm_map *m)
-{
-	struct iovec *last = l->niov ? &l->iov[l->niov - 1] : NULL;
-
-	if (l->npiece == l->cap) {
-		int cap = l->cap ? l->cap * 2 : 8;
-		struct iovec *iov;
-		struct lease_piece *pc;
-
-		if (cap <= l->cap) /* int overflow: absurdly many pieces */
-			return -ENOMEM;
-		iov = realloc(l->iov, (size_t)cap * sizeof(*iov));
-		if (!iov)
-			return -ENOMEM;
-		l->iov = iov;
-		pc = realloc(l->piece, (size_t)cap * sizeof(*pc));
-		if (!pc)
-			return -ENOMEM;
-		l->piece = pc;
-		l->cap = cap;
-		last = l->niov ? &l->iov[l->niov - 1] : NULL;
-	}
-	l->piece[l->npiece++] = (struct lease_piece){ .region = r, .m = *m };
-	if (last && (uint8_t *)last->iov_base + last->iov_len == m->hva)
-		last->iov_len += m->len;
-	else
-		l->iov[l->niov++] =
-			(struct iovec){ .iov_base = m->hva, .iov_len = m->len };
-	return 0;
-}
-
-static int lease_get(struct gm_space *s, const char *op, uint64_t gpa,
-		     size_t len, int prot, struct gm_lease **out)
-{
-	struct gm__rcu_reader *rd;
-	const struct gm__table *t;
-	const struct gm__entry *e;
-	struct gm_lease *l;
-	uint64_t done = 0, at;
-	int err;
-
-	l = calloc(1, sizeof(*l));
-	rd = space_reader(s);
-	if (!l || !rd) {
-		free(l);
-		return gm__error_access(s, op, gpa, len, gpa, -ENOMEM, NULL);
-	}
-	gm__rcu_enter(s->dom, rd);
-	t = space_table(s);
-	e = gm__space_lookup(t, rd, gpa);
-	err = range_check(t, e, gpa, len, prot & GM_PROT_WRITE, &at);
-	if (err) {
-		err = gm__error_access(s, op, gpa, len, at, err, NULL);
-		goto fail;
-	}
-	while (done < len) {
-		uint64_t cur = gpa + done, n = e->last - cur;
-
-		n = n < len - done - 1 ? n + 1 : len - done;
-		while (n) {
-			struct gm_map m;
-
-			err = gm__region_map(e->region, cur - e->gpa, n, prot,
-					     GM_MAP_HOLD, &m);
-			if (err) {
-				err = gm__error_map(s, op, gpa, len,
-						    e->gpa + m.fault, err,
-						    e->region->ops->name);
-				goto fail;
-			}
-			gm__region_get(e->region);
-			err = lease_push(l, e->region, &m);
-			if (err) {
-				gm__region_unmap(e->region, &m);
-				gm__region_put(e->region);
-				err = gm__error_access(s, op, gpa, len, cur,
-						       err, NULL);
-				goto fail;
-			}
-			done += m.len;
-			cur += m.len;
-			n -= m.len;
-		}
-		e = gm__space_next(t, e);
-	}
-	gm__rcu_exit(rd);
-	*out = l;
-	return 0;
-fail:
-	gm__rcu_exit(rd);
-	gm_lease_put(l);
-	return err;
-}
-
-int gm_lease_get(struct gm_space *s, uint64_t gpa, size_t len, int prot,
-		 struct gm_lease **out)
-{
-	int err;
-
-	if (out)
-		*out = NULL;
-	if (!out || !prot_ok(prot) || !len)
-		return gm__error_access(s, "lease", gpa, len, gpa, -EINVAL,
-					!out ? "out is NULL"
-					: !len ? "length is 0"
-					       : "invalid protection");
-	err = range_args(s, "lease", gpa, out, len);
-	if (err)
-		return err;
-	return lease_get(s, "lease", gpa, len, prot, out);
-}
-
-const struct iovec *gm_lease_iov(const struct gm_lease *l, int *iovcnt)
-{
-	if (iovcnt)
-		*iovcnt = l ? l->niov : 0;
-	return l ? l->iov : NULL;
-}
-
-/* ---- fd I/O ---- */
-
-static ssize_t fd_xfer(struct gm_space *s, uint64_t gpa, size_t len, int fd,
-		       int64_t offset, int to_guest)
-{
-	const char *op = to_guest ? "fd read" : "fd write";
-	struct gm_lease *l;
-	struct iovec *iov;
-	uint64_t done = 0;
-	int err, i = 0;
-
-	err = range_args(s, op, gpa, &fd, len);
-	if (err)
-		return err;
-	if (fd < 0 || offset < -1)
-		return gm__error_access(s, op, gpa, len, gpa, -EINVAL,
-					fd < 0 ? "fd is negative"
-					       : "offset is below -1");
-	if (offset >= 0 && (uint64_t)offset + len > (uint64_t)INT64_MAX)
-		return gm__error_access(s, op, gpa, len, gpa, -EOVERFLOW,
-					"file offset + length overflows");
-	if (!len)
-		return 0;
-	err = lease_get(s, op, gpa, len,
-			to_guest ? GM_PROT_WRITE : GM_PROT_READ, &l);
-	if (err)
-		return err;
-	/* The lease is ours alone, so its iovecs can be advanced in place
-	 * over short counts; the pieces that get unmapped are separate. */
-	iov = l->iov;
-	while (i < l->niov) {
-		int cnt = l->niov - i < IOV_MAX ? l->niov - i : IOV_MAX;
-		ssize_t n;
-
-		if (offset >= 0)
-			n = to_guest ? preadv(fd, iov + i, cnt,
-					      offset + (int64_t)done)
-				     : pwritev(fd, iov + i, cnt,
-					       offset + (int64_t)done);
-		else
-			n = to_guest ? readv(fd, iov + i, cnt)
-				     : writev(fd, iov + i, cnt);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			err = -errno;
-			break;
-		}
-		if (n == 0) /* end of file (or a device that takes nothing) */
-			break;
-		done += (uint64_t)n;
-		while (n > 0) {
-			if ((size_t)n >= iov[i].iov_len) {
-				n -= (ssize_t)iov[i].iov_len;
-				i++;
-			} else {
-				iov[i].iov_base = (uint8_t *)iov[i].iov_base + n;
-				iov[i].iov_len -= (size_t)n;
-				n = 0;
-			}
-		}
-	}
-	gm_lease_put(l);
-	if (err && !done)
-		return gm__error_access(s, op, gpa, len, gpa, err, NULL);
-	return (ssize_t)done;
-}
-
-ssize_t gm_read_from_fd(struct gm_space *s, uint64_t gpa, size_t len, int fd,
-			int64_t offset)
-{
-	return fd_xfer(s, gpa, len, fd, offset, 1);
-}
-
-ssize_t gm_write_to_fd(struct gm_space *s, uint64_t gpa, size_t len, int fd,
-		       int64_t offset)
-{
-	return fd_xfer(s, gpa, len, fd, offset, 0);
-}

@@ -93,6 +93,25 @@ gm__space_cached(struct gm_space *s, const struct gm__rcu_reader *r,
 	return 1;
 }
 
+/* This thread's reader for @s, or NULL when out of memory. */
+static inline struct gm__rcu_reader *gm__space_reader(struct gm_space *s)
+{
+	struct gm__rcu_reader *r = gm__rcu_last;
+
+	if (__builtin_expect(r != NULL && r->dom_id == s->dom_id, 1))
+		return r;
+	r = gm__rcu_last2;
+	if (__builtin_expect(r != NULL && r->dom_id == s->dom_id, 1))
+		return r;
+	return gm__rcu_reader_slow(s->dom);
+}
+
+/* The current table, inside a section of the space's domain. */
+static inline const struct gm__table *gm__space_table(struct gm_space *s)
+{
+	return atomic_load_explicit(&s->table, memory_order_acquire);
+}
+
 /* The entry after @e, or NULL. */
 static inline const struct gm__entry *gm__space_next(const struct gm__table *t,
 						     const struct gm__entry *e)
