@@ -30,6 +30,9 @@ enum cli_exit {
 	CLI_XEN = 6,	 /* Xen or backend setup failed, domain gone */
 	CLI_PARTIAL = 7, /* done, but some guest pages could not be read */
 	CLI_NOMEM = 8,	 /* out of memory or another system error */
+	/* Not an exit code: -h was given; the dispatcher prints the
+	 * command's usage, runs nothing more and exits with CLI_OK. */
+	CLI_HELP = -1,
 };
 
 /* The page size in which unreadable guest memory is recorded (Xen's). */
@@ -180,6 +183,27 @@ void cli_progress_clear(struct cli_progress *p);
 int cli_bad_add(struct cli_badlist *b, uint64_t gpa, uint64_t len, int err);
 void cli_bad_free(struct cli_badlist *b);
 
+/*
+ * Handle an option of getopt_long() that the command itself did not: the
+ * options every command takes (--json, --progress, -q, -h) and getopt's
+ * errors ('?', ':').  Return: CLI_OK, CLI_USAGE (printed), or CLI_HELP
+ * for -h, which the command returns for the dispatcher to print its
+ * usage.
+ */
+int cli_common_opt(struct cli *c, const char *cmd, int opt, char **argv);
+/* Long options of cli_common_opt, to append to a command's table. */
+#define CLI_OPT_JSON 0x1001
+#define CLI_OPT_PROGRESS 0x1002
+#define CLI_OPT_NO_PROGRESS 0x1003
+#define CLI_COMMON_LONGOPTS                                                   \
+	{ "json", no_argument, NULL, CLI_OPT_JSON },                          \
+		{ "progress", no_argument, NULL, CLI_OPT_PROGRESS },          \
+		{ "no-progress", no_argument, NULL, CLI_OPT_NO_PROGRESS },    \
+		{ "quiet", no_argument, NULL, 'q' },                          \
+		{ "help", no_argument, NULL, 'h' }
+/* The short options of cli_common_opt, for a command's optstring. */
+#define CLI_COMMON_SHORTOPTS ":qh"
+
 /* ---- target.c ---- */
 
 /* Global options that name targets; each returns an exit code. */
@@ -244,26 +268,7 @@ int cli_cmd_restore(struct cli *c, int argc, char **argv);
 /* core.c: open an ELF dump as read-only (or read-write) regions. */
 int cli_core_open(struct cli *c, const char *path);
 
-/*
- * guestmem.c: handle an option of getopt_long() that the command itself
- * did not: the options every command takes (--json, --progress, -q, -h)
- * and getopt's errors ('?', ':').  Return: CLI_OK or CLI_USAGE (printed);
- * -h prints the command's usage and exits.
- */
-int cli_common_opt(struct cli *c, const char *cmd, int opt, char **argv);
-/* Long options of cli_common_opt, to append to a command's table. */
-#define CLI_OPT_JSON 0x1001
-#define CLI_OPT_PROGRESS 0x1002
-#define CLI_OPT_NO_PROGRESS 0x1003
-#define CLI_COMMON_LONGOPTS                                                   \
-	{ "json", no_argument, NULL, CLI_OPT_JSON },                          \
-		{ "progress", no_argument, NULL, CLI_OPT_PROGRESS },          \
-		{ "no-progress", no_argument, NULL, CLI_OPT_NO_PROGRESS },    \
-		{ "quiet", no_argument, NULL, 'q' },                          \
-		{ "help", no_argument, NULL, 'h' }
-/* The short options of cli_common_opt, for a command's optstring. */
-#define CLI_COMMON_SHORTOPTS ":qh"
-/* Print one command's usage to @f. */
+/* guestmem.c: print one command's usage to @f. */
 void cli_cmd_usage(FILE *f, const char *cmd);
 
 #ifdef GUESTMEM_XENSIM

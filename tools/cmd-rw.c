@@ -185,8 +185,9 @@ int cli_cmd_read(struct cli *c, int argc, char **argv)
 		case 'p': plain = 1; break;
 		case 'o': out = optarg; break;
 		default:
-			if (cli_common_opt(c, "read", opt, argv))
-				return CLI_USAGE;
+			ret = cli_common_opt(c, "read", opt, argv);
+			if (ret)
+				return ret;
 		}
 	}
 	argc -= optind;
@@ -437,8 +438,9 @@ int cli_cmd_hexdump(struct cli *c, int argc, char **argv)
 			h.squeeze = 0;
 			break;
 		default:
-			if (cli_common_opt(c, "hexdump", opt, argv))
-				return CLI_USAGE;
+			ret = cli_common_opt(c, "hexdump", opt, argv);
+			if (ret)
+				return ret;
 		}
 	}
 	argc -= optind;
@@ -552,8 +554,9 @@ int cli_cmd_write(struct cli *c, int argc, char **argv)
 			input = optarg;
 			break;
 		default:
-			if (cli_common_opt(c, "write", opt, argv))
-				return CLI_USAGE;
+			ret = cli_common_opt(c, "write", opt, argv);
+			if (ret)
+				return ret;
 		}
 	}
 	argc -= optind;
@@ -663,8 +666,10 @@ int cli_cmd_fill(struct cli *c, int argc, char **argv)
 		if (opt == 't') {
 			if (type_arg("fill", optarg, &t))
 				return CLI_USAGE;
-		} else if (cli_common_opt(c, "fill", opt, argv)) {
-			return CLI_USAGE;
+		} else {
+			ret = cli_common_opt(c, "fill", opt, argv);
+			if (ret)
+				return ret;
 		}
 	}
 	argc -= optind;
@@ -747,9 +752,11 @@ int cli_cmd_copy(struct cli *c, int argc, char **argv)
 	uint8_t *buf;
 
 	while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, longopts,
-				  NULL)) != -1)
-		if (cli_common_opt(c, "copy", opt, argv))
-			return CLI_USAGE;
+				  NULL)) != -1) {
+		ret = cli_common_opt(c, "copy", opt, argv);
+		if (ret)
+			return ret;
+	}
 	argc -= optind;
 	argv += optind;
 	if (argc != 3)

@@ -207,8 +207,9 @@ int cli_cmd_search(struct cli *c, int argc, char **argv)
 							   "not be 0");
 			break;
 		default:
-			if (cli_common_opt(c, "search", opt, argv))
-				return CLI_USAGE;
+			ret = cli_common_opt(c, "search", opt, argv);
+			if (ret)
+				return ret;
 		}
 	}
 	argc -= optind;

@@ -405,9 +405,11 @@ int cli_cmd_dump(struct cli *c, int argc, char **argv)
 	int opt, ret, err;
 
 	while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, longopts,
-				  NULL)) != -1)
-		if (cli_common_opt(c, "dump", opt, argv))
-			return CLI_USAGE;
+				  NULL)) != -1) {
+		ret = cli_common_opt(c, "dump", opt, argv);
+		if (ret)
+			return ret;
+	}
 	argc -= optind;
 	argv += optind;
 	if (argc < 1)
@@ -769,9 +771,11 @@ int cli_cmd_restore(struct cli *c, int argc, char **argv)
 	int opt, ret;
 
 	while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, longopts,
-				  NULL)) != -1)
-		if (cli_common_opt(c, "restore", opt, argv))
-			return CLI_USAGE;
+				  NULL)) != -1) {
+		ret = cli_common_opt(c, "restore", opt, argv);
+		if (ret)
+			return ret;
+	}
 	argc -= optind;
 	argv += optind;
 	if (argc != 1)

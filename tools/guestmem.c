@@ -184,34 +184,6 @@ void cli_cmd_usage(FILE *f, const char *cmd)
 			   "--no-progress, -q and -h.\n");
 }
 
-int cli_common_opt(struct cli *c, const char *cmd, int opt, char **argv)
-{
-	switch (opt) {
-	case CLI_OPT_JSON:
-		c->json = 1;
-		return CLI_OK;
-	case CLI_OPT_PROGRESS:
-		c->progress = 1;
-		return CLI_OK;
-	case CLI_OPT_NO_PROGRESS:
-		c->progress = 0;
-		return CLI_OK;
-	case 'q':
-		c->quiet = 1;
-		return CLI_OK;
-	case 'h':
-		cli_cmd_usage(stdout, cmd);
-		exit(CLI_OK);
-	case ':':
-		return cli_usage(cmd, "option '%s' needs an argument",
-				 argv[optind - 1]);
-	default:
-		if (optopt)
-			return cli_usage(cmd, "unknown option '-%c'", optopt);
-		return cli_usage(cmd, "unknown option '%s'", argv[optind - 1]);
-	}
-}
-
 static const struct option global_opts[] = {
 	{ "image", required_argument, NULL, 'I' },
 	{ "anon", required_argument, NULL, 'A' },
@@ -232,11 +204,18 @@ static const struct option global_opts[] = {
 /* Run one command: argv[0] is its name, ';' already cut off. */
 static int run(struct cli *c, const struct command *k, int argc, char **argv)
 {
+	int ret;
+
 	/* Each command parses its own options from scratch: optind = 0
 	 * makes glibc's getopt start over. */
 	optind = 0;
 	opterr = 0;
-	return k->fn(c, argc, argv);
+	ret = k->fn(c, argc, argv);
+	/* -h: the command's usage, and then nothing else runs, as after
+	 * --help. */
+	if (ret == CLI_HELP)
+		cli_cmd_usage(stdout, k->name);
+	return ret;
 }
 
 static int help_command(int argc, char **argv)
@@ -324,6 +303,8 @@ int main(int argc, char **argv)
 	}
 	cli_targets_close(&c);
 	free((void *)c.core_note);
+	if (ret == CLI_HELP)
+		return CLI_OK;
 	/* Output that never reached its file is an I/O error too. */
 	if (fflush(stdout) || ferror(stdout)) {
 		cli_err("error writing to standard output: %s",

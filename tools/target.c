@@ -653,12 +653,14 @@ int cli_cmd_info(struct cli *c, int argc, char **argv)
 						  { NULL, 0, NULL, 0 } };
 	char sz[32];
 	size_t i;
-	int opt, w;
+	int opt, ret, w;
 
 	while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, longopts,
-				  NULL)) != -1)
-		if (cli_common_opt(c, "info", opt, argv))
-			return CLI_USAGE;
+				  NULL)) != -1) {
+		ret = cli_common_opt(c, "info", opt, argv);
+		if (ret)
+			return ret;
+	}
 	if (optind < argc)
 		return cli_usage("info", "unexpected argument '%s'",
 				 argv[optind]);

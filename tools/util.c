@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -75,6 +76,35 @@ int cli_fail(int err)
 	else
 		cli_err("%s", strerror(-err));
 	return cli_exit_access(err);
+}
+
+/* ---- options ---- */
+
+int cli_common_opt(struct cli *c, const char *cmd, int opt, char **argv)
+{
+	switch (opt) {
+	case CLI_OPT_JSON:
+		c->json = 1;
+		return CLI_OK;
+	case CLI_OPT_PROGRESS:
+		c->progress = 1;
+		return CLI_OK;
+	case CLI_OPT_NO_PROGRESS:
+		c->progress = 0;
+		return CLI_OK;
+	case 'q':
+		c->quiet = 1;
+		return CLI_OK;
+	case 'h':
+		return CLI_HELP;
+	case ':':
+		return cli_usage(cmd, "option '%s' needs an argument",
+				 argv[optind - 1]);
+	default:
+		if (optopt)
+			return cli_usage(cmd, "unknown option '-%c'", optopt);
+		return cli_usage(cmd, "unknown option '%s'", argv[optind - 1]);
+	}
 }
 
 /* ---- numbers ---- */
