@@ -265,9 +265,6 @@ int cli_cmd_search(struct cli *c, int argc, char **argv);
 int cli_cmd_dump(struct cli *c, int argc, char **argv);
 int cli_cmd_restore(struct cli *c, int argc, char **argv);
 
-/* core.c: open an ELF dump as read-only (or read-write) regions. */
-int cli_core_open(struct cli *c, const char *path);
-
 /* guestmem.c: print one command's usage to @f. */
 void cli_cmd_usage(FILE *f, const char *cmd);
 

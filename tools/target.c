@@ -24,6 +24,7 @@
 #include <guestmem/xen.h>
 
 #include "cli.h"
+#include "elfcore.h"
 
 struct target {
 	int kind; /* the option: 'I', 'A', 'C', 'D', 'G' */
@@ -76,15 +77,26 @@ static int source_add(struct cli *c, uint64_t gpa, uint64_t size,
 	return 0;
 }
 
-/* Add @r to the space, or report why not and destroy it. */
-static int add_region(struct cli *c, struct gm_region *r, const char *what)
+/* Add @r to the space, or report why not after what @fmt says it is, and
+ * destroy it. */
+static int add_region(struct cli *c, struct gm_region *r, const char *fmt,
+		      ...) __attribute__((format(printf, 3, 4)));
+static int add_region(struct cli *c, struct gm_region *r, const char *fmt,
+		      ...)
 {
 	int ret = gm_space_add_region(c->space, r);
+	char *what;
+	va_list ap;
 
 	if (!ret)
 		return CLI_OK;
 	gm_region_destroy(r);
-	cli_err("%s: %s", what, gm_last_error());
+	va_start(ap, fmt);
+	if (vasprintf(&what, fmt, ap) < 0)
+		what = NULL;
+	va_end(ap);
+	cli_err("%s: %s", what ? what : "out of memory", gm_last_error());
+	free(what);
 	return ret == -EEXIST ? CLI_USAGE : cli_exit_access(ret);
 }
 
@@ -117,7 +129,7 @@ static int open_image(struct cli *c, const char *arg)
 	struct gm_region *r;
 	struct stat st;
 	uint64_t gpa;
-	char *path, what[64];
+	char *path;
 	int fd, ret;
 
 	ret = split_at("--image", arg, &path, &gpa);
@@ -157,8 +169,7 @@ static int open_image(struct cli *c, const char *arg)
 							  : CLI_IO;
 		goto out;
 	}
-	snprintf(what, sizeof(what), "image '%.40s'", path);
-	ret = add_region(c, r, what);
+	ret = add_region(c, r, "image '%.40s'", path);
 	if (!ret && source_add(c, gpa, (uint64_t)st.st_size, "image '%s'",
 			       path))
 		ret = CLI_NOMEM;
@@ -317,6 +328,107 @@ out:
 	return ret;
 }
 
+/* Describe a dump's notes for info. */
+static int core_describe(struct cli *c, const struct elfcore *k)
+{
+	char *s = NULL, *add, sz[32];
+	size_t i;
+
+	if (!k->info && !k->nbad)
+		return 0;
+	if (asprintf(&add, "dump '%s':\n", k->path) < 0)
+		return -ENOMEM;
+	s = add;
+	if (k->info) {
+		char *line = k->info, *nl;
+
+		for (; *line; line = nl + 1) {
+			nl = strchr(line, '\n');
+			if (!nl)
+				nl = line + strlen(line) - 1;
+			if (asprintf(&add, "%s  %.*s\n", s, (int)(nl - line),
+				     line) < 0)
+				goto nomem;
+			free(s);
+			s = add;
+			if (!nl[0] || !nl[1])
+				break;
+		}
+	}
+	for (i = 0; i < k->nbad; i++) {
+		const struct cli_bad *b = &k->bad[i];
+
+		if (!b->len)
+			continue;
+		if (asprintf(&add, "%s  unreadable when dumped: 0x%" PRIx64
+			     "-0x%" PRIx64 " (%s): %s\n", s, b->gpa,
+			     b->gpa + (b->len - 1), cli_size(b->len, sz),
+			     strerror(-b->err)) < 0)
+			goto nomem;
+		free(s);
+		s = add;
+	}
+	if (c->core_note) {
+		if (asprintf(&add, "%s%s", c->core_note, s) < 0)
+			goto nomem;
+		free(s);
+		free((void *)c->core_note);
+		s = add;
+	}
+	c->core_note = s;
+	return 0;
+nomem:
+	free(s);
+	return -ENOMEM;
+}
+
+static int open_core(struct cli *c, const char *path)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	int rw = c->writing && !c->read_only;
+	struct gm_region *r;
+	struct elfcore k;
+	size_t i;
+	int ret;
+
+	ret = elfcore_open(&k, path, rw);
+	for (i = 0; !ret && i < k.nseg; i++) {
+		const struct elfcore_seg *s = &k.seg[i];
+
+		if (s->filesz != s->size ||
+		    (s->gpa | s->size | s->offset) % (uint64_t)page) {
+			cli_err("dump '%s': segment %zu (0x%" PRIx64
+				", %" PRIu64 " bytes) is not page-aligned or "
+				"not all in the file; --core cannot map it "
+				"(restore it into a target instead)",
+				path, i + 1, s->gpa, s->size);
+			ret = CLI_USAGE;
+			break;
+		}
+		ret = gm_unix_region_new_fd(s->gpa, s->size, k.fd,
+					    (int64_t)s->offset,
+					    rw ? 0 : GM_UNIX_RDONLY, &r);
+		if (ret) {
+			cli_err("dump '%s': segment %zu: %s", path, i + 1,
+				strerror(-ret));
+			ret = CLI_IO;
+			break;
+		}
+		ret = add_region(c, r, "dump '%s'", path);
+		if (!ret && source_add(c, s->gpa, s->size,
+				       "dump '%s' segment %zu", path, i + 1)) {
+			cli_err("out of memory");
+			ret = CLI_NOMEM;
+		}
+	}
+	if (!ret && core_describe(c, &k)) {
+		cli_err("out of memory");
+		ret = CLI_NOMEM;
+	}
+	elfcore_close(&k);
+	return ret;
+}
+
 /* The space's name: the first target's, as error messages show it. */
 static void space_name(char *buf, size_t n)
 {
@@ -385,7 +497,7 @@ int cli_targets_open(struct cli *c)
 			ret = open_anon(c, targets[i].arg);
 			break;
 		case 'C':
-			ret = cli_core_open(c, targets[i].arg);
+			ret = open_core(c, targets[i].arg);
 			break;
 		case 'G':
 			ret = open_grant(c, targets[i].arg);
