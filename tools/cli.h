@@ -118,6 +118,9 @@ int cli_parse_value(const char *s, unsigned int bits, uint64_t *out);
 /* cli_parse_u64 with a usage error naming @what on failure. */
 int cli_arg_u64(const char *cmd, const char *what, const char *s,
 		uint64_t *out);
+/* cli_type_find with a usage error listing the types on failure. */
+int cli_arg_type(const char *cmd, const char *name,
+		 const struct cli_type **t);
 
 /* Look up an integer type by name; NULL if unknown. */
 const struct cli_type *cli_type_find(const char *name);
@@ -184,14 +187,47 @@ int cli_bad_add(struct cli_badlist *b, uint64_t gpa, uint64_t len, int err);
 void cli_bad_free(struct cli_badlist *b);
 
 /*
- * Handle an option of getopt_long() that the command itself did not: the
- * options every command takes (--json, --progress, -q, -h) and getopt's
- * errors ('?', ':').  Return: CLI_OK, CLI_USAGE (printed), or CLI_HELP
- * for -h, which the command returns for the dispatcher to print its
- * usage.
+ * One option of a command, for cli_getopt(): its names and where its value
+ * goes.  A command's table is an array ended by an entry with key 0.
+ */
+enum cli_arg {
+	CLI_ARG_NONE,	/* no argument: *(int *)p = val */
+	CLI_ARG_STRING, /* *(const char **)p = the argument */
+	CLI_ARG_NUMBER, /* *(uint64_t *)p = the argument, a number other
+			 * than 0, named @what in messages */
+	CLI_ARG_TYPE,	/* *(const struct cli_type **)p = the integer type
+			 * named, or NULL for the name @what if set */
+};
+
+struct cli_opt {
+	int key;	  /* the short option */
+	const char *name; /* the long option */
+	enum cli_arg arg;
+	void *p;
+	int val;
+	const char *what;
+};
+
+/* A command has at most this many options of its own. */
+#define CLI_OPTS_MAX 8
+
+/*
+ * Parse the options of command @cmd: those of @opts (may be NULL) and the
+ * ones every command takes, in any order among the operands.  On success
+ * *argc and *argv are left with the operands alone.
+ * Return: CLI_OK, CLI_USAGE (printed), or CLI_HELP for -h, which the
+ * command returns for the dispatcher to print its usage.
+ */
+int cli_getopt(struct cli *c, const char *cmd, const struct cli_opt *opts,
+	       int *argc, char ***argv);
+/*
+ * Handle an option of getopt_long() that is not a command's own: the
+ * options every command (and the tool itself) takes, --json, --progress,
+ * --no-progress, -q, -h, and getopt's errors ('?', ':').
+ * Return: as cli_getopt().
  */
 int cli_common_opt(struct cli *c, const char *cmd, int opt, char **argv);
-/* Long options of cli_common_opt, to append to a command's table. */
+/* Long options of cli_common_opt, to append to a getopt_long() table. */
 #define CLI_OPT_JSON 0x1001
 #define CLI_OPT_PROGRESS 0x1002
 #define CLI_OPT_NO_PROGRESS 0x1003
@@ -201,7 +237,7 @@ int cli_common_opt(struct cli *c, const char *cmd, int opt, char **argv);
 		{ "no-progress", no_argument, NULL, CLI_OPT_NO_PROGRESS },    \
 		{ "quiet", no_argument, NULL, 'q' },                          \
 		{ "help", no_argument, NULL, 'h' }
-/* The short options of cli_common_opt, for a command's optstring. */
+/* The short options of cli_common_opt, for an optstring. */
 #define CLI_COMMON_SHORTOPTS ":qh"
 
 /* ---- target.c ---- */

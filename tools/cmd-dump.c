@@ -11,7 +11,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,20 +201,13 @@ static void dump_summary(struct cli *c, struct dump *d, const char *path,
 
 int cli_cmd_dump(struct cli *c, int argc, char **argv)
 {
-	static const struct option longopts[] = { CLI_COMMON_LONGOPTS,
-						  { NULL, 0, NULL, 0 } };
 	struct dump d = { 0 };
 	uint64_t start, len;
-	int opt, ret, err;
+	int ret, err;
 
-	while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, longopts,
-				  NULL)) != -1) {
-		ret = cli_common_opt(c, "dump", opt, argv);
-		if (ret)
-			return ret;
-	}
-	argc -= optind;
-	argv += optind;
+	ret = cli_getopt(c, "dump", NULL, &argc, &argv);
+	if (ret)
+		return ret;
 	if (argc < 1)
 		return cli_usage("dump", "missing FILE");
 	ret = cli_range_args(c, "dump", argc - 1, argv + 1, &start, &len);
@@ -281,24 +273,17 @@ out:
 
 int cli_cmd_restore(struct cli *c, int argc, char **argv)
 {
-	static const struct option longopts[] = { CLI_COMMON_LONGOPTS,
-						  { NULL, 0, NULL, 0 } };
 	uint64_t total = 0, done = 0, skipped = 0;
 	size_t i, nseg = 0, seg = 0;
 	struct cli_progress prog;
 	uint8_t *buf = NULL;
 	struct elfcore k;
 	char a[32], b[32];
-	int opt, ret;
+	int ret;
 
-	while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, longopts,
-				  NULL)) != -1) {
-		ret = cli_common_opt(c, "restore", opt, argv);
-		if (ret)
-			return ret;
-	}
-	argc -= optind;
-	argv += optind;
+	ret = cli_getopt(c, "restore", NULL, &argc, &argv);
+	if (ret)
+		return ret;
 	if (argc != 1)
 		return cli_usage("restore", argc ? "too many arguments"
 						 : "missing FILE");

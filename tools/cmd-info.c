@@ -6,7 +6,6 @@
  */
 #include "config.h"
 
-#include <getopt.h>
 #include <inttypes.h>
 
 #include "cli.h"
@@ -78,21 +77,15 @@ static void info_json(struct cli *c)
 
 int cli_cmd_info(struct cli *c, int argc, char **argv)
 {
-	static const struct option longopts[] = { CLI_COMMON_LONGOPTS,
-						  { NULL, 0, NULL, 0 } };
 	char sz[32];
 	size_t i;
-	int opt, ret, w;
+	int ret, w;
 
-	while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, longopts,
-				  NULL)) != -1) {
-		ret = cli_common_opt(c, "info", opt, argv);
-		if (ret)
-			return ret;
-	}
-	if (optind < argc)
-		return cli_usage("info", "unexpected argument '%s'",
-				 argv[optind]);
+	ret = cli_getopt(c, "info", NULL, &argc, &argv);
+	if (ret)
+		return ret;
+	if (argc)
+		return cli_usage("info", "unexpected argument '%s'", argv[0]);
 	if (c->json) {
 		info_json(c);
 		return CLI_OK;

@@ -11,7 +11,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,17 +19,6 @@
 #include "cli.h"
 
 /* ---- shared ---- */
-
-/* Parse an integer type name, or report it. */
-static int type_arg(const char *cmd, const char *name,
-		    const struct cli_type **t)
-{
-	*t = cli_type_find(name);
-	if (!*t)
-		return cli_usage(cmd, "unknown type '%s' (u8 u16 u32 u64 "
-				      "le16 le32 le64 be16 be32 be64)", name);
-	return CLI_OK;
-}
 
 /*
  * Report a write that stopped after @done of @len bytes at @gpa.  The
@@ -154,44 +142,24 @@ static int read_raw(struct cli *c, uint64_t gpa, uint64_t len,
 
 int cli_cmd_read(struct cli *c, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "type", required_argument, NULL, 't' },
-		{ "hex", no_argument, NULL, 'x' },
-		{ "dec", no_argument, NULL, 'd' },
-		{ "signed", no_argument, NULL, 's' },
-		{ "plain", no_argument, NULL, 'p' },
-		{ "output", required_argument, NULL, 'o' },
-		CLI_COMMON_LONGOPTS,
-		{ NULL, 0, NULL, 0 },
-	};
 	const struct cli_type *t = cli_type_find("u32");
-	const char *out = NULL, *tname = "u32";
-	int opt, fmt = FMT_HEX, plain = 0, raw = 0, w, ret = CLI_OK;
+	int fmt = FMT_HEX, plain = 0, w, ret;
+	const char *out = NULL;
+	const struct cli_opt opts[] = {
+		{ 't', "type", CLI_ARG_TYPE, .p = &t, .what = "bytes" },
+		{ 'x', "hex", CLI_ARG_NONE, .p = &fmt, .val = FMT_HEX },
+		{ 'd', "dec", CLI_ARG_NONE, .p = &fmt, .val = FMT_DEC },
+		{ 's', "signed", CLI_ARG_NONE, .p = &fmt, .val = FMT_SIGNED },
+		{ 'p', "plain", CLI_ARG_NONE, .p = &plain, .val = 1 },
+		{ 'o', "output", CLI_ARG_STRING, .p = &out },
+		{ 0 },
+	};
 	uint64_t gpa, count = 1, len, i;
 	uint8_t *buf;
 
-	while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS "t:xdspo:",
-				  longopts, NULL)) != -1) {
-		switch (opt) {
-		case 't':
-			tname = optarg;
-			raw = !strcmp(optarg, "bytes");
-			if (!raw && type_arg("read", optarg, &t))
-				return CLI_USAGE;
-			break;
-		case 'x': fmt = FMT_HEX; break;
-		case 'd': fmt = FMT_DEC; break;
-		case 's': fmt = FMT_SIGNED; break;
-		case 'p': plain = 1; break;
-		case 'o': out = optarg; break;
-		default:
-			ret = cli_common_opt(c, "read", opt, argv);
-			if (ret)
-				return ret;
-		}
-	}
-	argc -= optind;
-	argv += optind;
+	ret = cli_getopt(c, "read", opts, &argc, &argv);
+	if (ret)
+		return ret;
 	if (argc < 1 || argc > 2)
 		return cli_usage("read", argc ? "too many arguments"
 					      : "missing ADDR");
@@ -200,16 +168,18 @@ int cli_cmd_read(struct cli *c, int argc, char **argv)
 		return CLI_USAGE;
 	if (!count)
 		return cli_usage("read", "the count must not be 0");
-	if (out && !raw)
+	/* -t bytes: raw bytes, no type. */
+	if (out && t)
 		return cli_usage("read", "-o is for -t bytes");
-	if (raw) {
+	if (!t) {
 		if (cli_wraps(gpa, count))
 			return cli_usage("read", "the range wraps past 2^64");
 		return read_raw(c, gpa, count, out);
 	}
 	if (count > UINT64_MAX / t->size || cli_wraps(gpa, count * t->size))
 		return cli_usage("read", "%" PRIu64 " x %s at 0x%" PRIx64
-					 " wraps past 2^64", count, tname, gpa);
+					 " wraps past 2^64", count, t->name,
+				 gpa);
 	len = count * t->size;
 	ret = cli_check_range(c, "read", gpa, len, 0);
 	if (ret)
@@ -416,35 +386,19 @@ static void hd_line(struct hexdump *h, uint64_t at, const uint8_t *p,
 
 int cli_cmd_hexdump(struct cli *c, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "type", required_argument, NULL, 't' },
-		{ "no-squeeze", no_argument, NULL, 'v' },
-		CLI_COMMON_LONGOPTS,
-		{ NULL, 0, NULL, 0 },
-	};
 	struct hexdump h = { .c = c, .squeeze = 1, .len = 256 };
+	const struct cli_opt opts[] = {
+		{ 't', "type", CLI_ARG_TYPE, .p = &h.t },
+		{ 'v', "no-squeeze", CLI_ARG_NONE, .p = &h.squeeze, .val = 0 },
+		{ 0 },
+	};
 	uint64_t off, chunk = CLI_CHUNK;
-	int opt, ret = CLI_OK;
+	int ret;
 
 	h.t = cli_type_find("u8");
-	while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS "t:v",
-				  longopts, NULL)) != -1) {
-		switch (opt) {
-		case 't':
-			if (type_arg("hexdump", optarg, &h.t))
-				return CLI_USAGE;
-			break;
-		case 'v':
-			h.squeeze = 0;
-			break;
-		default:
-			ret = cli_common_opt(c, "hexdump", opt, argv);
-			if (ret)
-				return ret;
-		}
-	}
-	argc -= optind;
-	argv += optind;
+	ret = cli_getopt(c, "hexdump", opts, &argc, &argv);
+	if (ret)
+		return ret;
 	if (argc < 1 || argc > 2)
 		return cli_usage("hexdump", argc ? "too many arguments"
 						 : "missing ADDR");
@@ -531,36 +485,21 @@ int cli_cmd_hexdump(struct cli *c, int argc, char **argv)
 
 int cli_cmd_write(struct cli *c, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "type", required_argument, NULL, 't' },
-		{ "input", required_argument, NULL, 'i' },
-		CLI_COMMON_LONGOPTS,
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *tname = "u32", *input = NULL;
+	const struct cli_opt opts[] = {
+		{ 't', "type", CLI_ARG_STRING, .p = &tname },
+		{ 'i', "input", CLI_ARG_STRING, .p = &input },
+		{ 0 },
+	};
 	const struct cli_type *t = NULL;
 	uint8_t *buf = NULL, *part;
 	size_t len = 0, n;
 	uint64_t gpa, v;
-	int opt, i, ret;
+	int i, ret;
 
-	while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS "t:i:",
-				  longopts, NULL)) != -1) {
-		switch (opt) {
-		case 't':
-			tname = optarg;
-			break;
-		case 'i':
-			input = optarg;
-			break;
-		default:
-			ret = cli_common_opt(c, "write", opt, argv);
-			if (ret)
-				return ret;
-		}
-	}
-	argc -= optind;
-	argv += optind;
+	ret = cli_getopt(c, "write", opts, &argc, &argv);
+	if (ret)
+		return ret;
 	if (argc < 1)
 		return cli_usage("write", "missing ADDR");
 	if (cli_arg_u64("write", "address", argv[0], &gpa))
@@ -608,7 +547,7 @@ int cli_cmd_write(struct cli *c, int argc, char **argv)
 			free(part);
 		}
 	} else {
-		if (type_arg("write", tname, &t))
+		if (cli_arg_type("write", tname, &t))
 			return CLI_USAGE;
 		buf = malloc((size_t)argc * t->size);
 		if (!buf) {
@@ -649,31 +588,20 @@ int cli_cmd_write(struct cli *c, int argc, char **argv)
 
 int cli_cmd_fill(struct cli *c, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "type", required_argument, NULL, 't' },
-		CLI_COMMON_LONGOPTS,
-		{ NULL, 0, NULL, 0 },
-	};
 	const struct cli_type *t = cli_type_find("u8");
+	const struct cli_opt opts[] = {
+		{ 't', "type", CLI_ARG_TYPE, .p = &t },
+		{ 0 },
+	};
 	struct cli_progress p;
 	uint64_t gpa, len, v, done = 0;
 	uint8_t *buf;
 	size_t bl, i;
-	int opt, ret;
+	int ret;
 
-	while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS "t:",
-				  longopts, NULL)) != -1) {
-		if (opt == 't') {
-			if (type_arg("fill", optarg, &t))
-				return CLI_USAGE;
-		} else {
-			ret = cli_common_opt(c, "fill", opt, argv);
-			if (ret)
-				return ret;
-		}
-	}
-	argc -= optind;
-	argv += optind;
+	ret = cli_getopt(c, "fill", opts, &argc, &argv);
+	if (ret)
+		return ret;
 	if (argc != 3)
 		return cli_usage("fill", "expected ADDR LEN VALUE");
 	if (cli_arg_u64("fill", "address", argv[0], &gpa) ||
@@ -744,21 +672,14 @@ static void copy_failed(uint64_t dst, uint64_t len, uint64_t off, size_t w,
 
 int cli_cmd_copy(struct cli *c, int argc, char **argv)
 {
-	static const struct option longopts[] = { CLI_COMMON_LONGOPTS,
-						  { NULL, 0, NULL, 0 } };
 	uint64_t src, dst, len, done = 0;
 	struct cli_progress p;
-	int opt, ret, back;
+	int ret, back;
 	uint8_t *buf;
 
-	while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, longopts,
-				  NULL)) != -1) {
-		ret = cli_common_opt(c, "copy", opt, argv);
-		if (ret)
-			return ret;
-	}
-	argc -= optind;
-	argv += optind;
+	ret = cli_getopt(c, "copy", NULL, &argc, &argv);
+	if (ret)
+		return ret;
 	if (argc != 3)
 		return cli_usage("copy", "expected SRC DST LEN");
 	if (cli_arg_u64("copy", "source address", argv[0], &src) ||

@@ -10,7 +10,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,49 +170,23 @@ static void summary_json(struct search *s, uint64_t start, uint64_t len)
 
 int cli_cmd_search(struct cli *c, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "type", required_argument, NULL, 't' },
-		{ "align", required_argument, NULL, 'a' },
-		{ "max", required_argument, NULL, 'm' },
-		CLI_COMMON_LONGOPTS,
-		{ NULL, 0, NULL, 0 },
-	};
 	struct search s = { .align = 1 };
 	const char *tname = "string";
+	const struct cli_opt opts[] = {
+		{ 't', "type", CLI_ARG_STRING, .p = &tname },
+		{ 'a', "align", CLI_ARG_NUMBER, .p = &s.align,
+		  .what = "alignment" },
+		{ 'm', "max", CLI_ARG_NUMBER, .p = &s.max, .what = "maximum" },
+		{ 0 },
+	};
 	uint8_t *pat = NULL;
 	uint64_t start, len;
-	int opt, ret;
 	size_t i;
+	int ret;
 
-	while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS "t:a:m:",
-				  longopts, NULL)) != -1) {
-		switch (opt) {
-		case 't':
-			tname = optarg;
-			break;
-		case 'a':
-			if (cli_arg_u64("search", "alignment", optarg,
-					&s.align))
-				return CLI_USAGE;
-			if (!s.align)
-				return cli_usage("search", "the alignment must "
-							   "not be 0");
-			break;
-		case 'm':
-			if (cli_arg_u64("search", "maximum", optarg, &s.max))
-				return CLI_USAGE;
-			if (!s.max)
-				return cli_usage("search", "the maximum must "
-							   "not be 0");
-			break;
-		default:
-			ret = cli_common_opt(c, "search", opt, argv);
-			if (ret)
-				return ret;
-		}
-	}
-	argc -= optind;
-	argv += optind;
+	ret = cli_getopt(c, "search", opts, &argc, &argv);
+	if (ret)
+		return ret;
 	if (argc < 1)
 		return cli_usage("search", "missing PATTERN");
 	ret = cli_range_args(c, "search", argc - 1, argv + 1, &start, &len);

@@ -192,12 +192,8 @@ static const struct option global_opts[] = {
 	{ "xen-grant", required_argument, NULL, 'G' },
 	{ "xen-cache", required_argument, NULL, 'X' },
 	{ "read-only", no_argument, NULL, 'R' },
-	{ "json", no_argument, NULL, CLI_OPT_JSON },
-	{ "progress", no_argument, NULL, CLI_OPT_PROGRESS },
-	{ "no-progress", no_argument, NULL, CLI_OPT_NO_PROGRESS },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
+	CLI_COMMON_LONGOPTS,
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -237,8 +233,8 @@ int main(int argc, char **argv)
 	int opt, ret, i, first, writing = 0;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+:qhV", global_opts, NULL)) !=
-	       -1) {
+	while ((opt = getopt_long(argc, argv, "+" CLI_COMMON_SHORTOPTS "V",
+				  global_opts, NULL)) != -1) {
 		switch (opt) {
 		case 'I':
 		case 'A':

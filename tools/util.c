@@ -107,6 +107,78 @@ int cli_common_opt(struct cli *c, const char *cmd, int opt, char **argv)
 	}
 }
 
+/* Store the argument of option @o, checked. */
+static int opt_value(const char *cmd, const struct cli_opt *o,
+		     const char *arg)
+{
+	switch (o->arg) {
+	case CLI_ARG_NONE:
+		*(int *)o->p = o->val;
+		return CLI_OK;
+	case CLI_ARG_STRING:
+		*(const char **)o->p = arg;
+		return CLI_OK;
+	case CLI_ARG_NUMBER:
+		if (cli_arg_u64(cmd, o->what, arg, o->p))
+			return CLI_USAGE;
+		if (!*(uint64_t *)o->p)
+			return cli_usage(cmd, "the %s must not be 0", o->what);
+		return CLI_OK;
+	case CLI_ARG_TYPE:
+		if (o->what && !strcmp(arg, o->what)) {
+			*(const struct cli_type **)o->p = NULL;
+			return CLI_OK;
+		}
+		return cli_arg_type(cmd, arg, o->p);
+	}
+	return CLI_USAGE; /* cannot happen: every kind is handled above */
+}
+
+int cli_getopt(struct cli *c, const char *cmd, const struct cli_opt *opts,
+	       int *argc, char ***argv)
+{
+	static const struct option common[] = { CLI_COMMON_LONGOPTS };
+	struct option lo[CLI_OPTS_MAX + sizeof(common) / sizeof(common[0]) +
+			 1] = { { NULL, 0, NULL, 0 } };
+	char so[sizeof(CLI_COMMON_SHORTOPTS) + 2 * CLI_OPTS_MAX] =
+		CLI_COMMON_SHORTOPTS;
+	size_t n = 0, len = strlen(so), i;
+	const struct cli_opt *o;
+	int opt, ret;
+
+	for (o = opts; o && o->key; o++, n++) {
+		/* The tables are fixed in the commands' code, and every
+		 * command runs in make check: this cannot happen. */
+		if (n == CLI_OPTS_MAX) {
+			cli_err("%s: more than %d options", cmd, CLI_OPTS_MAX);
+			return CLI_USAGE;
+		}
+		lo[n] = (struct option){ o->name,
+					 o->arg == CLI_ARG_NONE
+						 ? no_argument
+						 : required_argument,
+					 NULL, o->key };
+		so[len++] = (char)o->key;
+		if (o->arg != CLI_ARG_NONE)
+			so[len++] = ':';
+	}
+	for (i = 0; i < sizeof(common) / sizeof(common[0]); i++)
+		lo[n + i] = common[i];
+	while ((opt = getopt_long(*argc, *argv, so, lo, NULL)) != -1) {
+		for (o = opts; o && o->key && o->key != opt; o++)
+			;
+		if (o && o->key)
+			ret = opt_value(cmd, o, optarg);
+		else
+			ret = cli_common_opt(c, cmd, opt, *argv);
+		if (ret)
+			return ret;
+	}
+	*argc -= optind;
+	*argv += optind;
+	return CLI_OK;
+}
+
 /* ---- numbers ---- */
 
 static int digit(int ch, int base)
@@ -220,6 +292,16 @@ const struct cli_type *cli_type_find(const char *name)
 		if (!strcmp(types[i].name, name))
 			return &types[i];
 	return NULL;
+}
+
+int cli_arg_type(const char *cmd, const char *name,
+		 const struct cli_type **t)
+{
+	*t = cli_type_find(name);
+	if (!*t)
+		return cli_usage(cmd, "unknown type '%s' (u8 u16 u32 u64 "
+				      "le16 le32 le64 be16 be32 be64)", name);
+	return CLI_OK;
 }
 
 /* Whether values of @t are stored little-endian in guest memory. */
