@@ -100,6 +100,8 @@ void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print a usage error and a hint; returns CLI_USAGE. */
 int cli_usage(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* Print "out of memory"; returns CLI_NOMEM. */
+int cli_nomem(void);
 /* Report a failed library call with gm_last_error(); returns its exit
  * code. */
 int cli_fail(int err);

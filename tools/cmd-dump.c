@@ -80,8 +80,7 @@ static int dump_run(struct cli *c, uint64_t gpa, uint64_t len,
 	}
 	return CLI_OK;
 nomem:
-	cli_err("out of memory");
-	return CLI_NOMEM;
+	return cli_nomem();
 }
 
 /* Write the notes and headers that make the data a dump. */
@@ -220,18 +219,14 @@ int cli_cmd_dump(struct cli *c, int argc, char **argv)
 		return CLI_ADDR;
 	}
 	d.buf = malloc(CLI_CHUNK);
-	if (!d.buf) {
-		cli_err("out of memory");
-		return CLI_NOMEM;
-	}
+	if (!d.buf)
+		return cli_nomem();
 	if (cli_out_open(&d.out, argv[0])) {
 		ret = CLI_IO;
 		goto out;
 	}
-	if (elfcore_write_start(&d.w, d.out.fd)) {
-		cli_err("out of memory");
-		ret = CLI_NOMEM;
-	}
+	if (elfcore_write_start(&d.w, d.out.fd))
+		ret = cli_nomem();
 	if (!ret) {
 		cli_progress_start(c, &d.prog, "dump",
 				   cli_covered(c, start, len));
@@ -306,8 +301,7 @@ int cli_cmd_restore(struct cli *c, int argc, char **argv)
 		skipped += k.bad[i].len;
 	buf = malloc(CLI_CHUNK);
 	if (!buf) {
-		cli_err("out of memory");
-		ret = CLI_NOMEM;
+		ret = cli_nomem();
 		goto out;
 	}
 	cli_progress_start(c, &prog, "restore", total);

@@ -96,10 +96,8 @@ static int read_raw(struct cli *c, uint64_t gpa, uint64_t len,
 	if (ret)
 		return ret;
 	buf = malloc(CLI_CHUNK);
-	if (!buf) {
-		cli_err("out of memory");
-		return CLI_NOMEM;
-	}
+	if (!buf)
+		return cli_nomem();
 	if (out) {
 		if (cli_out_open(&of, out)) {
 			free(buf);
@@ -185,10 +183,8 @@ int cli_cmd_read(struct cli *c, int argc, char **argv)
 	if (ret)
 		return ret;
 	buf = malloc(CLI_CHUNK);
-	if (!buf) {
-		cli_err("out of memory");
-		return CLI_NOMEM;
-	}
+	if (!buf)
+		return cli_nomem();
 	w = cli_addr_width(gpa + (len - 1));
 	/* Reading in chunks keeps memory bounded for large counts; the
 	 * layout check above makes a hole impossible, so only a backend
@@ -419,8 +415,7 @@ int cli_cmd_hexdump(struct cli *c, int argc, char **argv)
 	if (!h.buf || !h.valid) {
 		free(h.buf);
 		free(h.valid);
-		cli_err("out of memory");
-		return CLI_NOMEM;
+		return cli_nomem();
 	}
 	for (off = 0; off < h.len; off += chunk) {
 		size_t n = h.len - off < chunk ? (size_t)(h.len - off)
@@ -538,8 +533,7 @@ int cli_cmd_write(struct cli *c, int argc, char **argv)
 			if (!nb) {
 				free(part);
 				free(buf);
-				cli_err("out of memory");
-				return CLI_NOMEM;
+				return cli_nomem();
 			}
 			buf = nb;
 			memcpy(buf + len, part, n);
@@ -550,10 +544,8 @@ int cli_cmd_write(struct cli *c, int argc, char **argv)
 		if (cli_arg_type("write", tname, &t))
 			return CLI_USAGE;
 		buf = malloc((size_t)argc * t->size);
-		if (!buf) {
-			cli_err("out of memory");
-			return CLI_NOMEM;
-		}
+		if (!buf)
+			return cli_nomem();
 		for (i = 1; i < argc; i++) {
 			ret = cli_parse_value(argv[i], t->size * 8, &v);
 			if (ret) {
@@ -623,10 +615,8 @@ int cli_cmd_fill(struct cli *c, int argc, char **argv)
 	/* One chunk of the pattern, written over and over. */
 	bl = len < CLI_CHUNK ? (size_t)len : CLI_CHUNK;
 	buf = malloc(bl);
-	if (!buf) {
-		cli_err("out of memory");
-		return CLI_NOMEM;
-	}
+	if (!buf)
+		return cli_nomem();
 	for (i = 0; i < bl; i += t->size)
 		cli_type_put(t, buf + i, v);
 	cli_progress_start(c, &p, "fill", len);
@@ -696,10 +686,8 @@ int cli_cmd_copy(struct cli *c, int argc, char **argv)
 	if (ret)
 		return ret;
 	buf = malloc(CLI_CHUNK);
-	if (!buf) {
-		cli_err("out of memory");
-		return CLI_NOMEM;
-	}
+	if (!buf)
+		return cli_nomem();
 	/* memmove: copy from the end when the destination overlaps the
 	 * source from above, so no source byte is overwritten first. */
 	back = dst > src && dst - src < len;

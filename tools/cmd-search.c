@@ -67,10 +67,8 @@ static int scan_run(struct cli *c, uint64_t gpa, uint64_t len,
 			if (skip > rem)
 				skip = rem;
 			/* Not searched: a match cannot span the gap. */
-			if (cli_bad_add(&s->bad, pos, skip, err)) {
-				cli_err("out of memory");
-				return CLI_NOMEM;
-			}
+			if (cli_bad_add(&s->bad, pos, skip, err))
+				return cli_nomem();
 			carry = 0;
 			pos += skip;
 			end_off += skip;
@@ -126,10 +124,8 @@ static int pattern(const char *tname, const char *arg, uint8_t **pat,
 			return cli_usage("search", "'%s' is not a value of "
 						   "type %s", arg, tname);
 		*pat = malloc(t->size);
-		if (!*pat) {
-			cli_err("out of memory");
-			return CLI_NOMEM;
-		}
+		if (!*pat)
+			return cli_nomem();
 		cli_type_put(t, *pat, v);
 		*plen = t->size;
 	}
@@ -201,8 +197,7 @@ int cli_cmd_search(struct cli *c, int argc, char **argv)
 	s.buf = malloc(CLI_CHUNK + s.plen);
 	if (!s.buf) {
 		free(pat);
-		cli_err("out of memory");
-		return CLI_NOMEM;
+		return cli_nomem();
 	}
 	if (s.json)
 		printf("{\"matches\":[");

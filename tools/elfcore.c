@@ -368,20 +368,16 @@ static int segments_load(struct elfcore *k, const Elf64_Phdr *ph, size_t n,
 	int ret;
 
 	k->seg = calloc(n + 1, sizeof(*k->seg));
-	if (!k->seg) {
-		cli_err("out of memory");
-		return CLI_NOMEM;
-	}
+	if (!k->seg)
+		return cli_nomem();
 	for (i = 0; i < n; i++) {
 		const Elf64_Phdr *p = &ph[i];
 
 		if (p->p_type == PT_NOTE && p->p_offset <= size &&
 		    p->p_filesz <= size - p->p_offset) {
 			ret = notes_load(k, p);
-			if (ret == -ENOMEM) {
-				cli_err("out of memory");
-				return CLI_NOMEM;
-			}
+			if (ret == -ENOMEM)
+				return cli_nomem();
 		}
 		if (p->p_type != PT_LOAD)
 			continue;
@@ -450,10 +446,8 @@ int elfcore_open(struct elfcore *k, const char *path, int rw)
 		return not_a_dump(k, "program headers past the end of the "
 				     "file");
 	ph = malloc((n + 1) * sizeof(*ph));
-	if (!ph) {
-		cli_err("out of memory");
-		return CLI_NOMEM;
-	}
+	if (!ph)
+		return cli_nomem();
 	if (elfcore_read(k, ph, n * sizeof(*ph), eh.e_phoff))
 		ret = not_a_dump(k, "cannot read the program headers");
 	else

@@ -44,10 +44,8 @@ int cli_target_add(struct cli *c, int opt, const char *arg)
 		return CLI_OK;
 	}
 	nt = realloc(targets, (ntargets + 1) * sizeof(*nt));
-	if (!nt) {
-		cli_err("out of memory");
-		return CLI_NOMEM;
-	}
+	if (!nt)
+		return cli_nomem();
 	targets = nt;
 	targets[ntargets++] = (struct target){ .kind = opt, .arg = arg };
 	return CLI_OK;
@@ -114,10 +112,8 @@ static int split_at(const char *opt, const char *arg, char **thing,
 					 opt, arg, at + 1);
 		*thing = strdup(arg);
 	}
-	if (!*thing) {
-		cli_err("out of memory");
-		return CLI_NOMEM;
-	}
+	if (!*thing)
+		return cli_nomem();
 	return CLI_OK;
 }
 
@@ -279,10 +275,8 @@ static int open_grant(struct cli *c, const char *arg)
 	uint64_t gpa;
 	int ret;
 
-	if (!s) {
-		cli_err("out of memory");
-		return CLI_NOMEM;
-	}
+	if (!s)
+		return cli_nomem();
 	colon = strchr(s, ':');
 	comma = colon ? strchr(colon, ',') : NULL;
 	if (!colon) {
@@ -415,15 +409,11 @@ static int open_core(struct cli *c, const char *path)
 		}
 		ret = add_region(c, r, "dump '%s'", path);
 		if (!ret && source_add(c, s->gpa, s->size,
-				       "dump '%s' segment %zu", path, i + 1)) {
-			cli_err("out of memory");
-			ret = CLI_NOMEM;
-		}
+				       "dump '%s' segment %zu", path, i + 1))
+			ret = cli_nomem();
 	}
-	if (!ret && core_describe(c, &k)) {
-		cli_err("out of memory");
-		ret = CLI_NOMEM;
-	}
+	if (!ret && core_describe(c, &k))
+		ret = cli_nomem();
 	elfcore_close(&k);
 	return ret;
 }
@@ -533,8 +523,7 @@ int cli_layout(struct cli *c)
 	c->reg = calloc((size_t)n + 1, sizeof(*c->reg));
 	if (!ri || !c->reg) {
 		free(ri);
-		cli_err("out of memory");
-		return CLI_NOMEM;
+		return cli_nomem();
 	}
 	/* Regions cannot change under us: this process alone adds them. */
 	n = gm_space_get_regions(c->space, ri, (size_t)n);

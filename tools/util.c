@@ -47,6 +47,12 @@ int cli_usage(const char *cmd, const char *fmt, ...)
 	return CLI_USAGE;
 }
 
+int cli_nomem(void)
+{
+	cli_err("out of memory");
+	return CLI_NOMEM;
+}
+
 int cli_exit_access(int err)
 {
 	switch (-err) {
