@@ -252,6 +252,8 @@ void cli_targets_close(struct cli *c);
 /* Refresh c->reg from the space. */
 int cli_layout(struct cli *c);
 
+/* The region that holds @gpa, or NULL in a hole. */
+const struct cli_region *cli_region_at(const struct cli *c, uint64_t gpa);
 /*
  * Check that [gpa, gpa + len) is covered by regions (and writable ones if
  * @write), reporting the first address that is not in the style of

@@ -244,16 +244,6 @@ struct hexdump {
 	int first_err;
 };
 
-static const struct cli_region *hd_region(struct cli *c, uint64_t gpa)
-{
-	size_t i;
-
-	for (i = 0; i < c->nreg; i++)
-		if (gpa >= c->reg[i].gpa && gpa <= c->reg[i].last)
-			return &c->reg[i];
-	return NULL;
-}
-
 /* The next region start above @gpa, or 0 if none. */
 static uint64_t hd_next_region(struct cli *c, uint64_t gpa)
 {
@@ -278,7 +268,7 @@ static void hd_load(struct hexdump *h, uint64_t base, size_t n)
 		uint64_t at = base + off;
 		size_t skip;
 
-		if (!hd_region(h->c, at)) {
+		if (!cli_region_at(h->c, at)) {
 			uint64_t next = hd_next_region(h->c, at);
 
 			skip = next && next - at < n - off ? (size_t)(next - at)
@@ -423,7 +413,7 @@ int cli_cmd_hexdump(struct cli *c, int argc, char **argv)
 		size_t i;
 
 		/* Whole lines of holes are skipped without reading. */
-		if (!hd_region(c, h.start + off)) {
+		if (!cli_region_at(c, h.start + off)) {
 			uint64_t next = hd_next_region(c, h.start + off);
 			uint64_t gap = next ? next - (h.start + off)
 					    : h.len - off;
@@ -453,7 +443,7 @@ int cli_cmd_hexdump(struct cli *c, int argc, char **argv)
 				/* The marker byte holds the errno (0 in a
 				 * hole, as hd_load zeroed it). */
 				hd_bad_line(&h, at, at + ln,
-					    hd_region(c, at) ? h.buf[i] : 0);
+					    cli_region_at(c, at) ? h.buf[i] : 0);
 				continue;
 			}
 			hd_flush_bad(&h);

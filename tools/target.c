@@ -546,7 +546,7 @@ int cli_layout(struct cli *c)
 
 /* ---- ranges ---- */
 
-static const struct cli_region *region_at(const struct cli *c, uint64_t gpa)
+const struct cli_region *cli_region_at(const struct cli *c, uint64_t gpa)
 {
 	size_t i;
 
@@ -570,7 +570,7 @@ int cli_check_range(struct cli *c, const char *op, uint64_t gpa,
 		why = "range wraps past 2^64";
 	} else {
 		for (;;) {
-			r = region_at(c, at);
+			r = cli_region_at(c, at);
 			if (!r) {
 				why = "no region";
 				break;
