@@ -2,7 +2,7 @@
 # guestmem(1) on Xen targets, run on the Xen simulator: the test build
 # tests/guestmem-xensim is the same tool linked with tests/libxensim.la,
 # and GUESTMEM_XENSIM_SETUP creates the simulated domains and grants
-# before it runs (see tools/xensim-setup.c).  Each run of the tool is a
+# before it runs (see tests/xensim-setup.c).  Each run of the tool is a
 # new simulated machine: data written is read back within one run (';').
 set -u
 . "${top_srcdir:-.}/tests/cli-lib.sh"

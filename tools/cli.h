@@ -308,9 +308,4 @@ int cli_cmd_restore(struct cli *c, int argc, char **argv);
 /* guestmem.c: print one command's usage to @f. */
 void cli_cmd_usage(FILE *f, const char *cmd);
 
-#ifdef GUESTMEM_XENSIM
-/* xensim-setup.c: the test build's simulated Xen setup. */
-int cli_xensim_setup(void);
-#endif
-
 #endif /* GUESTMEM_CLI_H */

@@ -283,11 +283,6 @@ int main(int argc, char **argv)
 	}
 	c.writing = writing;
 
-#ifdef GUESTMEM_XENSIM
-	ret = cli_xensim_setup();
-	if (ret)
-		return ret;
-#endif
 	ret = cli_targets_open(&c);
 	for (i = first = optind; !ret && i <= argc; i++) {
 		if (i < argc && strcmp(argv[i], ";"))

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * guestmem(1), test build only (-DGUESTMEM_XENSIM, linked with
- * tests/libxensim.la instead of the Xen libraries): create simulated
+ * tests/guestmem-xensim, the guestmem(1) tool linked with this file and
+ * tests/libxensim.la instead of the Xen libraries: create simulated
  * domains and grants before the tool runs, from the environment variable
  * GUESTMEM_XENSIM_SETUP, a ';'-separated list of:
  *
@@ -12,7 +12,9 @@
  *   badframe=DOMID,GFN[,ERRNO]  foreign maps of GFN fail (default EINVAL)
  *   poke=DOMID,GPA,TEXT         put TEXT into the domain's memory at GPA
  *
- * Nothing of this is in the installed tool.
+ * A bad list fails with exit code 2 before the tool starts.  Nothing of
+ * this is in the installed tool, which has no hook for it: the setup runs
+ * as a constructor, before main().
  */
 #include "config.h"
 
@@ -20,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "cli.h" /* the tool's own, in tools/ */
 #include "xensim/xensim.h"
 
 static int num(const char *s, uint64_t *v)
@@ -78,17 +80,17 @@ static int item(char *it)
 	return ret;
 }
 
-int cli_xensim_setup(void)
+static void __attribute__((constructor)) xensim_setup(void)
 {
 	const char *env = getenv("GUESTMEM_XENSIM_SETUP");
 	char *s, *it, *save = NULL;
 	int ret = 0;
 
 	if (!env)
-		return CLI_OK;
+		return;
 	s = strdup(env);
 	if (!s)
-		return CLI_NOMEM;
+		exit(cli_nomem());
 	for (it = strtok_r(s, ";", &save); it && !ret;
 	     it = strtok_r(NULL, ";", &save)) {
 		char copy[256];
@@ -100,5 +102,6 @@ int cli_xensim_setup(void)
 				strerror(-ret));
 	}
 	free(s);
-	return ret ? CLI_USAGE : CLI_OK;
+	if (ret)
+		exit(CLI_USAGE);
 }
