@@ -124,6 +124,12 @@ int cli_arg_u64(const char *cmd, const char *what, const char *s,
 int cli_arg_type(const char *cmd, const char *name,
 		 const struct cli_type **t);
 
+/* Whether [gpa, gpa + len) wraps past 2^64 (len > 0). */
+static inline int cli_wraps(uint64_t gpa, uint64_t len)
+{
+	return len && gpa + (len - 1) < gpa;
+}
+
 /* Look up an integer type by name; NULL if unknown. */
 const struct cli_type *cli_type_find(const char *name);
 /* Encode / decode one value of @t at @p (guest byte order). */
@@ -249,8 +255,6 @@ int cli_target_add(struct cli *c, int opt, const char *arg);
 /* Open every target given so far into c->space. */
 int cli_targets_open(struct cli *c);
 void cli_targets_close(struct cli *c);
-/* Refresh c->reg from the space. */
-int cli_layout(struct cli *c);
 
 /* The region that holds @gpa, or NULL in a hole. */
 const struct cli_region *cli_region_at(const struct cli *c, uint64_t gpa);
@@ -271,12 +275,6 @@ static inline int cli_read_fatal(int err)
 	return err == -ENOMEM || err == -ENOBUFS || err == -ESRCH;
 }
 
-/* Whether [gpa, gpa + len) wraps past 2^64 (len > 0). */
-static inline int cli_wraps(uint64_t gpa, uint64_t len)
-{
-	return len && gpa + (len - 1) < gpa;
-}
-
 /*
  * Walk the parts of [start, start + len) that regions cover, merged into
  * maximal runs of adjacent regions, in address order.  @fn returns an exit
@@ -294,7 +292,7 @@ uint64_t cli_covered(struct cli *c, uint64_t start, uint64_t len);
 int cli_range_args(struct cli *c, const char *cmd, int argc, char **argv,
 		   uint64_t *start, uint64_t *len);
 
-/* ---- commands ---- */
+/* ---- cmd-*.c: the commands, run by guestmem.c ---- */
 int cli_cmd_info(struct cli *c, int argc, char **argv);
 int cli_cmd_read(struct cli *c, int argc, char **argv);
 int cli_cmd_hexdump(struct cli *c, int argc, char **argv);
@@ -304,8 +302,5 @@ int cli_cmd_copy(struct cli *c, int argc, char **argv);
 int cli_cmd_search(struct cli *c, int argc, char **argv);
 int cli_cmd_dump(struct cli *c, int argc, char **argv);
 int cli_cmd_restore(struct cli *c, int argc, char **argv);
-
-/* guestmem.c: print one command's usage to @f. */
-void cli_cmd_usage(FILE *f, const char *cmd);
 
 #endif /* GUESTMEM_CLI_H */

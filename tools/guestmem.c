@@ -171,7 +171,8 @@ static void usage(FILE *f)
 		exit_codes);
 }
 
-void cli_cmd_usage(FILE *f, const char *cmd)
+/* Print one command's usage to @f. */
+static void command_usage(FILE *f, const char *cmd)
 {
 	const struct command *k = command_find(cmd);
 
@@ -210,7 +211,7 @@ static int run(struct cli *c, const struct command *k, int argc, char **argv)
 	/* -h: the command's usage, and then nothing else runs, as after
 	 * --help. */
 	if (ret == CLI_HELP)
-		cli_cmd_usage(stdout, k->name);
+		command_usage(stdout, k->name);
 	return ret;
 }
 
@@ -222,7 +223,7 @@ static int help_command(int argc, char **argv)
 	}
 	if (!command_find(argv[1]))
 		return cli_usage(NULL, "no command '%s'", argv[1]);
-	cli_cmd_usage(stdout, argv[1]);
+	command_usage(stdout, argv[1]);
 	return CLI_OK;
 }
 

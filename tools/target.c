@@ -445,6 +445,41 @@ static void space_name(char *buf, size_t n)
 	}
 }
 
+/* Snapshot the layout of the space in c->reg. */
+static int layout(struct cli *c)
+{
+	struct gm_region_info *ri;
+	ssize_t n = gm_space_get_regions(c->space, NULL, 0);
+	size_t i, j;
+
+	if (n < 0)
+		return cli_fail((int)n);
+	ri = calloc((size_t)n + 1, sizeof(*ri));
+	free(c->reg);
+	c->reg = calloc((size_t)n + 1, sizeof(*c->reg));
+	if (!ri || !c->reg) {
+		free(ri);
+		return cli_nomem();
+	}
+	/* Regions cannot change under us: this process alone adds them. */
+	n = gm_space_get_regions(c->space, ri, (size_t)n);
+	for (i = 0; i < (size_t)n; i++) {
+		struct cli_region *r = &c->reg[i];
+
+		r->gpa = ri[i].gpa;
+		r->last = ri[i].gpa + (ri[i].size - 1);
+		r->writable = !(ri[i].flags & GM_REGION_RDONLY);
+		r->backend = ri[i].backend;
+		r->desc = "";
+		for (j = 0; j < c->nsrc; j++)
+			if (c->src[j].gpa == r->gpa)
+				r->desc = c->src[j].desc;
+	}
+	c->nreg = (size_t)n;
+	free(ri);
+	return CLI_OK;
+}
+
 int cli_targets_open(struct cli *c)
 {
 	char name[64];
@@ -493,7 +528,7 @@ int cli_targets_open(struct cli *c)
 			break;
 		}
 	}
-	return ret ? ret : cli_layout(c);
+	return ret ? ret : layout(c);
 }
 
 void cli_targets_close(struct cli *c)
@@ -508,40 +543,6 @@ void cli_targets_close(struct cli *c)
 	free(targets);
 	targets = NULL;
 	ntargets = 0;
-}
-
-int cli_layout(struct cli *c)
-{
-	struct gm_region_info *ri;
-	ssize_t n = gm_space_get_regions(c->space, NULL, 0);
-	size_t i, j;
-
-	if (n < 0)
-		return cli_fail((int)n);
-	ri = calloc((size_t)n + 1, sizeof(*ri));
-	free(c->reg);
-	c->reg = calloc((size_t)n + 1, sizeof(*c->reg));
-	if (!ri || !c->reg) {
-		free(ri);
-		return cli_nomem();
-	}
-	/* Regions cannot change under us: this process alone adds them. */
-	n = gm_space_get_regions(c->space, ri, (size_t)n);
-	for (i = 0; i < (size_t)n; i++) {
-		struct cli_region *r = &c->reg[i];
-
-		r->gpa = ri[i].gpa;
-		r->last = ri[i].gpa + (ri[i].size - 1);
-		r->writable = !(ri[i].flags & GM_REGION_RDONLY);
-		r->backend = ri[i].backend;
-		r->desc = "";
-		for (j = 0; j < c->nsrc; j++)
-			if (c->src[j].gpa == r->gpa)
-				r->desc = c->src[j].desc;
-	}
-	c->nreg = (size_t)n;
-	free(ri);
-	return CLI_OK;
 }
 
 /* ---- ranges ---- */
