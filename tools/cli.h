@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include <guestmem.h>
@@ -193,6 +194,17 @@ void cli_progress_clear(struct cli_progress *p);
  * -ENOMEM. */
 int cli_bad_add(struct cli_badlist *b, uint64_t gpa, uint64_t len, int err);
 void cli_bad_free(struct cli_badlist *b);
+/*
+ * A read of a scan that goes on past pages it cannot read (dump, search)
+ * failed at @gpa with @n, gm_read_partial()'s 0 or negative errno, @rem
+ * bytes before the end of the run.  Unless the failure ends the scan (out
+ * of memory or mapping budget, or the domain is gone: every later page
+ * would fail too), record the rest of the page, at most @rem bytes, as
+ * unreadable in @b, count it in @p and set *skip to its length.
+ * Return: CLI_OK, or the exit code after printing.
+ */
+int cli_scan_skip(struct cli_badlist *b, struct cli_progress *p,
+		  uint64_t gpa, uint64_t rem, ssize_t n, uint64_t *skip);
 
 /*
  * One option of a command, for cli_getopt(): its names and where its value
@@ -265,16 +277,6 @@ const struct cli_region *cli_region_at(const struct cli *c, uint64_t gpa);
  */
 int cli_check_range(struct cli *c, const char *op, uint64_t gpa,
 		    uint64_t len, int write);
-/*
- * Whether a failed read ends a scan (dump, search) instead of being
- * recorded as one unreadable page and skipped: out of memory or mapping
- * budget, or the domain itself is gone (every later page would fail too).
- */
-static inline int cli_read_fatal(int err)
-{
-	return err == -ENOMEM || err == -ENOBUFS || err == -ESRCH;
-}
-
 /*
  * Walk the parts of [start, start + len) that regions cover, merged into
  * maximal runs of adjacent regions, in address order.  @fn returns an exit

@@ -34,7 +34,7 @@ static int dump_run(struct cli *c, uint64_t gpa, uint64_t len,
 		    const struct cli_region *r, void *arg)
 {
 	struct dump *d = arg;
-	uint64_t done = 0;
+	uint64_t done = 0, skip;
 	ssize_t n;
 	int ret;
 
@@ -46,28 +46,20 @@ static int dump_run(struct cli *c, uint64_t gpa, uint64_t len,
 
 		n = gm_read_partial(c->space, at, d->buf, want);
 		if (n <= 0) {
-			uint64_t skip = CLI_PAGE - at % CLI_PAGE;
-			int err = n ? (int)n : -EIO;
-
-			if (cli_read_fatal(err)) {
-				cli_progress_end(&d->prog);
-				return cli_fail(err);
-			}
-			if (skip > rem)
-				skip = rem;
-			if (cli_bad_add(&d->bad, at, skip, err))
-				goto nomem;
+			ret = cli_scan_skip(&d->bad, &d->prog, at, rem, n,
+					    &skip);
+			if (ret)
+				return ret;
 			/* What follows the gap is not where the segment
 			 * would continue: start a new one. */
 			elfcore_write_break(&d->w);
 			done += skip;
-			cli_progress_add(&d->prog, skip);
 			continue;
 		}
 		ret = elfcore_write_data(&d->w, at, r->writable, d->buf,
 					 (size_t)n);
 		if (ret == -ENOMEM)
-			goto nomem;
+			return cli_nomem();
 		if (ret) {
 			cli_progress_end(&d->prog);
 			cli_err("dump: cannot write '%s': %s", d->out.path,
@@ -79,8 +71,6 @@ static int dump_run(struct cli *c, uint64_t gpa, uint64_t len,
 		cli_progress_add(&d->prog, (uint64_t)n);
 	}
 	return CLI_OK;
-nomem:
-	return cli_nomem();
 }
 
 /* Write the notes and headers that make the data a dump. */

@@ -46,9 +46,10 @@ static int scan_run(struct cli *c, uint64_t gpa, uint64_t len,
 		    const struct cli_region *r, void *arg)
 {
 	struct search *s = arg;
-	uint64_t pos = gpa, end_off = 0;
+	uint64_t pos = gpa, end_off = 0, skip;
 	size_t carry = 0, keep;
 	ssize_t n;
+	int ret;
 
 	while (end_off < len && !s->stop) {
 		uint64_t rem = len - end_off;
@@ -57,22 +58,14 @@ static int scan_run(struct cli *c, uint64_t gpa, uint64_t len,
 
 		n = gm_read_partial(c->space, pos, s->buf + carry, want);
 		if (n <= 0) {
-			uint64_t skip = CLI_PAGE - pos % CLI_PAGE;
-			int err = n ? (int)n : -EIO;
-
-			if (cli_read_fatal(err)) {
-				cli_progress_end(&s->prog);
-				return cli_fail(err);
-			}
-			if (skip > rem)
-				skip = rem;
+			ret = cli_scan_skip(&s->bad, &s->prog, pos, rem, n,
+					    &skip);
+			if (ret)
+				return ret;
 			/* Not searched: a match cannot span the gap. */
-			if (cli_bad_add(&s->bad, pos, skip, err))
-				return cli_nomem();
 			carry = 0;
 			pos += skip;
 			end_off += skip;
-			cli_progress_add(&s->prog, skip);
 			continue;
 		}
 		total = carry + (size_t)n;

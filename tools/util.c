@@ -620,6 +620,24 @@ void cli_bad_free(struct cli_badlist *b)
 	memset(b, 0, sizeof(*b));
 }
 
+int cli_scan_skip(struct cli_badlist *b, struct cli_progress *p,
+		  uint64_t gpa, uint64_t rem, ssize_t n, uint64_t *skip)
+{
+	int err = n ? (int)n : -EIO;
+
+	if (err == -ENOMEM || err == -ENOBUFS || err == -ESRCH) {
+		cli_progress_end(p);
+		return cli_fail(err);
+	}
+	*skip = CLI_PAGE - gpa % CLI_PAGE;
+	if (*skip > rem)
+		*skip = rem;
+	if (cli_bad_add(b, gpa, *skip, err))
+		return cli_nomem();
+	cli_progress_add(p, *skip);
+	return CLI_OK;
+}
+
 /* ---- output files ---- */
 
 int cli_write_all(int fd, const void *buf, size_t len, int64_t off)
