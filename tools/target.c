@@ -51,6 +51,13 @@ int cli_target_add(struct cli *c, int opt, const char *arg)
 	return CLI_OK;
 }
 
+/* Whether targets open read-write: some command writes, and no
+ * --read-only. */
+static int open_rw(const struct cli *c)
+{
+	return c->writing && !c->read_only;
+}
+
 /* Remember what a region is, for info. */
 static int source_add(struct cli *c, uint64_t gpa, uint64_t size,
 		      const char *fmt, ...)
@@ -120,7 +127,7 @@ static int split_at(const char *opt, const char *arg, char **thing,
 static int open_image(struct cli *c, const char *arg)
 {
 	long page = sysconf(_SC_PAGESIZE);
-	int rw = c->writing && !c->read_only;
+	int rw = open_rw(c);
 	struct gm_region *r;
 	struct stat st;
 	uint64_t gpa;
@@ -238,7 +245,7 @@ static int xen_context(struct cli *c)
 static unsigned int xen_flags(const struct cli *c)
 {
 	/* Read-only commands map read-only: a stray write cannot happen. */
-	return c->writing && !c->read_only ? 0 : GM_XEN_RDONLY;
+	return open_rw(c) ? 0 : GM_XEN_RDONLY;
 }
 
 static int open_domain(struct cli *c, const char *arg)
@@ -302,10 +309,7 @@ static int open_grant(struct cli *c, const char *arg)
 		goto out;
 	gpa = GM_XEN_GRANT_ADDR(ref);
 	ret = gm_xen_grant_region_new(c->xen, domid, gpa, ref, count,
-				      c->writing && !c->read_only
-					      ? 0
-					      : GM_XEN_RDONLY,
-				      &r);
+				      xen_flags(c), &r);
 	if (ret) {
 		cli_err("--xen-grant %s: %s", arg, gm_last_error());
 		ret = CLI_XEN;
@@ -378,7 +382,7 @@ nomem:
 static int open_core(struct cli *c, const char *path)
 {
 	long page = sysconf(_SC_PAGESIZE);
-	int rw = c->writing && !c->read_only;
+	int rw = open_rw(c);
 	struct gm_region *r;
 	struct elfcore k;
 	size_t i;
