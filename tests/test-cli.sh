@@ -46,6 +46,25 @@ run 2 "$G" --image mem.img read -t u128 0
 err_has "unknown type 'u128'"
 run 2 "$G" --image mem.img info ';'
 err_has "empty command before ';'"
+# Each option's argument is checked as it is parsed: the first bad one on
+# the command line is the one reported.
+run 2 "$G" --image mem.img read -t u128 -z 0
+err_has "read: unknown type 'u128'"
+err_lines 2
+run 2 "$G" --image mem.img read -z -t u128 0
+err_has "read: unknown option '-z'"
+run 2 "$G" --image mem.img search -a 0 x
+err_has "search: the alignment must not be 0"
+run 2 "$G" --image mem.img search --max=x x
+err_has "search: maximum 'x' is not a number"
+# The last -t wins, "bytes" included; options may follow the operands.
+run 0 "$G" --image mem.img read -t bytes 0 2 -t le16
+out_is "0x00000000: 0x0000 0x0000"
+# -h in a later command prints its usage and ends the run, exit 0.
+run 0 "$G" --anon 4K info \; read -h \; read 0
+out_has "space 'anon'"
+out_has "Usage: guestmem TARGET... read"
+out_lacks "0x00000000:"
 run 2 "$G" help nosuch
 
 # ---- targets ----
