@@ -201,13 +201,8 @@ static const struct option global_opts[] = {
 /* Run one command: argv[0] is its name, ';' already cut off. */
 static int run(struct cli *c, const struct command *k, int argc, char **argv)
 {
-	int ret;
+	int ret = k->fn(c, argc, argv);
 
-	/* Each command parses its own options from scratch: optind = 0
-	 * makes glibc's getopt start over. */
-	optind = 0;
-	opterr = 0;
-	ret = k->fn(c, argc, argv);
 	/* -h: the command's usage, and then nothing else runs, as after
 	 * --help. */
 	if (ret == CLI_HELP)

@@ -152,6 +152,10 @@ int cli_getopt(struct cli *c, const char *cmd, const struct cli_opt *opts,
 	const struct cli_opt *o;
 	int opt, ret;
 
+	/* Each command parses its own options from scratch: optind = 0
+	 * makes glibc's getopt start over.  Errors are ours to print. */
+	optind = 0;
+	opterr = 0;
 	for (o = opts; o && o->key; o++, n++) {
 		/* The tables are fixed in the commands' code, and every
 		 * command runs in make check: this cannot happen. */
