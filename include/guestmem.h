@@ -56,9 +56,12 @@
  *   not have, -ESRCH for a domain that does not exist; see guestmem/xen.h);
  *   other codes come from the system or from Xen and are documented at
  *   the function that can return them.
- * The library never sets errno, never prints and never aborts on bad
- * input.  After a failure, gm_last_error() gives a message naming the
- * space, the operation, the requested range and the exact failing address:
+ * The return value is the only error report: errno is unspecified after
+ * every call, failed or not (the system calls, Xen's libraries and
+ * malloc() that a call uses may change it).  The library never prints and
+ * never aborts on bad input.  After a failure, gm_last_error() gives a
+ * message naming the space, the operation, the requested range and the
+ * exact failing address:
  *   guest memory 'vm3': write error: failed to access 0x1000-0x3000 at
  *   0x2000: no region
  *

@@ -39,9 +39,6 @@
 
 #include "test-util.h"
 
-/* An errno value no call below can produce, to see that errno is kept. */
-#define ERRNO_SENTINEL 4242
-
 #define GIB (UINT64_C(1) << 30)
 
 static uint64_t pg;
@@ -1131,39 +1128,6 @@ static void test_unix_noreserve_64g(void **state)
 	gm_space_free(s);
 }
 
-/* ---- errno ---- */
-
-static void test_unix_errno_untouched(void **state)
-{
-	struct gm_region *r = NULL;
-	int fd = make_file(pg);
-	int rofd = reopen(fd, O_RDONLY);
-
-	errno = ERRNO_SENTINEL;
-	assert_int_equal(gm_unix_region_new_fd(0, pg, -1, 0, 0, &r), -EBADF);
-	assert_int_equal(errno, ERRNO_SENTINEL);
-	assert_int_equal(gm_unix_region_new_fd(0, pg, rofd, 0, 0, &r),
-			 -EACCES);
-	assert_int_equal(errno, ERRNO_SENTINEL);
-	assert_int_equal(gm_unix_region_new_fd(0, 2 * pg, fd, 0, 0, &r),
-			 -ENXIO);
-	assert_int_equal(errno, ERRNO_SENTINEL);
-	assert_int_equal(gm_unix_region_new_anon(0, UINT64_MAX - pg + 1, 0,
-						 &r),
-			 -ENOMEM);
-	assert_int_equal(errno, ERRNO_SENTINEL);
-
-	assert_int_equal(gm_unix_region_new_fd(0, pg, fd, 0, 0, &r), 0);
-	assert_int_equal(errno, ERRNO_SENTINEL);
-	assert_int_equal(gm_unix_region_discard(r, 0, pg), 0);
-	assert_int_equal(errno, ERRNO_SENTINEL);
-	gm_region_destroy(r);
-	assert_int_equal(errno, ERRNO_SENTINEL);
-
-	assert_int_equal(close(rofd), 0);
-	assert_int_equal(close(fd), 0);
-}
-
 /* ---- fd I/O that an error stops part way ---- */
 
 /*
@@ -1281,7 +1245,6 @@ int main(void)
 		T(test_unix_is_hugetlb_false),
 		T(test_unix_is_hugetlb_true),
 		T(test_unix_noreserve_64g),
-		T(test_unix_errno_untouched),
 		T(test_unix_write_to_fd_fsize_limit),
 	};
 

@@ -13,13 +13,11 @@
  * memory than it touches, and committing swap for all of it up front would
  * make large sparse guests fail to start under strict overcommit.
  *
- * guestmem.h promises that the library never changes errno.  The system
- * calls below set it on failure, so each exported function that makes
- * system calls saves errno on entry and restores it on return, and the
- * work itself is done by a static helper that converts errno to a
- * negative return value right where each call fails.  Every failure also
- * records a message for gm_last_error(), named after the exported
- * function, saying what was wrong with which argument.
+ * A system call's errno is converted to a negative return value right
+ * where the call fails (errno itself is left as the calls set it:
+ * guestmem.h leaves it unspecified).  Every failure also records a message
+ * for gm_last_error(), named after the exported function, saying what was
+ * wrong with which argument.
  */
 #include "internal.h"
 
@@ -224,15 +222,9 @@ static int new_anon(uint64_t gpa, uint64_t size, unsigned int flags,
 int gm_unix_region_new_anon(uint64_t gpa, uint64_t size, unsigned int flags,
 			    struct gm_region **out)
 {
-	int saved_errno = errno;
-	int rc;
-
 	if (out)
 		*out = NULL;
-	rc = new_anon(gpa, size, flags, out);
-
-	errno = saved_errno;
-	return rc;
+	return new_anon(gpa, size, flags, out);
 }
 
 static int new_fd(uint64_t gpa, uint64_t size, int fd, int64_t offset,
@@ -357,15 +349,9 @@ int gm_unix_region_new_fd(uint64_t gpa, uint64_t size, int fd,
 			  int64_t offset, unsigned int flags,
 			  struct gm_region **out)
 {
-	int saved_errno = errno;
-	int rc;
-
 	if (out)
 		*out = NULL;
-	rc = new_fd(gpa, size, fd, offset, flags, out);
-
-	errno = saved_errno;
-	return rc;
+	return new_fd(gpa, size, fd, offset, flags, out);
 }
 
 static int new_memfd(uint64_t gpa, uint64_t size, unsigned int flags,
@@ -408,21 +394,14 @@ err_close:
 int gm_unix_region_new_memfd(uint64_t gpa, uint64_t size, unsigned int flags,
 			     struct gm_region **out)
 {
-	int saved_errno = errno;
-	int rc;
-
 	if (out)
 		*out = NULL;
-	rc = new_memfd(gpa, size, flags, out);
-
-	errno = saved_errno;
-	return rc;
+	return new_memfd(gpa, size, flags, out);
 }
 
 static void unix_region_destroy(struct gm_region *r)
 {
 	struct unix_region *ur = gm__container_of(r, struct unix_region, base);
-	int saved_errno = errno;
 
 	/*
 	 * munmap() of exactly the mapping mmap() returned cannot fail.
@@ -433,7 +412,6 @@ static void unix_region_destroy(struct gm_region *r)
 	if (ur->fd >= 0)
 		close(ur->fd);
 	free(ur);
-	errno = saved_errno;
 }
 
 int gm_unix_region_fd(const struct gm_region *r, int *fd, int64_t *offset)
@@ -463,7 +441,7 @@ int gm_unix_region_is_hugetlb(const struct gm_region *r)
 	return ur->hugetlb ? 1 : 0;
 }
 
-static int discard(struct gm_region *r, uint64_t off, uint64_t len)
+int gm_unix_region_discard(struct gm_region *r, uint64_t off, uint64_t len)
 {
 	static const char fn[] = "gm_unix_region_discard";
 	struct unix_region *ur = to_unix(r);
@@ -509,13 +487,4 @@ static int discard(struct gm_region *r, uint64_t off, uint64_t len)
 	if (madvise(ur->base.hva + off, (size_t)len, MADV_DONTNEED) < 0)
 		return sys_error(fn, "madvise(MADV_DONTNEED)", errno);
 	return 0;
-}
-
-int gm_unix_region_discard(struct gm_region *r, uint64_t off, uint64_t len)
-{
-	int saved_errno = errno;
-	int rc = discard(r, off, len);
-
-	errno = saved_errno;
-	return rc;
 }
