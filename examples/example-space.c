@@ -63,7 +63,8 @@ int main(void)
 		printf("  0x%08" PRIx64 "-0x%08" PRIx64 " %-6s %s\n",
 		       info[i].gpa, info[i].gpa + info[i].size,
 		       info[i].backend,
-		       info[i].flags & 0x1 ? "read-only" : "read-write");
+		       info[i].flags & GM_REGION_RDONLY ? "read-only"
+							: "read-write");
 
 	/* Typed values, host order and explicit byte order. */
 	if (gm_write_u32(s, 0x100, 0xdeadbeef) ||

@@ -275,11 +275,20 @@ GM_EXPORT int gm_space_add_region(struct gm_space *s, struct gm_region *r);
  */
 GM_EXPORT int gm_space_remove_region(struct gm_space *s, uint64_t gpa);
 
+/*
+ * Region flags, in struct gm_region_info.flags (and struct gm_region.flags,
+ * guestmem/backend.h).
+ *
+ * GM_REGION_RDONLY: the region is read-only; writes to it fail with
+ *   -EACCES.
+ */
+#define GM_REGION_RDONLY 0x1u
+
 /** Description of one region, for gm_space_get_regions(). */
 struct gm_region_info {
 	uint64_t gpa;	     /* guest-physical base */
 	uint64_t size;	     /* bytes */
-	unsigned int flags;  /* GM_REGION_* from guestmem/backend.h */
+	unsigned int flags;  /* GM_REGION_* */
 	unsigned int mapped; /* 1: persistently mapped, 0: mapped on demand */
 	const char *backend; /* backend name, static string */
 };

@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <guestmem/backend.h>
+#include <guestmem.h>
 #include <guestmem/unix.h>
 #include <guestmem/xen.h>
 

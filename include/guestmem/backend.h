@@ -50,8 +50,7 @@ extern "C" {
 /* Version of struct gm_region_ops this header describes. */
 #define GM_REGION_OPS_VERSION 1
 
-/* gm_region.flags */
-#define GM_REGION_RDONLY 0x1u /* writes fail with -EACCES */
+/* gm_region.flags: the GM_REGION_* flags of guestmem.h (GM_REGION_RDONLY). */
 
 /* Flags for gm_region_ops.map */
 #define GM_MAP_WHOLE 0x1u /* map [off, off + len) contiguously, or fail */
