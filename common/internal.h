@@ -19,6 +19,10 @@
 
 #define GM__ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/* Branch hints; guestmem.h's own are internal to it, these to the library. */
+#define gm_likely(x) GM__LIKELY(x)
+#define gm_unlikely(x) GM__UNLIKELY(x)
+
 /* ---- common/region.c (the dispatch itself is inline in region.h) ---- */
 
 /* Whether @r has what common code needs (hva, or map and unmap). */

@@ -140,6 +140,7 @@
 #ifndef GUESTMEM_H
 #define GUESTMEM_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -156,13 +157,9 @@ extern "C" {
 #ifndef GM_INLINE
 #define GM_INLINE static inline
 #endif
-#define gm_likely(x) __builtin_expect(!!(x), 1)
-#define gm_unlikely(x) __builtin_expect(!!(x), 0)
-
-/* Error codes used by the inline functions (values of Linux's errno.h). */
-#define GM__EFAULT 14
-#define GM__EINVAL 22
-#define GM__EACCES 13
+/* Branch hints of the inline functions: internal, not part of the API. */
+#define GM__LIKELY(x) __builtin_expect(!!(x), 1)
+#define GM__UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 struct gm_space;
 struct gm_region;
@@ -575,9 +572,9 @@ GM_EXPORT void gm_view_put(struct gm_view *v);
 GM_INLINE int gm_view_read(const struct gm_view *v, uint64_t gpa, void *buf,
 			   size_t len)
 {
-	if (gm_unlikely(GM__VIEW_OUT(v, gpa, len)))
-		return -GM__EFAULT;
-	if (gm_unlikely(!len)) /* a zeroed view has no hva to offset */
+	if (GM__UNLIKELY(GM__VIEW_OUT(v, gpa, len)))
+		return -EFAULT;
+	if (GM__UNLIKELY(!len)) /* a zeroed view has no hva to offset */
 		return 0;
 	memcpy(buf, v->hva + (gpa - v->gpa), len);
 	return 0;
@@ -586,11 +583,11 @@ GM_INLINE int gm_view_read(const struct gm_view *v, uint64_t gpa, void *buf,
 GM_INLINE int gm_view_write(const struct gm_view *v, uint64_t gpa,
 			    const void *buf, size_t len)
 {
-	if (gm_unlikely(GM__VIEW_OUT(v, gpa, len)))
-		return -GM__EFAULT;
-	if (gm_unlikely(!(v->prot & GM_PROT_WRITE)))
-		return -GM__EACCES;
-	if (gm_unlikely(!len))
+	if (GM__UNLIKELY(GM__VIEW_OUT(v, gpa, len)))
+		return -EFAULT;
+	if (GM__UNLIKELY(!(v->prot & GM_PROT_WRITE)))
+		return -EACCES;
+	if (GM__UNLIKELY(!len))
 		return 0;
 	memcpy(v->hva + (gpa - v->gpa), buf, len);
 	return 0;
@@ -606,18 +603,18 @@ GM_INLINE int gm_view_write(const struct gm_view *v, uint64_t gpa,
 	GM_INLINE int gm_view_read_##sfx(const struct gm_view *v,             \
 					 uint64_t gpa, T *val)                \
 	{                                                                     \
-		if (gm_unlikely(GM__VIEW_OUT(v, gpa, sizeof(T))))             \
-			return -GM__EFAULT;                                   \
+		if (GM__UNLIKELY(GM__VIEW_OUT(v, gpa, sizeof(T))))            \
+			return -EFAULT;                                       \
 		memcpy(val, v->hva + (gpa - v->gpa), sizeof(T));              \
 		return 0;                                                     \
 	}                                                                     \
 	GM_INLINE int gm_view_write_##sfx(const struct gm_view *v,            \
 					  uint64_t gpa, T val)                \
 	{                                                                     \
-		if (gm_unlikely(GM__VIEW_OUT(v, gpa, sizeof(T))))             \
-			return -GM__EFAULT;                                   \
-		if (gm_unlikely(!(v->prot & GM_PROT_WRITE)))                  \
-			return -GM__EACCES;                                   \
+		if (GM__UNLIKELY(GM__VIEW_OUT(v, gpa, sizeof(T))))            \
+			return -EFAULT;                                       \
+		if (GM__UNLIKELY(!(v->prot & GM_PROT_WRITE)))                 \
+			return -EACCES;                                       \
 		memcpy(v->hva + (gpa - v->gpa), &val, sizeof(T));             \
 		return 0;                                                     \
 	}
@@ -628,8 +625,8 @@ GM_INT_TYPES(GM__VIEW_TYPED)
 					 uint64_t gpa, T *val)                \
 	{                                                                     \
 		T raw;                                                        \
-		if (gm_unlikely(GM__VIEW_OUT(v, gpa, sizeof(T))))             \
-			return -GM__EFAULT;                                   \
+		if (GM__UNLIKELY(GM__VIEW_OUT(v, gpa, sizeof(T))))            \
+			return -EFAULT;                                       \
 		memcpy(&raw, v->hva + (gpa - v->gpa), sizeof(T));             \
 		*val = GM__ORD_##ord(bits, raw);                              \
 		return 0;                                                     \
@@ -638,10 +635,10 @@ GM_INT_TYPES(GM__VIEW_TYPED)
 					  uint64_t gpa, T val)                \
 	{                                                                     \
 		T raw = GM__ORD_##ord(bits, val);                             \
-		if (gm_unlikely(GM__VIEW_OUT(v, gpa, sizeof(T))))             \
-			return -GM__EFAULT;                                   \
-		if (gm_unlikely(!(v->prot & GM_PROT_WRITE)))                  \
-			return -GM__EACCES;                                   \
+		if (GM__UNLIKELY(GM__VIEW_OUT(v, gpa, sizeof(T))))            \
+			return -EFAULT;                                       \
+		if (GM__UNLIKELY(!(v->prot & GM_PROT_WRITE)))                 \
+			return -EACCES;                                       \
 		memcpy(v->hva + (gpa - v->gpa), &raw, sizeof(T));             \
 		return 0;                                                     \
 	}
@@ -668,15 +665,15 @@ GM_ENDIAN_TYPES(GM__VIEW_ENDIAN)
 
 #define GM__VIEW_ATOMIC_PTR(v, gpa, T, write, ok)                             \
 	T *p;                                                                 \
-	if (gm_unlikely(GM__VIEW_OUT(v, gpa, sizeof(T))))                     \
-		return -GM__EFAULT;                                           \
-	if (gm_unlikely(!(ok)))                                               \
-		return -GM__EINVAL;                                           \
+	if (GM__UNLIKELY(GM__VIEW_OUT(v, gpa, sizeof(T))))                    \
+		return -EFAULT;                                               \
+	if (GM__UNLIKELY(!(ok)))                                              \
+		return -EINVAL;                                               \
 	p = (T *)(void *)(v->hva + (gpa - v->gpa));                           \
-	if (gm_unlikely((uintptr_t)p & (sizeof(T) - 1)))                      \
-		return -GM__EINVAL;                                           \
-	if ((write) && gm_unlikely(!(v->prot & GM_PROT_WRITE)))               \
-		return -GM__EACCES;
+	if (GM__UNLIKELY((uintptr_t)p & (sizeof(T) - 1)))                     \
+		return -EINVAL;                                               \
+	if ((write) && GM__UNLIKELY(!(v->prot & GM_PROT_WRITE)))              \
+		return -EACCES;
 
 #define GM__VIEW_ATOMIC(sfx, T, ...)                                          \
 	GM_INLINE int gm_view_atomic_load_##sfx(const struct gm_view *v,      \
