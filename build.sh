@@ -69,6 +69,38 @@ sanitized_check() {
 	(cd "$dir" && summary | sed "s/^tests:/tests ($name):/")
 }
 
+# A second compiler: clang, with the project's own warnings (configure's
+# GM_CFLAGS) made errors, builds the whole tree (library, tool, examples,
+# tests, benchmarks, real-Xen programs) in its own build, then runs make
+# check there (some 20 s), since what a compiler does differently may show
+# only when the code runs.
+clang_check() {
+	local dir="$build-clang" rc=0
+	mkdir -p "$dir"
+	(
+		cd "$dir"
+		# -Werror at make time only: configure's own test programs
+		# are not warning-free, and failing one would turn a feature
+		# off silently.
+		# "&&": set -e does not apply inside a subshell whose status
+		# "||" tests.  "all" runs a sub-make, so extra-programs (which
+		# shares its libraries) must not build beside it.
+		{ [ -f Makefile ] || "$top/configure" -q CC=clang CXX=clang++; } &&
+			make -j"$(nproc)" CFLAGS="-O2 -g -Werror" all >/dev/null &&
+			make -j"$(nproc)" CFLAGS="-O2 -g -Werror" extra-programs \
+				>/dev/null &&
+			make -j"$(nproc)" CFLAGS="-O2 -g -Werror" check \
+				>/dev/null 2>&1
+	) || rc=$?
+	if [ $rc -ne 0 ]; then
+		find "$dir/tests" -name '*.log' -exec grep -l -E '^(FAIL|ERROR)|\[  FAILED  \]' {} + 2>/dev/null |
+			while read -r f; do echo "==== $f"; tail -n 80 "$f"; done
+		echo "build.sh: clang -Werror build or its make check FAILED"
+		return $rc
+	fi
+	(cd "$dir" && summary | sed "s/^tests:/tests (clang):/")
+}
+
 # Print the totals of the automake test logs as "N passed, N failed".
 summary() {
 	local pass fail skip
@@ -100,6 +132,7 @@ test)
 	fi
 	summary
 	[ $rc -eq 0 ] || exit $rc
+	clang_check
 	make -j"$(nproc)" check-valgrind
 	echo "build.sh: valgrind found no errors or leaks"
 	sanitized_check asan "-fsanitize=address,undefined -fno-sanitize-recover=all"
