@@ -19,7 +19,7 @@
  * cmocka installs its own SIGSEGV/SIGBUS handlers around every test and
  * would take the faults the library is meant to recover from, so main()
  * installs the library's handlers first, and each test puts them back for
- * its duration (as tests/test-space.c does).
+ * its duration (as tests/test-space-ondemand.c does).
  */
 #define _GNU_SOURCE
 
