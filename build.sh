@@ -49,12 +49,14 @@ configure_build() {
 sanitized_check() {
 	local name=$1 flags=$2 dir="$build-$1" rc=0
 	mkdir -p "$dir"
+	# Chained with &&: set -e does not apply inside a subshell whose
+	# status is tested, so each step's failure must stop it explicitly.
 	(
-		cd "$dir"
-		[ -f Makefile ] || "$top/configure" -q --disable-shared \
+		cd "$dir" &&
+		{ [ -f Makefile ] || "$top/configure" -q --disable-shared \
 			CFLAGS="-O1 -g -fno-omit-frame-pointer $flags" \
-			LDFLAGS="$flags"
-		make -j"$(nproc)" >/dev/null
+			LDFLAGS="$flags"; } &&
+		make -j"$(nproc)" >/dev/null &&
 		# history_size: keep the earlier access's stack, which the
 		# suppressions of intended races on guest memory match.
 		TSAN_OPTIONS="suppressions=$top/tests/tsan.supp history_size=7 ${TSAN_OPTIONS:-}" \
