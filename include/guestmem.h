@@ -389,11 +389,26 @@ GM_EXPORT int gm_zero(struct gm_space *s, uint64_t gpa, size_t len);
 	X(le64, uint64_t, 64, le) X(be16, uint16_t, 16, be)                   \
 	X(be32, uint32_t, 32, be) X(be64, uint64_t, 64, be)
 
-#define GM__DECL_TYPED(sfx, T, ...)                                           \
-	GM_EXPORT int gm_read_##sfx(struct gm_space *s, uint64_t gpa, T *val); \
-	GM_EXPORT int gm_write_##sfx(struct gm_space *s, uint64_t gpa, T val);
-GM_INT_TYPES(GM__DECL_TYPED)
-GM_ENDIAN_TYPES(GM__DECL_TYPED)
+GM_EXPORT int gm_read_u8(struct gm_space *s, uint64_t gpa, uint8_t *val);
+GM_EXPORT int gm_write_u8(struct gm_space *s, uint64_t gpa, uint8_t val);
+GM_EXPORT int gm_read_u16(struct gm_space *s, uint64_t gpa, uint16_t *val);
+GM_EXPORT int gm_write_u16(struct gm_space *s, uint64_t gpa, uint16_t val);
+GM_EXPORT int gm_read_u32(struct gm_space *s, uint64_t gpa, uint32_t *val);
+GM_EXPORT int gm_write_u32(struct gm_space *s, uint64_t gpa, uint32_t val);
+GM_EXPORT int gm_read_u64(struct gm_space *s, uint64_t gpa, uint64_t *val);
+GM_EXPORT int gm_write_u64(struct gm_space *s, uint64_t gpa, uint64_t val);
+GM_EXPORT int gm_read_le16(struct gm_space *s, uint64_t gpa, uint16_t *val);
+GM_EXPORT int gm_write_le16(struct gm_space *s, uint64_t gpa, uint16_t val);
+GM_EXPORT int gm_read_le32(struct gm_space *s, uint64_t gpa, uint32_t *val);
+GM_EXPORT int gm_write_le32(struct gm_space *s, uint64_t gpa, uint32_t val);
+GM_EXPORT int gm_read_le64(struct gm_space *s, uint64_t gpa, uint64_t *val);
+GM_EXPORT int gm_write_le64(struct gm_space *s, uint64_t gpa, uint64_t val);
+GM_EXPORT int gm_read_be16(struct gm_space *s, uint64_t gpa, uint16_t *val);
+GM_EXPORT int gm_write_be16(struct gm_space *s, uint64_t gpa, uint16_t val);
+GM_EXPORT int gm_read_be32(struct gm_space *s, uint64_t gpa, uint32_t *val);
+GM_EXPORT int gm_write_be32(struct gm_space *s, uint64_t gpa, uint32_t val);
+GM_EXPORT int gm_read_be64(struct gm_space *s, uint64_t gpa, uint64_t *val);
+GM_EXPORT int gm_write_be64(struct gm_space *s, uint64_t gpa, uint64_t val);
 
 /*
  * Atomics on naturally aligned 1/2/4/8-byte values, with an explicit memory
@@ -416,23 +431,62 @@ GM_ENDIAN_TYPES(GM__DECL_TYPED)
  * boundary because regions start and end on page boundaries in every
  * backend of this library; when one does not, the atomic fails -EINVAL.
  */
-#define GM__DECL_ATOMIC(sfx, T, ...)                                          \
-	GM_EXPORT int gm_atomic_load_##sfx(struct gm_space *s, uint64_t gpa,  \
-					   T *val, int order);                \
-	GM_EXPORT int gm_atomic_store_##sfx(struct gm_space *s, uint64_t gpa, \
-					    T val, int order);                \
-	GM_EXPORT int gm_atomic_xchg_##sfx(struct gm_space *s, uint64_t gpa,  \
-					   T val, T *old, int order);         \
-	GM_EXPORT int gm_atomic_cmpxchg_##sfx(struct gm_space *s,             \
-					      uint64_t gpa, T *expected,      \
-					      T desired, int order);          \
-	GM_EXPORT int gm_atomic_fetch_add_##sfx(                              \
-		struct gm_space *s, uint64_t gpa, T val, T *old, int order);  \
-	GM_EXPORT int gm_atomic_fetch_or_##sfx(                               \
-		struct gm_space *s, uint64_t gpa, T val, T *old, int order);  \
-	GM_EXPORT int gm_atomic_fetch_and_##sfx(                              \
-		struct gm_space *s, uint64_t gpa, T val, T *old, int order);
-GM_INT_TYPES(GM__DECL_ATOMIC)
+GM_EXPORT int gm_atomic_load_u8(struct gm_space *s, uint64_t gpa, uint8_t *val,
+				int order);
+GM_EXPORT int gm_atomic_store_u8(struct gm_space *s, uint64_t gpa, uint8_t val,
+				 int order);
+GM_EXPORT int gm_atomic_xchg_u8(struct gm_space *s, uint64_t gpa, uint8_t val,
+				uint8_t *old, int order);
+GM_EXPORT int gm_atomic_cmpxchg_u8(struct gm_space *s, uint64_t gpa,
+				   uint8_t *expected, uint8_t desired, int order);
+GM_EXPORT int gm_atomic_fetch_add_u8(struct gm_space *s, uint64_t gpa,
+				     uint8_t val, uint8_t *old, int order);
+GM_EXPORT int gm_atomic_fetch_or_u8(struct gm_space *s, uint64_t gpa,
+				    uint8_t val, uint8_t *old, int order);
+GM_EXPORT int gm_atomic_fetch_and_u8(struct gm_space *s, uint64_t gpa,
+				     uint8_t val, uint8_t *old, int order);
+GM_EXPORT int gm_atomic_load_u16(struct gm_space *s, uint64_t gpa, uint16_t *val,
+				int order);
+GM_EXPORT int gm_atomic_store_u16(struct gm_space *s, uint64_t gpa, uint16_t val,
+				 int order);
+GM_EXPORT int gm_atomic_xchg_u16(struct gm_space *s, uint64_t gpa, uint16_t val,
+				uint16_t *old, int order);
+GM_EXPORT int gm_atomic_cmpxchg_u16(struct gm_space *s, uint64_t gpa,
+				   uint16_t *expected, uint16_t desired, int order);
+GM_EXPORT int gm_atomic_fetch_add_u16(struct gm_space *s, uint64_t gpa,
+				     uint16_t val, uint16_t *old, int order);
+GM_EXPORT int gm_atomic_fetch_or_u16(struct gm_space *s, uint64_t gpa,
+				    uint16_t val, uint16_t *old, int order);
+GM_EXPORT int gm_atomic_fetch_and_u16(struct gm_space *s, uint64_t gpa,
+				     uint16_t val, uint16_t *old, int order);
+GM_EXPORT int gm_atomic_load_u32(struct gm_space *s, uint64_t gpa, uint32_t *val,
+				int order);
+GM_EXPORT int gm_atomic_store_u32(struct gm_space *s, uint64_t gpa, uint32_t val,
+				 int order);
+GM_EXPORT int gm_atomic_xchg_u32(struct gm_space *s, uint64_t gpa, uint32_t val,
+				uint32_t *old, int order);
+GM_EXPORT int gm_atomic_cmpxchg_u32(struct gm_space *s, uint64_t gpa,
+				   uint32_t *expected, uint32_t desired, int order);
+GM_EXPORT int gm_atomic_fetch_add_u32(struct gm_space *s, uint64_t gpa,
+				     uint32_t val, uint32_t *old, int order);
+GM_EXPORT int gm_atomic_fetch_or_u32(struct gm_space *s, uint64_t gpa,
+				    uint32_t val, uint32_t *old, int order);
+GM_EXPORT int gm_atomic_fetch_and_u32(struct gm_space *s, uint64_t gpa,
+				     uint32_t val, uint32_t *old, int order);
+GM_EXPORT int gm_atomic_load_u64(struct gm_space *s, uint64_t gpa, uint64_t *val,
+				int order);
+GM_EXPORT int gm_atomic_store_u64(struct gm_space *s, uint64_t gpa, uint64_t val,
+				 int order);
+GM_EXPORT int gm_atomic_xchg_u64(struct gm_space *s, uint64_t gpa, uint64_t val,
+				uint64_t *old, int order);
+GM_EXPORT int gm_atomic_cmpxchg_u64(struct gm_space *s, uint64_t gpa,
+				   uint64_t *expected, uint64_t desired, int order);
+GM_EXPORT int gm_atomic_fetch_add_u64(struct gm_space *s, uint64_t gpa,
+				     uint64_t val, uint64_t *old, int order);
+GM_EXPORT int gm_atomic_fetch_or_u64(struct gm_space *s, uint64_t gpa,
+				    uint64_t val, uint64_t *old, int order);
+GM_EXPORT int gm_atomic_fetch_and_u64(struct gm_space *s, uint64_t gpa,
+				     uint64_t val, uint64_t *old, int order);
 
 /* ------------------------------------------------------------------ */
 /* fd I/O                                                              */
@@ -598,7 +652,49 @@ GM_INLINE int gm_view_write(const struct gm_view *v, uint64_t gpa,
  * gm_view_write_le16(v, gpa, val), ... for every type of GM_INT_TYPES and
  * GM_ENDIAN_TYPES.  No alignment is required.
  * Return: as gm_view_read() / gm_view_write().
+ * Written out here for grep and the reader; defined by the macros below.
  */
+GM_INLINE int gm_view_read_u8(const struct gm_view *v, uint64_t gpa,
+				uint8_t *val);
+GM_INLINE int gm_view_write_u8(const struct gm_view *v, uint64_t gpa,
+				 uint8_t val);
+GM_INLINE int gm_view_read_u16(const struct gm_view *v, uint64_t gpa,
+				uint16_t *val);
+GM_INLINE int gm_view_write_u16(const struct gm_view *v, uint64_t gpa,
+				 uint16_t val);
+GM_INLINE int gm_view_read_u32(const struct gm_view *v, uint64_t gpa,
+				uint32_t *val);
+GM_INLINE int gm_view_write_u32(const struct gm_view *v, uint64_t gpa,
+				 uint32_t val);
+GM_INLINE int gm_view_read_u64(const struct gm_view *v, uint64_t gpa,
+				uint64_t *val);
+GM_INLINE int gm_view_write_u64(const struct gm_view *v, uint64_t gpa,
+				 uint64_t val);
+GM_INLINE int gm_view_read_le16(const struct gm_view *v, uint64_t gpa,
+				uint16_t *val);
+GM_INLINE int gm_view_write_le16(const struct gm_view *v, uint64_t gpa,
+				 uint16_t val);
+GM_INLINE int gm_view_read_le32(const struct gm_view *v, uint64_t gpa,
+				uint32_t *val);
+GM_INLINE int gm_view_write_le32(const struct gm_view *v, uint64_t gpa,
+				 uint32_t val);
+GM_INLINE int gm_view_read_le64(const struct gm_view *v, uint64_t gpa,
+				uint64_t *val);
+GM_INLINE int gm_view_write_le64(const struct gm_view *v, uint64_t gpa,
+				 uint64_t val);
+GM_INLINE int gm_view_read_be16(const struct gm_view *v, uint64_t gpa,
+				uint16_t *val);
+GM_INLINE int gm_view_write_be16(const struct gm_view *v, uint64_t gpa,
+				 uint16_t val);
+GM_INLINE int gm_view_read_be32(const struct gm_view *v, uint64_t gpa,
+				uint32_t *val);
+GM_INLINE int gm_view_write_be32(const struct gm_view *v, uint64_t gpa,
+				 uint32_t val);
+GM_INLINE int gm_view_read_be64(const struct gm_view *v, uint64_t gpa,
+				uint64_t *val);
+GM_INLINE int gm_view_write_be64(const struct gm_view *v, uint64_t gpa,
+				 uint64_t val);
+
 #define GM__VIEW_TYPED(sfx, T, ...)                                           \
 	GM_INLINE int gm_view_read_##sfx(const struct gm_view *v,             \
 					 uint64_t gpa, T *val)                \
@@ -654,7 +750,48 @@ GM_ENDIAN_TYPES(GM__VIEW_ENDIAN)
  * Return: 0 (or 1/0), -EFAULT (outside the view), -EINVAL (misaligned, or
  * an order the operation cannot take), -EACCES (a write through a read-only
  * view).  The order is normally a constant, so the checks fold away.
+ * Written out here for grep and the reader; defined by the macros below.
  */
+GM_INLINE int gm_view_atomic_load_u8(const struct gm_view *v, uint64_t gpa,
+				       uint8_t *val, int order);
+GM_INLINE int gm_view_atomic_store_u8(const struct gm_view *v, uint64_t gpa,
+					uint8_t val, int order);
+GM_INLINE int gm_view_atomic_fetch_add_u8(const struct gm_view *v,
+					    uint64_t gpa, uint8_t val, uint8_t *old,
+					    int order);
+GM_INLINE int gm_view_atomic_cmpxchg_u8(const struct gm_view *v,
+					  uint64_t gpa, uint8_t *expected,
+					  uint8_t desired, int order);
+GM_INLINE int gm_view_atomic_load_u16(const struct gm_view *v, uint64_t gpa,
+				       uint16_t *val, int order);
+GM_INLINE int gm_view_atomic_store_u16(const struct gm_view *v, uint64_t gpa,
+					uint16_t val, int order);
+GM_INLINE int gm_view_atomic_fetch_add_u16(const struct gm_view *v,
+					    uint64_t gpa, uint16_t val, uint16_t *old,
+					    int order);
+GM_INLINE int gm_view_atomic_cmpxchg_u16(const struct gm_view *v,
+					  uint64_t gpa, uint16_t *expected,
+					  uint16_t desired, int order);
+GM_INLINE int gm_view_atomic_load_u32(const struct gm_view *v, uint64_t gpa,
+				       uint32_t *val, int order);
+GM_INLINE int gm_view_atomic_store_u32(const struct gm_view *v, uint64_t gpa,
+					uint32_t val, int order);
+GM_INLINE int gm_view_atomic_fetch_add_u32(const struct gm_view *v,
+					    uint64_t gpa, uint32_t val, uint32_t *old,
+					    int order);
+GM_INLINE int gm_view_atomic_cmpxchg_u32(const struct gm_view *v,
+					  uint64_t gpa, uint32_t *expected,
+					  uint32_t desired, int order);
+GM_INLINE int gm_view_atomic_load_u64(const struct gm_view *v, uint64_t gpa,
+				       uint64_t *val, int order);
+GM_INLINE int gm_view_atomic_store_u64(const struct gm_view *v, uint64_t gpa,
+					uint64_t val, int order);
+GM_INLINE int gm_view_atomic_fetch_add_u64(const struct gm_view *v,
+					    uint64_t gpa, uint64_t val, uint64_t *old,
+					    int order);
+GM_INLINE int gm_view_atomic_cmpxchg_u64(const struct gm_view *v,
+					  uint64_t gpa, uint64_t *expected,
+					  uint64_t desired, int order);
 #define GM__ORDER_OK_LOAD(o)                                                  \
 	((o) == GM_RELAXED || (o) == GM_ACQUIRE || (o) == GM_SEQ_CST)
 #define GM__ORDER_OK_STORE(o)                                                 \
