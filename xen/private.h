@@ -86,7 +86,7 @@ struct gm__xen_region {
 	 * (internal.h); win.base is the window, or NULL.
 	 */
 	struct gm__window win;
-	/* The window maps the window file (cache.c) from this offset, or
+	/* The window maps the window file (window.c) from this offset, or
 	 * is anonymous: win_off is UINT64_MAX. */
 	uint64_t win_off;
 	/* Eager foreign regions: the whole mapping, and the pages Xen
@@ -128,7 +128,7 @@ struct gm_xen {
 	_Atomic uint64_t peak_mapped_bytes;
 	_Atomic uint64_t map_calls, unmap_calls, pages_mapped, misses,
 		evictions, failures, retries;
-	/* The window file (cache.c), or win_fd -1; the next free offset. */
+	/* The window file (window.c), or win_fd -1; the next free offset. */
 	int win_fd;
 	dev_t win_dev;
 	ino_t win_ino;
@@ -166,20 +166,25 @@ int gm__xen_cache_invalidate(struct gm_xen *x);
 int gm__xen_pages_ok(const int *err, uint64_t first, uint64_t off,
 		     uint64_t *len, uint64_t *fault);
 
-/* A bucket's place in its region's window (bits WIN_PLACE of its state
- * byte). */
+/* window.c */
+/* The bits of a window's state byte that hold a bucket's place, the
+ * window's own; the cache changes only the GM__WIN_* bits (internal.h). */
 #define WIN_PLACE 0x3u
-enum {
-	WIN_FREE, /* reserved, nothing mapped there */
-	WIN_BUSY, /* an entry is mapped there */
-	WIN_LOST, /* unmapping left a hole that another mmap of the
-		   * process may have taken: never map there, and unmap
-		   * only what is still ours (gm__xen_window_fini()) */
-};
+/* Open the context's window file (best effort: without it, windows are
+ * anonymous), and close it. */
+void gm__xen_window_file_open(struct gm_xen *x);
+void gm__xen_window_file_close(struct gm_xen *x);
 /* Reserve the window of on-demand region @xr (best effort). */
 void gm__xen_window_init(struct gm__xen_region *xr);
 /* Release the window's reservation (no entry is mapped any more). */
 void gm__xen_window_fini(struct gm__xen_region *xr);
+/* Where to map the bucket entry that starts at region page @first: its
+ * place in the window, which becomes busy, or NULL: anywhere. */
+uint8_t *gm__xen_window_take(struct gm__xen_region *xr, uint64_t first);
+/* The entry mapped at @at by gm__xen_window_take() is unmapped, or its map
+ * failed: free its place, or lose it if the range is no longer ours. */
+void gm__xen_window_give_back(struct gm__xen_region *xr, uint8_t *at,
+			      uint32_t npages);
 
 /* foreign.c */
 void gm__xen_eager_unmap(struct gm__xen_region *xr);
