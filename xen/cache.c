@@ -113,7 +113,6 @@ int gm__xen_cache_init(struct gm_xen *x)
 		ret = -ENOMEM;
 		goto err;
 	}
-	gm__xen_window_file_open(x); /* best effort (window.c) */
 	x->fork.prepare = cache_fork_prepare;
 	x->fork.parent = cache_fork_release;
 	x->fork.child = cache_fork_release;
@@ -133,7 +132,6 @@ void gm__xen_cache_fini(struct gm_xen *x)
 	pthread_mutex_destroy(&x->lock);
 	gm__rcu_domain_release(x->dom);
 	free(x->hash);
-	gm__xen_window_file_close(x);
 }
 
 static inline __attribute__((always_inline)) struct gm__xen_entry *

@@ -129,6 +129,7 @@ int gm_xen_open(struct gm_xen **out, const struct gm_xen_options *opts)
 		close_handles(x);
 		return gm__xen_fail(__func__, ret, "out of memory");
 	}
+	gm__xen_window_file_open(x); /* best effort */
 	atomic_init(&x->refs, 1);
 	*out = x;
 	return 0;
@@ -144,6 +145,7 @@ void gm__xen_put(struct gm_xen *x)
 	if (atomic_fetch_sub_explicit(&x->refs, 1, memory_order_acq_rel) != 1)
 		return;
 	gm__xen_cache_fini(x);
+	gm__xen_window_file_close(x);
 	close_handles(x);
 }
 
