@@ -14,90 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 
-/* Frames per call below which the arrays live on the stack. */
+/* Frames per call below which the error array lives on the stack. */
 #define STACK_FRAMES 64
-
-/* Back off before retrying paged-out frames: 1 ms, 2 ms, ... */
-static void paging_backoff(unsigned int attempt)
-{
-	struct timespec ts = { .tv_sec = 0,
-			       .tv_nsec = 1000000L * (long)(attempt + 1) };
-
-	nanosleep(&ts, NULL);
-}
-
-/*
- * Map @n frames from region page @first at @addr (NULL: anywhere; else
- * MAP_FIXED over a reservation), retrying paged-out frames.  On success
- * returns the mapping and leaves per-page negative errnos in @err.
- */
-static uint8_t *map_frames(struct gm__xen_region *xr, uint8_t *addr,
-			   uint64_t first, uint32_t n, int prot, int *err,
-			   int *ret)
-{
-	struct gm_xen *x = xr->x;
-	xen_pfn_t stack[STACK_FRAMES], *arr = stack;
-	unsigned int attempt;
-	uint8_t *p = NULL;
-	uint32_t i;
-
-	if (n > STACK_FRAMES) {
-		arr = malloc(n * sizeof(*arr));
-		if (!arr) {
-			*ret = -ENOMEM;
-			return NULL;
-		}
-	}
-	for (i = 0; i < n; i++)
-		arr[i] = (xen_pfn_t)(xr->gfn + first + i);
-	for (attempt = 0;; attempt++) {
-		int paged = 0;
-
-		p = addr ? xenforeignmemory_map2(x->fmem, xr->domid, addr,
-						 prot, MAP_FIXED, n, arr, err)
-			 : xenforeignmemory_map(x->fmem, xr->domid, prot, n,
-						arr, err);
-		atomic_fetch_add_explicit(&x->map_calls, 1,
-					  memory_order_relaxed);
-		if (!p) {
-			*ret = -errno;
-			atomic_fetch_add_explicit(&x->failures, 1,
-						  memory_order_relaxed);
-			break;
-		}
-		atomic_fetch_add_explicit(&x->pages_mapped, n,
-					  memory_order_relaxed);
-		for (i = 0; i < n; i++) {
-			err[i] = gm__xen_errno(err[i]);
-			paged += err[i] == -ENOENT;
-		}
-		if (!paged || attempt >= x->opt.enoent_retries) {
-			*ret = 0;
-			break;
-		}
-		/*
-		 * Paged out: Xen is paging the frames back in; try the whole
-		 * batch again.  A placed mapping is simply mapped over with
-		 * MAP_FIXED, which replaces it at once: unmapping it first
-		 * would open a hole in the reservation that another thread's
-		 * mmap could take.
-		 */
-		if (!addr) {
-			xenforeignmemory_unmap(x->fmem, p, n);
-			atomic_fetch_add_explicit(&x->unmap_calls, 1,
-						  memory_order_relaxed);
-		}
-		atomic_fetch_add_explicit(&x->retries, 1,
-					  memory_order_relaxed);
-		p = NULL;
-		paging_backoff(attempt);
-	}
-	if (arr != stack)
-		free(arr);
-	return p;
-}
 
 /* The pager of on-demand regions: one cache entry's frames. */
 static int foreign_map(struct gm__xen_region *xr, uint64_t first,
@@ -113,7 +32,7 @@ static int foreign_map(struct gm__xen_region *xr, uint64_t first,
 		if (!err)
 			return -ENOMEM;
 	}
-	*hva = map_frames(xr, at, first, npages, prot, err, &ret);
+	*hva = gm__xen_map_frames(xr, at, first, npages, prot, err, &ret);
 	*errp = NULL;
 	if (*hva) {
 		for (i = 0; i < npages; i++)
@@ -236,8 +155,8 @@ static int eager_map(struct gm__xen_region *xr, int prot)
 		uint32_t n = (uint32_t)(xr->npages - p < chunk ? xr->npages - p
 							       : chunk);
 
-		if (!map_frames(xr, xr->eager + (p << XEN_PAGE_SHIFT), p, n,
-				prot, err, &ret)) {
+		if (!gm__xen_map_frames(xr, xr->eager + (p << XEN_PAGE_SHIFT),
+					p, n, prot, err, &ret)) {
 			eager_release(xr, p);
 			break;
 		}

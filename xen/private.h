@@ -186,6 +186,17 @@ uint8_t *gm__xen_window_take(struct gm__xen_region *xr, uint64_t first);
 void gm__xen_window_give_back(struct gm__xen_region *xr, uint8_t *at,
 			      uint32_t npages);
 
+/* frames.c */
+/*
+ * Map @n frames from region page @first of foreign region @xr at @addr
+ * (NULL: anywhere; else MAP_FIXED over a reservation), retrying paged-out
+ * frames.  On success returns the mapping and leaves per-page negative
+ * errnos in @err; else returns NULL with a negative errno in *ret.
+ */
+uint8_t *gm__xen_map_frames(struct gm__xen_region *xr, uint8_t *addr,
+			    uint64_t first, uint32_t n, int prot, int *err,
+			    int *ret);
+
 /* foreign.c */
 void gm__xen_eager_unmap(struct gm__xen_region *xr);
 
