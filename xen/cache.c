@@ -560,38 +560,6 @@ map_miss(struct gm_xen *x, struct gm__xen_region *xr, uint64_t index,
 	return 0;
 }
 
-/* Eager regions: everything is mapped; only refused frames fail. */
-static __attribute__((noinline)) int map_eager(struct gm__xen_region *xr, uint64_t off, uint64_t len,
-		     unsigned int flags, struct gm_map *m)
-{
-	size_t lo = 0, hi = xr->nbad;
-	uint64_t page = off >> XEN_PAGE_SHIFT;
-	uint64_t last = (off + len - 1) >> XEN_PAGE_SHIFT;
-
-	/* First refused page at or after the access's first page. */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (xr->bad[mid].page < page)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo < xr->nbad && xr->bad[lo].page <= last) {
-		if (xr->bad[lo].page == page || (flags & GM_MAP_WHOLE)) {
-			m->fault = xr->bad[lo].page == page
-					   ? off
-					   : xr->bad[lo].page << XEN_PAGE_SHIFT;
-			return xr->bad[lo].err;
-		}
-		len = (xr->bad[lo].page << XEN_PAGE_SHIFT) - off;
-	}
-	m->hva = xr->eager + off;
-	m->len = len;
-	m->cookie = NULL;
-	return 0;
-}
-
 int gm__xen_map(struct gm_region *r, uint64_t off, uint64_t len, int prot,
 		unsigned int flags, struct gm_map *m)
 {
@@ -603,8 +571,6 @@ int gm__xen_map(struct gm_region *r, uint64_t off, uint64_t len, int prot,
 	uint64_t index, end, n, gen;
 	int ret;
 
-	if (xr->eager)
-		return map_eager(xr, off, len, flags, m);
 	/* Foreign buckets are mapped for both directions (or read-only for a
 	 * read-only region), so reads and writes share entries; grants are
 	 * mapped read-only for reads (see guestmem/xen.h). */
@@ -693,8 +659,6 @@ void gm__xen_unmap(struct gm_region *r, struct gm_map *m)
 		gm__container_of(r, struct gm__xen_region, base);
 	uintptr_t c = (uintptr_t)m->cookie;
 
-	if (!c)
-		return; /* eager */
 	if (c & COOKIE_SECTION)
 		gm__rcu_exit((struct gm__rcu_reader *)(c & ~COOKIE_SECTION));
 	else

@@ -186,13 +186,8 @@ void gm__xen_region_destroy(struct gm_region *r)
 		gm__container_of(r, struct gm__xen_region, base);
 	struct gm_xen *x = xr->x;
 
-	if (xr->eager) {
-		gm__xen_eager_unmap(xr);
-	} else {
-		gm__xen_cache_purge(xr);
-		gm__xen_window_fini(xr);
-	}
-	free(xr->bad);
+	gm__xen_cache_purge(xr);
+	gm__xen_window_fini(xr);
 	free(xr);
 	gm__xen_put(x);
 }

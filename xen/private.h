@@ -197,8 +197,13 @@ uint8_t *gm__xen_map_frames(struct gm__xen_region *xr, uint8_t *addr,
 			    uint64_t first, uint32_t n, int prot, int *err,
 			    int *ret);
 
-/* foreign.c */
-void gm__xen_eager_unmap(struct gm__xen_region *xr);
+/* eager.c */
+/* A new eager foreign region; errors are reported as @fn's, the public
+ * constructor that checked the arguments. */
+int gm__xen_eager_region_new(const char *fn, struct gm_xen *x,
+			     uint32_t domid, uint64_t gpa, uint64_t size,
+			     uint64_t gfn, unsigned int rdonly,
+			     struct gm_region **out);
 
 /* Normalise a per-page error to a negative errno (Linux gives negative
  * values; be safe with positive ones). */
