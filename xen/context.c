@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Xen contexts: the library handles, their lifetime, statistics, and what
- * every Xen region shares (set-up and destruction).
+ * Xen contexts: the library handles, their options and lifetime, and the
+ * statistics.  Every region holds a reference to its context, which
+ * gm__xen_region_init() takes and the region kind's destroy method drops.
  */
 #include "private.h"
 
@@ -178,18 +179,6 @@ int gm__xen_region_init(struct gm__xen_region *xr, struct gm_xen *x,
 	xr->npages = size >> XEN_PAGE_SHIFT;
 	gm__xen_get(x);
 	return 0;
-}
-
-void gm__xen_region_destroy(struct gm_region *r)
-{
-	struct gm__xen_region *xr =
-		gm__container_of(r, struct gm__xen_region, base);
-	struct gm_xen *x = xr->x;
-
-	gm__xen_cache_purge(xr);
-	gm__xen_window_fini(xr);
-	free(xr);
-	gm__xen_put(x);
 }
 
 int gm_xen_get_stats(struct gm_xen *x, struct gm_xen_stats *st)

@@ -140,8 +140,6 @@ void gm__xen_get(struct gm_xen *x);
 void gm__xen_put(struct gm_xen *x);
 /* Record a failure of constructor @fn of context @x and return @err. */
 int gm__xen_fail(const char *fn, int err, const char *what);
-/* destroy method of every Xen region */
-void gm__xen_region_destroy(struct gm_region *r);
 /* Common validation and set-up of a new region; 0 or -errno. */
 int gm__xen_region_init(struct gm__xen_region *xr, struct gm_xen *x,
 			const struct gm_region_ops *ops,
