@@ -156,10 +156,9 @@ void gm_xen_close(struct gm_xen *x)
 		gm__xen_put(x);
 }
 
-int gm__xen_region_init(struct gm__xen_region *xr, struct gm_xen *x,
-			const struct gm_region_ops *ops,
-			const struct gm__xen_pager *pager, uint32_t domid,
-			uint64_t gpa, uint64_t size, unsigned int rdonly)
+int gm__xen_region_init(struct gm_region *r, struct gm_xen *x,
+			const struct gm_region_ops *ops, uint64_t gpa,
+			uint64_t size, unsigned int rdonly)
 {
 	int ret;
 
@@ -167,16 +166,15 @@ int gm__xen_region_init(struct gm__xen_region *xr, struct gm_xen *x,
 		return gm__xen_fail(ops->name, -EINVAL,
 				    "gpa and size must be non-zero multiples "
 				    "of 4096");
-	ret = gm_region_init(&xr->base, ops, gpa, size,
-			     rdonly ? GM_REGION_RDONLY : 0);
+	ret = gm_region_init(r, ops, gpa, size, rdonly ? GM_REGION_RDONLY : 0);
 	if (ret)
 		return ret;
-	/* gm__xen_map() may report stable mappings (see internal.h). */
-	xr->base.reserved0 |= GM__REGION_STABLE;
-	xr->x = x;
-	xr->pager = pager;
-	xr->domid = domid;
-	xr->npages = size >> XEN_PAGE_SHIFT;
+	/*
+	 * Every Xen region's map method takes GM__MAP_STABLE (internal.h):
+	 * the cache's may report stable mappings, an eager region's has no
+	 * use for it.
+	 */
+	r->reserved0 |= GM__REGION_STABLE;
 	gm__xen_get(x);
 	return 0;
 }

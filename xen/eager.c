@@ -13,28 +13,43 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 
+struct eager_region {
+	struct gm_region base;	/* first */
+	struct gm_xen *x;
+	uint32_t domid;
+	uint64_t gfn;		/* frame of base.gpa */
+	uint8_t *map;		/* the whole region, or NULL once released */
+	uint64_t npages;
+	/* The pages Xen refused, sorted by page: they fail their accesses. */
+	size_t nbad;
+	struct eager_bad {
+		uint64_t page;
+		int err;
+	} *bad;
+};
+
 /* Unmap the chunks of an eager region that are mapped, and the rest of
  * its reservation. */
-static void eager_release(struct gm__xen_region *xr, uint64_t mapped_pages)
+static void eager_release(struct eager_region *er, uint64_t mapped_pages)
 {
-	uint64_t chunk = xr->x->opt.eager_chunk, p;
+	uint64_t chunk = er->x->opt.eager_chunk, p;
 
 	for (p = 0; p < mapped_pages; p += chunk) {
 		uint64_t n = mapped_pages - p < chunk ? mapped_pages - p : chunk;
 
-		xenforeignmemory_unmap(xr->x->fmem,
-				       xr->eager + (p << XEN_PAGE_SHIFT), n);
-		atomic_fetch_add_explicit(&xr->x->unmap_calls, 1,
+		xenforeignmemory_unmap(er->x->fmem,
+				       er->map + (p << XEN_PAGE_SHIFT), n);
+		atomic_fetch_add_explicit(&er->x->unmap_calls, 1,
 					  memory_order_relaxed);
 	}
-	if (mapped_pages < xr->npages)
-		munmap(xr->eager + (mapped_pages << XEN_PAGE_SHIFT),
-		       (xr->npages - mapped_pages) << XEN_PAGE_SHIFT);
-	xr->eager = NULL;
+	if (mapped_pages < er->npages)
+		munmap(er->map + (mapped_pages << XEN_PAGE_SHIFT),
+		       (er->npages - mapped_pages) << XEN_PAGE_SHIFT);
+	er->map = NULL;
 }
 
 /* Record the refused pages of one chunk starting at region page @p. */
-static int eager_record(struct gm__xen_region *xr, uint64_t p,
+static int eager_record(struct eager_region *er, uint64_t p,
 			const int *err, uint32_t n, size_t *cap)
 {
 	uint32_t i;
@@ -42,18 +57,18 @@ static int eager_record(struct gm__xen_region *xr, uint64_t p,
 	for (i = 0; i < n; i++) {
 		if (!err[i])
 			continue;
-		if (xr->nbad == *cap) {
+		if (er->nbad == *cap) {
 			size_t ncap = *cap ? *cap * 2 : 16;
-			struct gm__xen_bad *b =
-				realloc(xr->bad, ncap * sizeof(*b));
+			struct eager_bad *b =
+				realloc(er->bad, ncap * sizeof(*b));
 
 			if (!b)
 				return -ENOMEM;
-			xr->bad = b;
+			er->bad = b;
 			*cap = ncap;
 		}
-		xr->bad[xr->nbad].page = p + i;
-		xr->bad[xr->nbad++].err = err[i];
+		er->bad[er->nbad].page = p + i;
+		er->bad[er->nbad++].err = err[i];
 	}
 	return 0;
 }
@@ -62,9 +77,9 @@ static int eager_record(struct gm__xen_region *xr, uint64_t p,
  * Map the whole region into one reserved host range, chunk by chunk with
  * MAP_FIXED, so that it is contiguous; bounded pfn arrays per call.
  */
-static int map_all(struct gm__xen_region *xr, int prot)
+static int map_all(struct eager_region *er, int prot)
 {
-	uint64_t chunk = xr->x->opt.eager_chunk, p;
+	uint64_t chunk = er->x->opt.eager_chunk, p;
 	size_t cap = 0;
 	int *err, ret = 0;
 	void *base;
@@ -72,43 +87,44 @@ static int map_all(struct gm__xen_region *xr, int prot)
 	err = malloc(chunk * sizeof(*err));
 	if (!err)
 		return -ENOMEM;
-	base = mmap(NULL, xr->npages << XEN_PAGE_SHIFT, PROT_NONE,
+	base = mmap(NULL, er->npages << XEN_PAGE_SHIFT, PROT_NONE,
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (base == MAP_FAILED) {
 		free(err);
 		return -errno;
 	}
-	xr->eager = base;
-	for (p = 0; p < xr->npages; p += chunk) {
-		uint32_t n = (uint32_t)(xr->npages - p < chunk ? xr->npages - p
+	er->map = base;
+	for (p = 0; p < er->npages; p += chunk) {
+		uint32_t n = (uint32_t)(er->npages - p < chunk ? er->npages - p
 							       : chunk);
 
-		if (!gm__xen_map_frames(xr, xr->eager + (p << XEN_PAGE_SHIFT),
-					p, n, prot, err, &ret)) {
-			eager_release(xr, p);
+		if (!gm__xen_map_frames(er->x, er->domid, er->gfn + p,
+					er->map + (p << XEN_PAGE_SHIFT), n,
+					prot, err, &ret)) {
+			eager_release(er, p);
 			break;
 		}
-		ret = eager_record(xr, p, err, n, &cap);
+		ret = eager_record(er, p, err, n, &cap);
 		if (ret) {
-			eager_release(xr, p + n);
+			eager_release(er, p + n);
 			break;
 		}
 	}
 	free(err);
 	if (ret)
 		return ret;
-	if (xr->nbad == xr->npages) {
+	if (er->nbad == er->npages) {
 		/* Not one frame: no such domain (-ESRCH), or none of it is
 		 * ours to map.  Say so now rather than fail every access. */
-		ret = xr->bad[0].err;
-		eager_release(xr, xr->npages);
+		ret = er->bad[0].err;
+		eager_release(er, er->npages);
 		return ret;
 	}
-	if (xr->nbad)
-		atomic_fetch_add_explicit(&xr->x->failures, xr->nbad,
+	if (er->nbad)
+		atomic_fetch_add_explicit(&er->x->failures, er->nbad,
 					  memory_order_relaxed);
 	else
-		xr->base.hva = xr->eager; /* the persistent fast path */
+		er->base.hva = er->map; /* the persistent fast path */
 	return 0;
 }
 
@@ -116,9 +132,9 @@ static int map_all(struct gm__xen_region *xr, int prot)
 static int eager_map(struct gm_region *r, uint64_t off, uint64_t len,
 		     int prot, unsigned int flags, struct gm_map *m)
 {
-	struct gm__xen_region *xr =
-		gm__container_of(r, struct gm__xen_region, base);
-	size_t lo = 0, hi = xr->nbad;
+	struct eager_region *er =
+		gm__container_of(r, struct eager_region, base);
+	size_t lo = 0, hi = er->nbad;
 	uint64_t page = off >> XEN_PAGE_SHIFT;
 	uint64_t last = (off + len - 1) >> XEN_PAGE_SHIFT;
 
@@ -126,21 +142,21 @@ static int eager_map(struct gm_region *r, uint64_t off, uint64_t len,
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (xr->bad[mid].page < page)
+		if (er->bad[mid].page < page)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	if (lo < xr->nbad && xr->bad[lo].page <= last) {
-		if (xr->bad[lo].page == page || (flags & GM_MAP_WHOLE)) {
-			m->fault = xr->bad[lo].page == page
+	if (lo < er->nbad && er->bad[lo].page <= last) {
+		if (er->bad[lo].page == page || (flags & GM_MAP_WHOLE)) {
+			m->fault = er->bad[lo].page == page
 					   ? off
-					   : xr->bad[lo].page << XEN_PAGE_SHIFT;
-			return xr->bad[lo].err;
+					   : er->bad[lo].page << XEN_PAGE_SHIFT;
+			return er->bad[lo].err;
 		}
-		len = (xr->bad[lo].page << XEN_PAGE_SHIFT) - off;
+		len = (er->bad[lo].page << XEN_PAGE_SHIFT) - off;
 	}
-	m->hva = xr->eager + off;
+	m->hva = er->map + off;
 	m->len = len;
 	m->cookie = NULL;
 	return 0;
@@ -153,13 +169,13 @@ static void eager_unmap(struct gm_region *r, struct gm_map *m)
 
 static void eager_destroy(struct gm_region *r)
 {
-	struct gm__xen_region *xr =
-		gm__container_of(r, struct gm__xen_region, base);
-	struct gm_xen *x = xr->x;
+	struct eager_region *er =
+		gm__container_of(r, struct eager_region, base);
+	struct gm_xen *x = er->x;
 
-	eager_release(xr, xr->npages);
-	free(xr->bad);
-	free(xr);
+	eager_release(er, er->npages);
+	free(er->bad);
+	free(er);
 	gm__xen_put(x);
 }
 
@@ -177,26 +193,28 @@ int gm__xen_eager_region_new(const char *fn, struct gm_xen *x,
 			     uint64_t gfn, unsigned int rdonly,
 			     struct gm_region **out)
 {
-	struct gm__xen_region *xr;
+	struct eager_region *er;
 	int ret;
 
-	xr = calloc(1, sizeof(*xr));
-	if (!xr)
+	er = calloc(1, sizeof(*er));
+	if (!er)
 		return gm__xen_fail(fn, -ENOMEM, "out of memory");
-	ret = gm__xen_region_init(xr, x, &eager_ops, NULL, domid, gpa, size,
-				  rdonly);
+	ret = gm__xen_region_init(&er->base, x, &eager_ops, gpa, size, rdonly);
 	if (ret) {
-		free(xr);
+		free(er);
 		return ret;
 	}
-	xr->gfn = gfn;
-	ret = map_all(xr, rdonly ? PROT_READ : PROT_READ | PROT_WRITE);
+	er->x = x;
+	er->domid = domid;
+	er->gfn = gfn;
+	er->npages = size >> XEN_PAGE_SHIFT;
+	ret = map_all(er, rdonly ? PROT_READ : PROT_READ | PROT_WRITE);
 	if (ret) {
-		free(xr->bad);
-		free(xr);
+		free(er->bad);
+		free(er);
 		gm__xen_put(x);
 		return gm__xen_fail(fn, ret, "cannot map the domain's frames");
 	}
-	*out = &xr->base;
+	*out = &er->base;
 	return 0;
 }

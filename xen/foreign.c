@@ -32,7 +32,8 @@ static int foreign_map(struct gm__xen_region *xr, uint64_t first,
 		if (!err)
 			return -ENOMEM;
 	}
-	*hva = gm__xen_map_frames(xr, at, first, npages, prot, err, &ret);
+	*hva = gm__xen_map_frames(xr->x, xr->domid, xr->gfn + first, at,
+				  npages, prot, err, &ret);
 	*errp = NULL;
 	if (*hva) {
 		for (i = 0; i < npages; i++)
@@ -115,12 +116,15 @@ int gm_xen_foreign_region_new(struct gm_xen *x, uint32_t domid, uint64_t gpa,
 	xr = calloc(1, sizeof(*xr));
 	if (!xr)
 		return gm__xen_fail(__func__, -ENOMEM, "out of memory");
-	ret = gm__xen_region_init(xr, x, &foreign_ops, &foreign_pager, domid,
-				  gpa, size, flags & GM_XEN_RDONLY);
+	ret = gm__xen_region_init(&xr->base, x, &foreign_ops, gpa, size,
+				  flags & GM_XEN_RDONLY);
 	if (ret) {
 		free(xr);
 		return ret;
 	}
+	xr->x = x;
+	xr->pager = &foreign_pager;
+	xr->domid = domid;
 	xr->gfn = gfn;
 	xr->shift = x->bucket_shift;
 	xr->fixed_prot = (flags & GM_XEN_RDONLY) ? GM_PROT_READ

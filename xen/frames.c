@@ -25,15 +25,14 @@ static void paging_backoff(unsigned int attempt)
 }
 
 /*
- * Map @n frames from region page @first at @addr (NULL: anywhere; else
- * MAP_FIXED over a reservation), retrying paged-out frames.  On success
- * returns the mapping and leaves per-page negative errnos in @err.
+ * Map @n frames of domain @domid from frame @gfn at @addr (NULL: anywhere;
+ * else MAP_FIXED over a reservation), retrying paged-out frames.  On
+ * success returns the mapping and leaves per-page negative errnos in @err.
  */
-uint8_t *gm__xen_map_frames(struct gm__xen_region *xr, uint8_t *addr,
-			    uint64_t first, uint32_t n, int prot, int *err,
+uint8_t *gm__xen_map_frames(struct gm_xen *x, uint32_t domid, uint64_t gfn,
+			    uint8_t *addr, uint32_t n, int prot, int *err,
 			    int *ret)
 {
-	struct gm_xen *x = xr->x;
 	xen_pfn_t stack[STACK_FRAMES], *arr = stack;
 	unsigned int attempt;
 	uint8_t *p = NULL;
@@ -47,13 +46,13 @@ uint8_t *gm__xen_map_frames(struct gm__xen_region *xr, uint8_t *addr,
 		}
 	}
 	for (i = 0; i < n; i++)
-		arr[i] = (xen_pfn_t)(xr->gfn + first + i);
+		arr[i] = (xen_pfn_t)(gfn + i);
 	for (attempt = 0;; attempt++) {
 		int paged = 0;
 
-		p = addr ? xenforeignmemory_map2(x->fmem, xr->domid, addr,
+		p = addr ? xenforeignmemory_map2(x->fmem, domid, addr,
 						 prot, MAP_FIXED, n, arr, err)
-			 : xenforeignmemory_map(x->fmem, xr->domid, prot, n,
+			 : xenforeignmemory_map(x->fmem, domid, prot, n,
 						arr, err);
 		atomic_fetch_add_explicit(&x->map_calls, 1,
 					  memory_order_relaxed);

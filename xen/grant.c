@@ -99,13 +99,16 @@ int gm_xen_grant_region_new(struct gm_xen *x, uint32_t domid, uint64_t gpa,
 	xr = calloc(1, sizeof(*xr));
 	if (!xr)
 		return gm__xen_fail(__func__, -ENOMEM, "out of memory");
-	ret = gm__xen_region_init(xr, x, &grant_ops, &grant_pager, domid,
-				  gpa, (uint64_t)count << XEN_PAGE_SHIFT,
+	ret = gm__xen_region_init(&xr->base, x, &grant_ops, gpa,
+				  (uint64_t)count << XEN_PAGE_SHIFT,
 				  flags & GM_XEN_RDONLY);
 	if (ret) {
 		free(xr);
 		return ret;
 	}
+	xr->x = x;
+	xr->pager = &grant_pager;
+	xr->domid = domid;
 	xr->first_ref = first_ref;
 	xr->shift = XEN_PAGE_SHIFT;
 	/* Read-only grants cannot be mapped writable at all. */

@@ -2,9 +2,17 @@
 /*
  * Private declarations of the Xen backend.
  *
- * A foreign or grant region maps its memory on demand through the mapping
- * cache of its context (cache.c); what differs between the two is how a run
- * of pages is mapped and unmapped (a "pager": foreign.c, grant.c).
+ * A context (context.c) holds the library handles and a mapping cache
+ * (cache.c).  An on-demand foreign region (foreign.c) or a grant region
+ * (grant.c) maps its memory through that cache; what differs between the
+ * two is how a run of pages is mapped and unmapped (a "pager"), and that
+ * foreign buckets are placed in a window (window.c).  An eager foreign
+ * region (eager.c) maps the whole of itself when it is created, and the
+ * cache has no part in it; both kinds of foreign region map a domain's
+ * frames through frames.c.  domain.c opens a whole domain as a space.
+ *
+ * A file calls only files below it in this list: domain.c; foreign.c,
+ * grant.c; eager.c; context.c; cache.c, frames.c; window.c.
  */
 #ifndef GM_XEN_PRIVATE_H
 #define GM_XEN_PRIVATE_H
@@ -65,6 +73,7 @@ struct gm__xen_entry {
 };
 #define ENTRY_DEAD 0x80000000u
 
+/* A region of the cache: an on-demand foreign region, or a grant region. */
 struct gm__xen_region {
 	struct gm_region base;	/* first */
 	struct gm_xen *x;
@@ -89,15 +98,6 @@ struct gm__xen_region {
 	/* The window maps the window file (window.c) from this offset, or
 	 * is anonymous: win_off is UINT64_MAX. */
 	uint64_t win_off;
-	/* Eager foreign regions: the whole mapping, and the pages Xen
-	 * refused (sorted by page), which fail their accesses. */
-	uint8_t *eager;
-	uint64_t npages;
-	size_t nbad;
-	struct gm__xen_bad {
-		uint64_t page;
-		int err;
-	} *bad;
 };
 
 struct gm_xen {
@@ -140,11 +140,12 @@ void gm__xen_get(struct gm_xen *x);
 void gm__xen_put(struct gm_xen *x);
 /* Record a failure of constructor @fn of context @x and return @err. */
 int gm__xen_fail(const char *fn, int err, const char *what);
-/* Common validation and set-up of a new region; 0 or -errno. */
-int gm__xen_region_init(struct gm__xen_region *xr, struct gm_xen *x,
-			const struct gm_region_ops *ops,
-			const struct gm__xen_pager *pager, uint32_t domid,
-			uint64_t gpa, uint64_t size, unsigned int rdonly);
+/* Common validation and set-up of a new region @r of context @x, which
+ * takes a reference to @x for the region's destroy method to drop; 0 or
+ * -errno. */
+int gm__xen_region_init(struct gm_region *r, struct gm_xen *x,
+			const struct gm_region_ops *ops, uint64_t gpa,
+			uint64_t size, unsigned int rdonly);
 
 /* cache.c */
 int gm__xen_cache_init(struct gm_xen *x);
@@ -186,13 +187,13 @@ void gm__xen_window_give_back(struct gm__xen_region *xr, uint8_t *at,
 
 /* frames.c */
 /*
- * Map @n frames from region page @first of foreign region @xr at @addr
- * (NULL: anywhere; else MAP_FIXED over a reservation), retrying paged-out
- * frames.  On success returns the mapping and leaves per-page negative
- * errnos in @err; else returns NULL with a negative errno in *ret.
+ * Map @n frames of domain @domid from frame @gfn at @addr (NULL: anywhere;
+ * else MAP_FIXED over a reservation), retrying paged-out frames.  On
+ * success returns the mapping and leaves per-page negative errnos in @err;
+ * else returns NULL with a negative errno in *ret.
  */
-uint8_t *gm__xen_map_frames(struct gm__xen_region *xr, uint8_t *addr,
-			    uint64_t first, uint32_t n, int prot, int *err,
+uint8_t *gm__xen_map_frames(struct gm_xen *x, uint32_t domid, uint64_t gfn,
+			    uint8_t *addr, uint32_t n, int prot, int *err,
 			    int *ret);
 
 /* eager.c */
