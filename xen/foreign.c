@@ -2,18 +2,21 @@
 /*
  * Foreign regions: a domain's frames, through libxenforeignmemory.
  *
+ * This file has the on-demand ones, which map a bucket at a time through
+ * the mapping cache (cache.c), in place in their window (window.c), and
+ * the public constructor, which hands GM_XEN_EAGER to eager.c.
+ *
  * Every map passes err[]: Xen may map some frames of a batch and refuse
  * others, and touching a refused frame raises SIGBUS.  Refused frames are
- * recorded (per cache entry, or per eager region) and fail the accesses
- * that touch them; paged-out frames (-ENOENT) are retried a bounded number
- * of times first.
+ * recorded per cache entry and fail the accesses that touch them;
+ * paged-out frames (-ENOENT) are retried a bounded number of times first
+ * (frames.c).
  */
 #include "private.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 /* Frames per call below which the error array lives on the stack. */
 #define STACK_FRAMES 64
