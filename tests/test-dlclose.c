@@ -33,10 +33,12 @@
 
 #include <guestmem.h>
 
+#include "test-util.h"
+
 #define PG 4096u
 
 /* This program, and the shared library it loads. */
-static char self[PATH_MAX], lib[PATH_MAX];
+static char lib[PATH_MAX];
 
 /* Exit codes of a scenario that went wrong before the expected end. */
 enum {
@@ -132,12 +134,8 @@ static void test_dlclose_keeps_own_handler(void **state)
 	pid_t pid;
 
 	(void)state;
-	pid = fork();
+	pid = test_spawn_self(-1, (const char *const[]){ NULL });
 	assert_true(pid >= 0);
-	if (pid == 0) {
-		execl(self, self, "--child", (char *)NULL);
-		_exit(127);
-	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	if (WIFSIGNALED(status))
 		print_error("the scenario died of signal %d\n",
@@ -152,7 +150,6 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_dlclose_keeps_own_handler),
 	};
 	const char *top = getenv("top_builddir");
-	ssize_t n;
 
 	/* Set by "make check"; run by hand, the build tree this program was
 	 * built in. */
@@ -170,9 +167,7 @@ int main(int argc, char **argv)
 		       "with --disable-shared?)\n", lib);
 		return 77;
 	}
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n <= 0)
+	if (test_self_init())
 		return 1;
-	self[n] = '\0';
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -111,9 +111,6 @@ static uint8_t *child_buffer(enum buf_kind kind, size_t len)
 	}
 }
 
-/* This program, which runs each scenario in a fresh process. */
-static char self[PATH_MAX];
-
 /*
  * Run scenario "@what @a @b @c" in a fresh process (this program, executed
  * again): it starts from the default dispositions, with no handler of
@@ -128,12 +125,9 @@ static pid_t child_run(const char *what, uint64_t a, uint64_t b, uint64_t c)
 	snprintf(sa, sizeof(sa), "%" PRIu64, a);
 	snprintf(sb, sizeof(sb), "%" PRIu64, b);
 	snprintf(sc, sizeof(sc), "%" PRIu64, c);
-	pid = fork();
+	pid = test_spawn_self(-1,
+			      (const char *const[]){ what, sa, sb, sc, NULL });
 	assert_true(pid >= 0);
-	if (pid == 0) {
-		execl(self, self, "--child", what, sa, sb, sc, (char *)NULL);
-		_exit(127);
-	}
 	return pid;
 }
 
@@ -396,7 +390,6 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_guest_fault_still_recovered),
 	};
 
-	ssize_t n;
 
 	if (argc == 6 && !strcmp(argv[1], "--child"))
 		return child(argv + 2);
@@ -405,9 +398,7 @@ int main(int argc, char **argv)
 	       "only\n");
 	return 77;
 #endif
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n <= 0)
+	if (test_self_init())
 		return 1;
-	self[n] = '\0';
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -67,8 +67,6 @@
 
 /* The library's handlers, installed by main() before cmocka runs. */
 static struct sigaction lib_segv, lib_bus;
-/* This program, for the scenarios that need a fresh process. */
-static char self[PATH_MAX];
 
 struct fixture {
 	struct sigaction cm_segv, cm_bus; /* cmocka's, put back after */
@@ -659,12 +657,8 @@ static int run_child(const char *what)
 	int status;
 	pid_t pid;
 
-	pid = fork();
+	pid = test_spawn_self(-1, (const char *const[]){ what, NULL });
 	assert_true(pid >= 0);
-	if (pid == 0) {
-		execl(self, self, "--child", what, (char *)NULL);
-		_exit(127);
-	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	return status;
 }
@@ -733,7 +727,6 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_fault_not_fault_safe_dies_of_sigbus),
 	};
 	struct gm_space *s;
-	ssize_t n;
 	int ret;
 
 	if (argc == 3 && !strcmp(argv[1], "--child"))
@@ -742,10 +735,8 @@ int main(int argc, char **argv)
 	printf("test-fault: skipped, GM_SPACE_FAULT_SAFE is x86-64 only\n");
 	return 77;
 #endif
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n <= 0)
+	if (test_self_init())
 		return 1;
-	self[n] = '\0';
 	ret = gm_space_new(&s, "install", GM_SPACE_FAULT_SAFE);
 	if (ret) {
 		printf("test-fault: skipped, GM_SPACE_FAULT_SAFE fails: %s\n",

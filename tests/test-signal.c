@@ -73,8 +73,6 @@
 #define HANDLER_SEES_ERRNO 1
 #endif
 
-/* This program, for the scenarios. */
-static char self[PATH_MAX];
 
 /* ------------------------------------------------------------------ */
 /* The scenarios, each in a fresh process                              */
@@ -566,13 +564,8 @@ static int run_child(const char *what, char *out, size_t len)
 	pid_t pid;
 
 	assert_int_equal(pipe(fds), 0);
-	pid = fork();
+	pid = test_spawn_self(fds[1], (const char *const[]){ what, NULL });
 	assert_true(pid >= 0);
-	if (pid == 0) {
-		dup2(fds[1], STDOUT_FILENO);
-		execl(self, self, "--child", what, (char *)NULL);
-		_exit(127);
-	}
 	close(fds[1]);
 	while (got + 1 < len &&
 	       (n = read(fds[0], out + got, len - 1 - got)) > 0)
@@ -725,7 +718,6 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_signal_restart),
 	};
 	struct gm_space *s;
-	ssize_t n;
 	int ret;
 
 	if (argc == 3 && !strcmp(argv[1], "--child"))
@@ -734,10 +726,8 @@ int main(int argc, char **argv)
 	printf("test-signal: skipped, GM_SPACE_FAULT_SAFE is x86-64 only\n");
 	return 77;
 #endif
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n <= 0)
+	if (test_self_init())
 		return 1;
-	self[n] = '\0';
 	ret = gm_space_new(&s, "probe", GM_SPACE_FAULT_SAFE);
 	if (ret) {
 		printf("test-signal: skipped, GM_SPACE_FAULT_SAFE fails: %s\n",
