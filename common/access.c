@@ -23,6 +23,7 @@
 #include "access.h"
 #include "copy.h"
 #include "fault.h"
+#include "piece.h"
 #include "region.h"
 #include "space.h"
 
@@ -360,7 +361,7 @@ range_rest(struct gm_space *s, const struct gm__table *t,
 /*
  * A stable range [lo, hi] of entry @e, host address gpa + @delta (a
  * transient mapping that the backend says is stable, GM__MAP_STABLE, or a
- * mapped piece of a window): make it the thread's cached range, so that
+ * published piece, piece.h): make it the thread's cached range, so that
  * the next accesses to it take the fast path without a map call.  Only on
  * the second access in a row to the same stable range (od_used()): random
  * accesses over many ranges would pay the fence below on each one and
@@ -433,7 +434,7 @@ range_ondemand(struct gm_space *s, struct gm__rcu_reader *rd,
 	mx.gen = NULL;
 	ret = gm__region_map(e->region, gpa - e->gpa, len,
 			     x == XFER_READ ? GM_PROT_READ : GM_PROT_WRITE,
-			     (e->region->reserved0 & GM__REGION_STABLE)
+			     (e->region->common_flags & GM__REGION_STABLE)
 				     ? GM__MAP_STABLE
 				     : 0,
 			     &mx.m);
@@ -559,68 +560,43 @@ range_direct(const struct gm__table *t, const struct gm__entry *e,
 	return 1;
 }
 
-/* od_fill() for piece @b of window @w of @e, state @v, read at genval. */
-static __attribute__((noinline)) void
-window_fill(struct gm__rcu_reader *rd, const struct gm__table *t,
-	    const struct gm__entry *e, const struct gm__window *w, uint64_t b,
-	    unsigned char v, uint64_t genval)
-{
-	uint64_t lo = e->gpa + (b << w->shift);
-	uint64_t hi = lo + ((UINT64_C(1) << w->shift) - 1);
-
-	if (hi > e->last || hi < lo)
-		hi = e->last;
-	od_fill(rd, t, e, lo, hi, v & GM__WIN_WRITE,
-		(uintptr_t)w->base - (uintptr_t)e->gpa, w->gen, genval);
-}
-
 /*
- * The usual case of an access to an on-demand region with a window
- * (internal.h): [gpa, gpa + len) lies in one piece of entry @e that the
- * backend has mapped in place.  Copy it right there, inside the leaf
- * section of @rd, without a map call.  Returns 1 when done, with *left and
- * *foff as xfer_bytes() sets them, or 0 to leave it to range_slow_body().
+ * The usual case of an access to an on-demand region that publishes its
+ * mapped pieces (piece.h): [gpa, gpa + len) lies in one published piece of
+ * entry @e.  Copy it right there, inside the leaf section of @rd, without a
+ * map call.  Returns 1 when done, with *left and *foff as xfer_bytes() sets
+ * them, or 0 to leave it to range_slow_body().
  */
 static inline __attribute__((always_inline)) int
-range_window(struct gm__rcu_reader *rd, const struct gm__table *t,
-	     const struct gm__entry *e, enum xfer x, int safe, uint64_t gpa,
-	     uint8_t *buf, int byte, size_t len, size_t *left, uint64_t *foff)
+range_piece(struct gm__rcu_reader *rd, const struct gm__table *t,
+	    const struct gm__entry *e, enum xfer x, int safe, uint64_t gpa,
+	    uint8_t *buf, int byte, size_t len, size_t *left, uint64_t *foff)
 {
-	const struct gm__window *w;
-	uint64_t off, b, genval;
-	_Atomic unsigned char *st;
-	unsigned char v;
+	struct gm__piece p;
+	uint64_t genval;
 
-	/* The window is found through the region, not the entry: a larger
+	/* The pieces are found through the region, not the entry: a larger
 	 * entry would slow every lookup in a table of many regions. */
 	if (!e || e->hva || gpa + (len - 1) > e->last ||
-	    (x != XFER_READ && (e->flags & GM_REGION_RDONLY)) ||
-	    !(w = gm__region_window(e->region)))
+	    (x != XFER_READ && (e->flags & GM_REGION_RDONLY)))
 		return 0;
-	off = gpa - e->gpa;
-	b = off >> w->shift;
-	if (((off + (len - 1)) >> w->shift) != b)
+	/* Before the piece: a generation read after the backend unpublished
+	 * it sees the change (see od_fill() for its use). */
+	genval = atomic_load_explicit(&gm__piece_gen, memory_order_acquire);
+	if (!gm__piece_find(e->region, gpa - e->gpa, len, x != XFER_READ, &p))
 		return 0;
-	/* Before the state: a generation read after the backend cleared the
-	 * piece's bits sees them cleared (see od_fill() for its use). */
-	genval = atomic_load_explicit(w->gen, memory_order_acquire);
-	st = &w->state[b];
-	/* Acquire: the mapping was made before the bits were set. */
-	v = atomic_load_explicit(st, memory_order_acquire);
-	if (!(v & (x == XFER_READ ? GM__WIN_READ : GM__WIN_WRITE)))
-		return 0;
-	/* Only when clear: threads that share a piece do not bounce its
-	 * line. */
-	if (!(v & GM__WIN_USED))
-		atomic_fetch_or_explicit(st, GM__WIN_USED,
-					 memory_order_relaxed);
-	*left = xfer_bytes(x, safe, w->base + off, buf, byte, len, foff);
-	/* The piece's state byte is its key for od_last: a cheap one, and a
-	 * clash with a range_ondemand() key only costs a needless fill. */
-	if (rd->od_last != (uintptr_t)st)
-		rd->od_last = (uintptr_t)st;
+	*left = xfer_bytes(x, safe, p.hva, buf, byte, len, foff);
+	/* The piece's word is its key for od_last: a cheap one, and a clash
+	 * with a range_ondemand() key only costs a needless fill. */
+	if (rd->od_last != (uintptr_t)&e->region->pieces[p.lo >>
+						       e->region->piece_shift])
+		rd->od_last = (uintptr_t)&e->region->pieces[
+			p.lo >> e->region->piece_shift];
 	else if (!*left)
-		window_fill(rd, t, e, w, b, v, genval);
+		od_fill(rd, t, e, e->gpa + p.lo, e->gpa + p.hi,
+			(p.word & GM__PIECE_W) != 0,
+			(uintptr_t)p.hva - (uintptr_t)gpa, &gm__piece_gen,
+			genval);
 	return 1;
 }
 
@@ -631,7 +607,7 @@ range_window(struct gm__rcu_reader *rd, const struct gm__table *t,
  *  - name_miss: the fast path missed the thread's cache, inside a leaf
  *    section: look the address up in the table (which refills the cache)
  *    and, if it is in persistent regions after all (range_direct()) or
- *    in a mapped piece of a window (range_window()), copy right here, in a
+ *    in a published piece (range_piece()), copy right here, in a
  *    function light enough to save few registers (random addresses over
  *    many regions); anything else goes on to name.
  */
@@ -655,7 +631,7 @@ range_window(struct gm__rcu_reader *rd, const struct gm__table *t,
 									      \
 		if (!range_direct(t, e, x, safe, gpa, buf, byte, n, &left,    \
 				  &foff) &&                                   \
-		    !range_window(rd, t, e, x, safe, gpa, buf, byte, n,       \
+		    !range_piece(rd, t, e, x, safe, gpa, buf, byte, n,        \
 				  &left, &foff))                              \
 			return name(s, rd, gpa, buf, byte, len);              \
 		gm__rcu_exit_leaf_reload(rd);                                 \

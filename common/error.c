@@ -85,6 +85,17 @@ int gm__error_msg(int err, const char *fmt, ...)
 	return err;
 }
 
+int gm_error_set(int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(last.msg, sizeof(last.msg), fmt, ap);
+	va_end(ap);
+	last.pending = 0;
+	return err;
+}
+
 const char *gm_last_error(void)
 {
 	char end[24], buf[64], why2[96];

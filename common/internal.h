@@ -46,10 +46,10 @@ int gm__error_map(const struct gm_space *s, const char *op, uint64_t gpa,
 int gm__error_msg(int err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* gm_region.reserved0: the region belongs to a space. */
+/* gm_region.common_flags: the region belongs to a space. */
 #define GM__REGION_IN_SPACE 0x1u
 /*
- * gm_region.reserved0, set by the library's own backends only: the region's
+ * gm_region.common_flags, set by the library's own backends only: the region's
  * map method understands GM__MAP_STABLE.
  */
 #define GM__REGION_STABLE 0x2u
@@ -77,48 +77,6 @@ struct gm__map_ext {
 	uint64_t lo, hi;	/* region offsets, inclusive */
 	int writable;		/* the mapping allows writes */
 };
-
-/*
- * gm_region.reserved0, set by the library's own backends only, with
- * GM__REGION_STABLE: reserved[0] points to the region's struct gm__window
- * (gm__region_window()), which must stay valid until the region is
- * destroyed.
- */
-#define GM__REGION_WINDOW 0x4u
-
-/*
- * A window: the whole of an on-demand region reserved at one host address,
- * where the backend maps each piece (2^shift bytes, aligned) in place when
- * it maps it at all.  Common code reads a mapped piece straight through the
- * window, without a map call, when its state byte says it may:
- *  - GM__WIN_READ (GM__WIN_WRITE): the piece is mapped, readable
- *    (writable), and has no failed page;
- *  - GM__WIN_USED: set by such a reader, cleared by the backend's
- *    eviction (CLOCK), so that the backend knows the piece is in use.
- * The backend sets READ and WRITE with a release RMW once the piece is
- * mapped.  Before it unmaps a piece it clears them (RMW), then changes
- * *gen, fences and calls gm__rcu_synchronize_all(), so that a reader
- * inside a section of a space that saw the bits is waited for, as for
- * GM__MAP_STABLE.  Bits 0 and 1 of a state byte are the backend's own.
- */
-#define GM__WIN_READ 0x80u
-#define GM__WIN_WRITE 0x40u
-#define GM__WIN_USED 0x20u
-
-struct gm__window {
-	uint8_t *base;		   /* host address of region offset 0 */
-	_Atomic unsigned char *state; /* one byte per piece */
-	unsigned int shift;	   /* log2 of the piece size */
-	const _Atomic uint64_t *gen; /* as gm__map_ext.gen */
-};
-
-static inline const struct gm__window *
-gm__region_window(const struct gm_region *r)
-{
-	return (r->reserved0 & GM__REGION_WINDOW)
-		       ? (const struct gm__window *)(uintptr_t)r->reserved[0]
-		       : NULL;
-}
 
 /* ---- common/space.c ---- */
 const char *gm__space_name(const struct gm_space *s);

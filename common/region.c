@@ -7,6 +7,7 @@
 
 #include <errno.h>
 
+#include "piece.h"
 #include "region.h"
 
 int gm_region_init(struct gm_region *r, const struct gm_region_ops *ops,
@@ -16,7 +17,8 @@ int gm_region_init(struct gm_region *r, const struct gm_region_ops *ops,
 		return gm__error_msg(-EINVAL, "region init: %s is NULL",
 				     r ? "ops" : "region");
 	/* A backend built against a newer header still has every method
-	 * of version 1, which is all this library calls. */
+	 * of version 1, which is all this library calls (version 2 added
+	 * rules and functions, no method). */
 	if (ops->version < 1 || !ops->destroy || !ops->name)
 		return gm__error_msg(-EINVAL, "region init: ops table '%s' is "
 				     "incomplete or of version %u",
@@ -51,10 +53,21 @@ int gm__region_map_bug(struct gm_region *r, uint64_t off, int ret,
 	return -EIO;
 }
 
+void gm__region_destroy(struct gm_region *r)
+{
+	uintptr_t *pieces = r->pieces;
+	unsigned char *used = r->piece_used;
+
+	/* The backend's destroy may still unpublish: free the pieces after
+	 * it, from what was saved before the region's memory went. */
+	r->ops->destroy(r);
+	gm__pieces_free(pieces, used);
+}
+
 void gm_region_destroy(struct gm_region *r)
 {
 	/* A region in a space belongs to the space: leave it alone. */
-	if (!r || (r->reserved0 & GM__REGION_IN_SPACE))
+	if (!r || (r->common_flags & GM__REGION_IN_SPACE))
 		return;
 	gm__region_put(r);
 }

@@ -65,10 +65,13 @@ static inline void gm__region_get(struct gm_region *r)
 	__atomic_fetch_add(&r->refs, 1, __ATOMIC_RELAXED);
 }
 
+/* Destroy @r, whose last reference is gone (region.c). */
+void gm__region_destroy(struct gm_region *r);
+
 static inline void gm__region_put(struct gm_region *r)
 {
 	if (__atomic_fetch_sub(&r->refs, 1, __ATOMIC_ACQ_REL) == 1)
-		r->ops->destroy(r);
+		gm__region_destroy(r);
 }
 
 #endif /* GM_REGION_H */

@@ -98,7 +98,7 @@ void gm_space_free(struct gm_space *s)
 	gm__rcu_fork_hook_del(&s->fork);
 	t = atomic_load_explicit(&s->table, memory_order_acquire);
 	for (i = 0; i < t->n; i++) {
-		t->e[i].region->reserved0 &= ~GM__REGION_IN_SPACE;
+		t->e[i].region->common_flags &= ~GM__REGION_IN_SPACE;
 		gm__region_put(t->e[i].region);
 	}
 	free(t);
@@ -209,7 +209,7 @@ int gm_space_add_region(struct gm_space *s, struct gm_region *r)
 				     "region is not initialised or has neither "
 				     "a mapping nor map/unmap methods",
 				     s->name);
-	if (r->reserved0 & GM__REGION_IN_SPACE)
+	if (r->common_flags & GM__REGION_IN_SPACE)
 		return gm__error_msg(-EINVAL,
 				     "guest memory '%s': add region error: "
 				     "region 0x%" PRIx64 " is already in a space",
@@ -247,7 +247,7 @@ int gm_space_add_region(struct gm_space *s, struct gm_region *r)
 				       .flags = r->flags,
 				       .region = r };
 	memcpy(&nt->e[i + 1], &t->e[i], (t->n - i) * sizeof(nt->e[0]));
-	r->reserved0 |= GM__REGION_IN_SPACE;
+	r->common_flags |= GM__REGION_IN_SPACE;
 	table_replace(s, nt);
 out:
 	pthread_mutex_unlock(&s->wlock);
@@ -288,7 +288,7 @@ int gm_space_remove_region(struct gm_space *s, uint64_t gpa)
 
 	/* No reader can reach r any more; views and leases hold their own
 	 * references. */
-	r->reserved0 &= ~GM__REGION_IN_SPACE;
+	r->common_flags &= ~GM__REGION_IN_SPACE;
 	gm__region_put(r);
 	return 0;
 }

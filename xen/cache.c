@@ -45,16 +45,16 @@
  * (gm__rcu_park()) while they wait for and hold `lock`, and parked threads
  * are not waited for (they hold no mapping of ours).
  *
- * Windows: buckets of foreign regions are mapped in place in a reservation
- * as large as the region (window.c), so a hit's address is window +
- * offset, computed without waiting for the entry to be loaded.  Common
- * code goes further (GM__REGION_WINDOW, internal.h): a bucket linked
- * without failed pages has GM__WIN_READ (and _WRITE) set in its state
- * byte, and accessors read those bits instead of calling us, inside a
- * space's section.  entry_unlink() clears them before kill_list() bumps
- * unlink_gen and waits with gm__rcu_synchronize_all(), exactly as for
- * stable hits; CLOCK reads and clears the GM__WIN_USED bit such accesses
- * set, as it does `used`.
+ * Published buckets: a bucket linked without failed pages is published to
+ * common code (gm_region_publish(), guestmem/backend.h), which then reads
+ * and writes it without calling us.  entry_unlink() unpublishes it before
+ * kill_list() waits with gm_region_synchronize(), which also covers the
+ * copies of a bucket's range that threads keep in their lookup caches;
+ * CLOCK reads and clears the mark such accesses leave
+ * (gm_region_piece_used()), as it does `used`.  Foreign buckets are also
+ * mapped in place in a reservation as large as the region when they can
+ * be (window.c), which keeps a map-call hit's address independent of the
+ * entry's load.
  */
 #include "private.h"
 
@@ -160,14 +160,11 @@ static void entry_link(struct gm_xen *x, struct gm__xen_entry *e)
 			      memory_order_relaxed);
 	/* Release: a reader that finds e sees it initialised. */
 	atomic_store_explicit(head, e, memory_order_release);
-	/* And one that sees the bits sees it mapped (internal.h): only when
-	 * no page failed, which the window's readers do not check. */
-	if (e->placed && !e->err)
-		atomic_fetch_or_explicit(&e->owner->win.state[e->index],
-					 (e->prot & GM_PROT_WRITE)
-						 ? GM__WIN_READ | GM__WIN_WRITE
-						 : GM__WIN_READ,
-					 memory_order_release);
+	/* Only without failed pages, which common code does not check.
+	 * Cannot fail: the index and address are the bucket's own. */
+	if (!e->err)
+		(void)gm_region_publish(&e->owner->base, e->index, e->hva,
+					e->prot);
 	if (x->hand) {
 		e->cnext = x->hand;
 		e->cprev = x->hand->cprev;
@@ -188,11 +185,9 @@ static void entry_unlink(struct gm_xen *x, struct gm__xen_entry *e)
 		&x->hash[hash_of(x, e->owner, e->index)];
 	struct gm__xen_entry *cur;
 
-	/* Window readers first: like hash readers, those that still saw the
-	 * bits are waited for by kill_list(), which comes next. */
-	if (e->placed)
-		atomic_fetch_and_explicit(&e->owner->win.state[e->index],
-					  WIN_PLACE, memory_order_relaxed);
+	/* Published readers first: like hash readers, those that still saw
+	 * it are waited for by kill_list(), which comes next. */
+	gm_region_unpublish(&e->owner->base, e->index, e->hva);
 	while ((cur = atomic_load_explicit(pp, memory_order_relaxed)) != e)
 		pp = &cur->hnext;
 	atomic_store_explicit(pp,
@@ -254,26 +249,15 @@ static int kill_list(struct gm_xen *x, struct gm__xen_entry *victims)
 		return 0;
 	/* After the unlinks, before the wait: see gm__xen_map's hint and
 	 * GM__MAP_STABLE.  A release at least: a thread that reads the new
-	 * generation sees the unlinks and the cleared window bits. */
+	 * generation sees the unlinks.  The seq_cst fence pairs with the one
+	 * in od_fill() (common/access.c), as gm_region_synchronize()'s own
+	 * does for pieces. */
 	atomic_fetch_add_explicit(&x->unlink_gen, 1, memory_order_seq_cst);
-	/*
-	 * Pairs with the seq_cst fence in od_fill() (common/access.c), a
-	 * store-buffering pattern: the reader stores cache_od, fences and
-	 * loads unlink_gen; we store unlink_gen, fence here, and
-	 * gm__rcu_synchronize_all() then loads cache_od.  C11 orders the two
-	 * fences in its single total order: if ours comes first, the
-	 * reader's load sees the new generation and it drops its cached
-	 * range itself; if the reader's does, our load sees its cache_od
-	 * and the range is invalidated for it.  The seq_cst increment alone
-	 * would not do: the load of cache_od after it is an acquire, which
-	 * C11 lets be satisfied before the increment is visible.  (x86's
-	 * locked instruction happens to be a full barrier; that is not the
-	 * model's promise, nor other machines' behaviour.)
-	 */
 	atomic_thread_fence(memory_order_seq_cst);
-	/* Hash readers (x->dom), and threads that cached a range of a
-	 * stable mapping in the lookup cache of a space. */
-	gm__rcu_synchronize_all();
+	/* Hash readers (x->dom), published readers, and threads that cached
+	 * a range of a stable mapping or a piece in a space's lookup
+	 * cache. */
+	gm_region_synchronize(NULL);
 	for (e = victims; e; e = next) {
 		next = e->cnext;
 		pinned += !entry_kill(x, e);
@@ -298,22 +282,15 @@ static void account_map(struct gm_xen *x, uint64_t bytes)
 }
 
 /* CLOCK: whether @e was accessed since the hand last passed, through the
- * cache or its region's window; clears the window's bit (lock held). */
+ * cache or as a published piece; clears both marks (lock held). */
 static int entry_used(struct gm__xen_entry *e)
 {
 	int used = atomic_load_explicit(&e->used, memory_order_relaxed);
 
-	if (e->placed) {
-		_Atomic unsigned char *st = &e->owner->win.state[e->index];
-
-		if (atomic_load_explicit(st, memory_order_relaxed) &
-		    GM__WIN_USED) {
-			atomic_fetch_and_explicit(st,
-						  (unsigned char)~GM__WIN_USED,
-						  memory_order_relaxed);
-			used = 1;
-		}
-	}
+	/* A piece's mark may be another entry's of the same bucket (a
+	 * read-only and a writable grant mapping): harmless for CLOCK. */
+	if (gm_region_piece_used(&e->owner->base, e->index))
+		used = 1;
 	return used;
 }
 
@@ -407,7 +384,7 @@ entry_range(struct gm__xen_region *xr, struct gm__xen_entry *e,
 		/* In the window, the address is known without e (a branch,
 		 * which the CPU predicts, instead of a load it waits for). */
 		m->hva = gm_likely(e->placed)
-				 ? xr->win.base + off
+				 ? xr->win_base + off
 				 : e->hva + (off - (e->first_page
 						    << XEN_PAGE_SHIFT));
 		m->len = n;

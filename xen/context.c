@@ -174,7 +174,7 @@ int gm__xen_region_init(struct gm_region *r, struct gm_xen *x,
 	 * the cache's may report stable mappings, an eager region's has no
 	 * use for it.
 	 */
-	r->reserved0 |= GM__REGION_STABLE;
+	r->common_flags |= GM__REGION_STABLE;
 	gm__xen_get(x);
 	return 0;
 }

@@ -125,6 +125,13 @@ int gm_xen_foreign_region_new(struct gm_xen *x, uint32_t domid, uint64_t gpa,
 		free(xr);
 		return ret;
 	}
+	/* Mapped buckets are published to common code (cache.c). */
+	ret = gm_region_pieces_init(&xr->base, x->bucket_shift);
+	if (ret) {
+		gm__xen_put(x);
+		free(xr);
+		return gm__xen_fail(__func__, ret, "out of memory");
+	}
 	xr->x = x;
 	xr->pager = &foreign_pager;
 	xr->domid = domid;

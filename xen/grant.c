@@ -106,6 +106,13 @@ int gm_xen_grant_region_new(struct gm_xen *x, uint32_t domid, uint64_t gpa,
 		free(xr);
 		return ret;
 	}
+	/* Mapped buckets are published to common code (cache.c). */
+	ret = gm_region_pieces_init(&xr->base, XEN_PAGE_SHIFT);
+	if (ret) {
+		gm__xen_put(x);
+		free(xr);
+		return gm__xen_fail(__func__, ret, "out of memory");
+	}
 	xr->x = x;
 	xr->pager = &grant_pager;
 	xr->domid = domid;

@@ -85,16 +85,14 @@ struct gm__xen_region {
 	int fixed_prot;		/* map with this prot, or 0: as accessed */
 	/*
 	 * On-demand foreign regions: a reservation (PROT_NONE) as large as
-	 * the region, where each bucket is mapped in place, at window + its
-	 * offset, so that the host address of a hit does not depend on
-	 * loading the entry (random accesses then do not wait for two cache
-	 * misses before their copy can start).  NULL when the address space
-	 * could not be reserved: buckets are mapped anywhere.  win.state has
-	 * one byte per bucket: a WIN_* in bits 0-1, and the GM__WIN_* bits
-	 * through which common code reads a mapped bucket without a map call
-	 * (internal.h); win.base is the window, or NULL.
+	 * the region, where each bucket is mapped in place, at win_base + its
+	 * offset, so that the host address of a map-call hit does not depend
+	 * on loading the entry.  NULL when the address space could not be
+	 * reserved: buckets are mapped anywhere.  win_state has one byte per
+	 * bucket: its place, a WIN_* of window.c.
 	 */
-	struct gm__window win;
+	uint8_t *win_base;
+	_Atomic unsigned char *win_state;
 	/* The window maps the window file (window.c) from this offset, or
 	 * is anonymous: win_off is UINT64_MAX. */
 	uint64_t win_off;
@@ -166,9 +164,6 @@ int gm__xen_pages_ok(const int *err, uint64_t first, uint64_t off,
 		     uint64_t *len, uint64_t *fault);
 
 /* window.c */
-/* The bits of a window's state byte that hold a bucket's place, the
- * window's own; the cache changes only the GM__WIN_* bits (internal.h). */
-#define WIN_PLACE 0x3u
 /* Open the context's window file (best effort: without it, windows are
  * anonymous), and close it. */
 void gm__xen_window_file_open(struct gm_xen *x);

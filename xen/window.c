@@ -7,9 +7,8 @@
  * This file owns the placement: reserving and releasing a window, handing
  * out a bucket's place (gm__xen_window_take()) and taking it back after an
  * unmap (gm__xen_window_give_back()), and the places that are lost for good
- * when another mmap of the process took the hole an unmap left.  What the
- * GM__WIN_* bits of a state byte publish to common code, and when, is the
- * cache's part of the protocol (cache.c); the bits WIN_PLACE are ours.
+ * when another mmap of the process took the hole an unmap left.  What is
+ * published to common code, and when, is the cache's business (cache.c).
  */
 #include "private.h"
 
@@ -25,8 +24,7 @@
 #define MAP_FIXED_NOREPLACE 0x100000 /* Linux >= 4.17 */
 #endif
 
-/* A bucket's place in its region's window (bits WIN_PLACE of its state
- * byte). */
+/* A bucket's place in its region's window (its state byte). */
 enum {
 	WIN_FREE, /* reserved, nothing mapped there */
 	WIN_BUSY, /* an entry is mapped there */
@@ -108,7 +106,7 @@ static void *window_reserve(const struct gm__xen_region *xr, uint8_t *at,
 			    -1, 0);
 	return mmap(at, len, PROT_NONE, MAP_PRIVATE | MAP_NORESERVE | flags,
 		    xr->x->win_fd,
-		    (off_t)(xr->win_off + (at ? (uint64_t)(at - xr->win.base)
+		    (off_t)(xr->win_off + (at ? (uint64_t)(at - xr->win_base)
 					      : 0)));
 }
 
@@ -120,7 +118,7 @@ static void *window_reserve(const struct gm__xen_region *xr, uint8_t *at,
  */
 static void window_unmap_ours(const struct gm__xen_region *xr)
 {
-	uintptr_t wlo = (uintptr_t)xr->win.base;
+	uintptr_t wlo = (uintptr_t)xr->win_base;
 	uintptr_t whi = wlo + (uintptr_t)xr->base.size;
 	char line[256];
 	int at_start = 1;
@@ -168,8 +166,8 @@ void gm__xen_window_init(struct gm__xen_region *xr)
 	if (nb > SIZE_MAX || xr->base.size > SIZE_MAX)
 		return;
 	/* Untouched pages of the state array are never committed. */
-	xr->win.state = calloc((size_t)nb, sizeof(*xr->win.state));
-	if (!xr->win.state)
+	xr->win_state = calloc((size_t)nb, sizeof(*xr->win_state));
+	if (!xr->win_state)
 		return;
 	xr->win_off = win_file_take(xr->x, xr->base.size);
 	p = window_reserve(xr, NULL, (size_t)xr->base.size, 0);
@@ -179,16 +177,11 @@ void gm__xen_window_init(struct gm__xen_region *xr)
 		p = window_reserve(xr, NULL, (size_t)xr->base.size, 0);
 	}
 	if (p == MAP_FAILED) {
-		free(xr->win.state);
-		xr->win.state = NULL;
+		free(xr->win_state);
+		xr->win_state = NULL;
 		return;
 	}
-	xr->win.base = p;
-	xr->win.shift = xr->shift;
-	xr->win.gen = &xr->x->unlink_gen;
-	/* Common code may now read mapped buckets in place (internal.h). */
-	xr->base.reserved[0] = (uintptr_t)&xr->win;
-	xr->base.reserved0 |= GM__REGION_WINDOW;
+	xr->win_base = p;
 }
 
 void gm__xen_window_fini(struct gm__xen_region *xr)
@@ -196,16 +189,15 @@ void gm__xen_window_fini(struct gm__xen_region *xr)
 	uint64_t nb, b, run = 0;
 	int lost = 0;
 
-	if (!xr->win.base)
+	if (!xr->win_base)
 		return;
-	xr->base.reserved0 &= ~GM__REGION_WINDOW;
 	/* Unmap our reservation only: a lost bucket's range may be someone
 	 * else's mapping now. */
 	nb = ((xr->base.size - 1) >> xr->shift) + 1;
 	for (b = 0; b <= nb; b++) {
-		if (b < nb && (atomic_load_explicit(&xr->win.state[b],
-						    memory_order_acquire) &
-			       WIN_PLACE) != WIN_LOST)
+		if (b < nb && (atomic_load_explicit(&xr->win_state[b],
+						    memory_order_acquire) !=
+			       WIN_LOST))
 			continue;
 		lost |= b < nb;
 		if (b > run) {
@@ -214,7 +206,7 @@ void gm__xen_window_fini(struct gm__xen_region *xr)
 
 			if (hi > xr->base.size)
 				hi = xr->base.size;
-			munmap(xr->win.base + lo, (size_t)(hi - lo));
+			munmap(xr->win_base + lo, (size_t)(hi - lo));
 		}
 		run = b + 1;
 	}
@@ -223,9 +215,9 @@ void gm__xen_window_fini(struct gm__xen_region *xr)
 	 * which no NOREPLACE could take back. */
 	if (lost)
 		window_unmap_ours(xr);
-	free(xr->win.state);
-	xr->win.base = NULL;
-	xr->win.state = NULL;
+	free(xr->win_state);
+	xr->win_base = NULL;
+	xr->win_state = NULL;
 }
 
 /* Where to map pages [first, first + npages) of a bucket entry: in the
@@ -234,13 +226,12 @@ uint8_t *gm__xen_window_take(struct gm__xen_region *xr, uint64_t first)
 {
 	uint64_t b = (first << XEN_PAGE_SHIFT) >> xr->shift;
 
-	if (!xr->win.base || (atomic_load_explicit(&xr->win.state[b],
-						 memory_order_acquire) &
-			      WIN_PLACE) != WIN_FREE)
+	if (!xr->win_base || atomic_load_explicit(&xr->win_state[b],
+						memory_order_acquire) != WIN_FREE)
 		return NULL;
-	atomic_store_explicit(&xr->win.state[b], WIN_BUSY,
+	atomic_store_explicit(&xr->win_state[b], WIN_BUSY,
 			      memory_order_relaxed);
-	return xr->win.base + (first << XEN_PAGE_SHIFT);
+	return xr->win_base + (first << XEN_PAGE_SHIFT);
 }
 
 /*
@@ -256,7 +247,7 @@ void gm__xen_window_give_back(struct gm__xen_region *xr, uint8_t *at,
 			      uint32_t npages)
 {
 	size_t len = (size_t)npages << XEN_PAGE_SHIFT;
-	uint64_t b = (uint64_t)(at - xr->win.base) >> xr->shift;
+	uint64_t b = (uint64_t)(at - xr->win_base) >> xr->shift;
 	unsigned char st = WIN_FREE;
 	void *p;
 
@@ -267,8 +258,5 @@ void gm__xen_window_give_back(struct gm__xen_region *xr, uint8_t *at,
 			munmap(p, len);
 		st = WIN_LOST;
 	}
-	/* A plain store, clearing the GM__WIN_* bits too: they were cleared
-	 * when the entry was unlinked, before a grace period, so no reader
-	 * can still be setting GM__WIN_USED. */
-	atomic_store_explicit(&xr->win.state[b], st, memory_order_release);
+	atomic_store_explicit(&xr->win_state[b], st, memory_order_release);
 }

@@ -21,19 +21,43 @@
  *    except when GM_MAP_WHOLE is passed (views), where the backend must map
  *    the whole range contiguously or fail.
  *
+ * Published pieces (version 2): an on-demand backend that keeps mappings
+ * (a cache) can let common code use them without a map call.  It cuts the
+ * region into pieces of 2^shift bytes (gm_region_pieces_init()) and, when
+ * it has a piece mapped, publishes the piece's host address
+ * (gm_region_publish()).  Accessors then copy to and from a published
+ * piece directly, as they do for a persistent region, inside a read-side
+ * section of their own.  To take a piece back, the backend unpublishes it
+ * and calls gm_region_synchronize(), which returns once no accessor can
+ * still be using the old address; only then may it unmap the memory.  A
+ * persistent region is the special case of one piece that is always
+ * published: its hva.  Common code owns the grace period; the backend
+ * owns its locks and never needs to know about the readers.
+ *
  * Transient and held mappings: without GM_MAP_HOLD, the mapping is used by
  * one accessor call in one thread and released before that call returns,
- * with no other map call of the same thread in between; a backend may
- * protect it cheaply (an RCU read-side section instead of a pin count).
- * With GM_MAP_HOLD (views, leases) it may be held for any time, used from
- * any thread and released from another thread: the backend must pin it.
+ * with no other map call of the same thread in between.  With GM_MAP_HOLD
+ * (views, leases) it may be held for any time, used from any thread and
+ * released from another thread.  Either way the backend must keep the
+ * memory mapped until the matching unmap (a pin count, say).
  *
- * Only common/region.c calls through a gm_region_ops table.
+ * Common code never calls map, unmap or destroy from inside a read-side
+ * section, and holds a reference to the region across each call: a
+ * backend's methods may block, take locks, and call
+ * gm_region_synchronize().
+ *
+ * Only common/region.h calls through a gm_region_ops table.
  *
  * Thread safety: map and unmap may be called concurrently from any number
  * of threads, on the same or different ranges.  destroy is called exactly
  * once, after the last map has been unmapped and no thread can reach the
- * region any more.
+ * region any more.  The gm_region_*() functions below may be called from
+ * any thread, including from inside the backend's own methods; what
+ * publishes and unpublishes one piece must be serialised by the backend.
+ *
+ * fork(): in the child, published pieces stay published (the mappings
+ * are inherited as the backend's are); a backend that holds locks around
+ * publishing takes them over fork() itself (pthread_atfork()).
  */
 #ifndef GUESTMEM_BACKEND_H
 #define GUESTMEM_BACKEND_H
@@ -48,7 +72,12 @@ extern "C" {
 #endif
 
 /* Version of struct gm_region_ops this header describes. */
-#define GM_REGION_OPS_VERSION 1
+#define GM_REGION_OPS_VERSION 2
+/*
+ * Version 2 adds no method: it adds published pieces and the rule that
+ * methods are called outside read-side sections.  gm_region_pieces_init()
+ * refuses an ops table of version 1, written before pieces existed.
+ */
 
 /* gm_region.flags: the GM_REGION_* flags of guestmem.h (GM_REGION_RDONLY). */
 
@@ -93,7 +122,9 @@ struct gm_region_ops {
 
 /*
  * struct gm_region: embed as the first member of a backend's struct.
- * Fields after `flags` belong to common code; backends leave them alone.
+ * Fields after `flags` belong to common code; backends leave them alone
+ * (gm_region_init() sets them, the gm_region_*() functions below use
+ * them).
  */
 struct gm_region {
 	const struct gm_region_ops *ops;
@@ -101,9 +132,14 @@ struct gm_region {
 	uint64_t size;	    /* length in bytes, > 0 */
 	uint8_t *hva;	    /* persistent host mapping of gpa, or NULL */
 	unsigned int flags; /* GM_REGION_* */
-	unsigned int reserved0;
-	unsigned long refs; /* common: references (space + views + leases) */
-	uint64_t reserved[4];
+	/* Common code's own. */
+	unsigned int common_flags;
+	unsigned long refs;	   /* space + views + leases + calls */
+	uintptr_t *pieces;	   /* published pieces, or NULL */
+	unsigned char *piece_used; /* accessed since the backend looked */
+	unsigned int piece_shift;  /* log2 of the piece size */
+	unsigned int reserved1;
+	uint64_t reserved[1];
 };
 
 /**
@@ -127,6 +163,99 @@ struct gm_region {
 GM_EXPORT int gm_region_init(struct gm_region *r,
 			     const struct gm_region_ops *ops, uint64_t gpa,
 			     uint64_t size, unsigned int flags);
+
+/**
+ * gm_region_pieces_init() - cut an on-demand region into pieces that can
+ * be published.
+ * @r: the region, initialised, with hva NULL, not yet in a space.
+ * @shift: log2 of the piece size, 12 (one 4 KiB page) to 40; pieces are
+ *         aligned to their size, in region offsets, and the last may be
+ *         short.
+ *
+ * Allocates one word and one byte per piece; they are freed after the
+ * region's destroy method returns (which may still unpublish).
+ *
+ * Return: 0, or -EINVAL (NULL, a persistent region, an ops table of
+ * version 1, a bad @shift, pieces already set up, a region in a space),
+ * -ENOMEM.
+ */
+GM_EXPORT int gm_region_pieces_init(struct gm_region *r, unsigned int shift);
+
+/**
+ * gm_region_publish() - let accessors use a mapped piece directly.
+ * @r: a region with pieces.
+ * @piece: the piece index: region offset >> shift.
+ * @hva: host address of the piece's first byte, aligned to 4096; it must
+ *       stay mapped, with at least @prot, until the piece is unpublished
+ *       (or published again elsewhere) and gm_region_synchronize() has
+ *       returned after that.
+ * @prot: GM_PROT_READ, or GM_PROT_READ | GM_PROT_WRITE.
+ *
+ * Replaces any earlier publication of the piece.  The mapping must be
+ * complete before the call (it is published with release order), and must
+ * not fault: publish no piece with a failed page.
+ *
+ * Return: 0, or -EINVAL (no pieces, @piece out of range, @hva NULL or
+ * misaligned, bad @prot, write on a read-only region).
+ */
+GM_EXPORT int gm_region_publish(struct gm_region *r, uint64_t piece,
+				void *hva, int prot);
+
+/**
+ * gm_region_unpublish() - stop new accesses through a published piece.
+ * @r: a region with pieces.
+ * @piece: the piece index.
+ * @hva: the address it was published at; the piece is left alone if it is
+ *       published elsewhere now (a later publication replaced it).
+ *
+ * Accessors that already read the address may go on using it until
+ * gm_region_synchronize() returns.
+ *
+ * Return: 1 if the piece was published at @hva and no longer is, else 0.
+ */
+GM_EXPORT int gm_region_unpublish(struct gm_region *r, uint64_t piece,
+				  const void *hva);
+
+/**
+ * gm_region_synchronize() - wait for accessors to leave unpublished pieces.
+ * @r: the region whose pieces were unpublished (may be NULL: any region).
+ *
+ * Returns once every accessor call, in every thread, that could have read
+ * an address unpublished (or replaced) before this call has finished with
+ * it, including the copies that threads keep of a piece's range between
+ * calls.  Never waits for a backend method: common code calls none inside
+ * a read-side section.  Not from inside a read-side section (a signal
+ * handler that interrupted an accessor, say); may block for the length of
+ * the longest accessor call in progress.
+ */
+GM_EXPORT void gm_region_synchronize(struct gm_region *r);
+
+/**
+ * gm_region_piece_used() - whether a piece was accessed since last asked.
+ * @r: a region with pieces.
+ * @piece: the piece index.
+ *
+ * Accessors that use a published piece mark it; this returns the mark and
+ * clears it, for an eviction policy (CLOCK).  Marks are set without a
+ * read-modify-write, only when clear: one may be lost to a race with this
+ * call, never invented.
+ *
+ * Return: 1 if marked, 0 if not (or no pieces, @piece out of range).
+ */
+GM_EXPORT int gm_region_piece_used(struct gm_region *r, uint64_t piece);
+
+/**
+ * gm_error_set() - record the calling thread's gm_last_error() message.
+ * @err: the negative errno the caller is about to return.
+ * @fmt: printf-style message, naming what failed and why.
+ *
+ * For a backend's own constructors, whose failures the user reads with
+ * gm_last_error() like the library's.
+ *
+ * Return: @err.
+ */
+GM_EXPORT int gm_error_set(int err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 #ifdef __cplusplus
 }
