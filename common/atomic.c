@@ -13,7 +13,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "access.h"
+#include "range.h"
 #include "fault.h"
 #include "region.h"
 #include "space.h"
@@ -22,10 +22,8 @@
 
 /* A value mapped for one atomic operation. */
 struct atomic_ref {
-	int safe;		  /* the space is fault-safe */
-	struct gm__rcu_reader *rd;
-	struct gm_region *region; /* set when a mapping must be released */
-	struct gm_map m;
+	int safe;		/* the space is fault-safe */
+	struct gm__walk w;	/* the one piece that holds it */
 	void *p;
 };
 
@@ -60,106 +58,62 @@ atomic_fast(struct gm_space *s, uint64_t gpa, unsigned int size, int write,
 			 !((uintptr_t)*p & (size - 1)));
 }
 
-/* Check the arguments of an atomic operation and enter a section. */
-static int atomic_enter(struct gm_space *s, uint64_t gpa, unsigned int size,
-			int order_ok, struct atomic_ref *a)
-{
-	if (!s)
-		return gm__error_access(s, "atomic", gpa, size, gpa, -EINVAL,
-					"space is NULL");
-	if (!order_ok)
-		return gm__error_access(s, "atomic", gpa, size, gpa, -EINVAL,
-					"invalid memory order or NULL pointer");
-	if (gpa & (size - 1))
-		return gm__error_access(s, "atomic", gpa, size, gpa, -EINVAL,
-					"misaligned atomic");
-	a->rd = gm__space_reader(s);
-	if (!a->rd)
-		return gm__error_access(s, "atomic", gpa, size, gpa, -ENOMEM,
-					NULL);
-	gm__rcu_enter(s->dom, a->rd);
-	return 0;
-}
-
 /*
  * Everything but atomic_fast()'s case: inside the leaf section of @rd that
- * atomic_fast() left open (it becomes an ordinary section), or from the
- * start when @rd is NULL.
+ * atomic_fast() left open (the walk takes it over), or from the start when
+ * @rd is NULL.  The value is one piece of a walk (range.h): direct, or one
+ * map call that must map it whole.
  */
 static int atomic_begin(struct gm_space *s, uint64_t gpa, unsigned int size,
 			int write, int order_ok, struct gm__rcu_reader *rd,
 			struct atomic_ref *a)
 {
-	const struct gm__table *t;
-	const struct gm__entry *e;
-	uint64_t at = gpa;
 	int err;
 
-	if (rd) {
-		/* atomic_fast() checked the arguments. */
-		gm__rcu_leaf_to_nested(rd);
-		a->rd = rd;
-	} else {
-		err = atomic_enter(s, gpa, size, order_ok, a);
-		if (err)
-			return err;
+	if (!rd) {
+		/* atomic_fast() checked these when it opened a section. */
+		if (!s)
+			return gm__error_access(s, "atomic", gpa, size, gpa,
+						-EINVAL, "space is NULL");
+		if (!order_ok)
+			return gm__error_access(s, "atomic", gpa, size, gpa,
+						-EINVAL, "invalid memory order "
+						"or NULL pointer");
+		if (gpa & (size - 1))
+			return gm__error_access(s, "atomic", gpa, size, gpa,
+						-EINVAL, "misaligned atomic");
 	}
-	a->region = NULL;
 	a->safe = s->flags & GM_SPACE_FAULT_SAFE;
-	t = gm__space_table(s);
-	e = gm__space_lookup(t, a->rd, gpa);
-	if (gm_unlikely(!e)) {
-		err = -EFAULT;
-		goto fail;
+	err = gm__walk_begin(&a->w, s, rd, "atomic", gpa, size,
+			     write ? GM_PROT_READ | GM_PROT_WRITE : GM_PROT_READ,
+			     GM_MAP_WHOLE, 0);
+	if (err)
+		return err;
+	err = gm__walk_next(&a->w);
+	if (gm_unlikely(err < 0)) {
+		gm__walk_end(&a->w);
+		return gm__walk_error(&a->w, "atomic");
 	}
-	if (gm_unlikely(gpa + (size - 1) > e->last)) {
+	if (gm_unlikely(a->w.n != size)) {
 		/* Cannot happen with page-aligned regions; see guestmem.h. */
-		err = gm__error_access(s, "atomic", gpa, size, e->last + 1,
-				       -EINVAL, "atomic crosses a region end");
-		goto out;
+		gm__walk_end(&a->w);
+		return gm__error_access(s, "atomic", gpa, size, gpa + a->w.n,
+					-EINVAL, "atomic crosses a region end");
 	}
-	if (gm_unlikely(write && (e->flags & GM_REGION_RDONLY))) {
-		err = -EACCES;
-		goto fail;
-	}
-	if (gm_likely(e->hva != NULL)) {
-		a->p = e->hva + (gpa - e->gpa);
-	} else {
-		err = gm__region_map(e->region, gpa - e->gpa, size,
-				     write ? GM_PROT_READ | GM_PROT_WRITE
-					   : GM_PROT_READ,
-				     GM_MAP_WHOLE, &a->m);
-		if (err) {
-			err = gm__error_map(s, "atomic", gpa, size,
-					    e->gpa + a->m.fault, err,
-					    e->region->ops->name);
-			goto out;
-		}
-		a->region = e->region;
-		a->p = a->m.hva;
-	}
+	a->p = a->w.hva;
 	if (gm_unlikely((uintptr_t)a->p & (size - 1))) {
 		/* The host mapping is not aligned like the guest address
 		 * (a backend with sub-page offsets): refuse, never tear. */
-		err = gm__error_access(s, "atomic", gpa, size, gpa, -EINVAL,
-				       "host mapping is misaligned");
-		if (a->region)
-			gm__region_unmap(a->region, &a->m);
-		goto out;
+		gm__walk_end(&a->w);
+		return gm__error_access(s, "atomic", gpa, size, gpa, -EINVAL,
+					"host mapping is misaligned");
 	}
 	return 0;
-fail:
-	err = gm__error_access(s, "atomic", gpa, size, at, err, NULL);
-out:
-	gm__rcu_exit(a->rd);
-	return err;
 }
 
 static inline void atomic_end(struct atomic_ref *a)
 {
-	if (a->region)
-		gm__region_unmap(a->region, &a->m);
-	gm__rcu_exit(a->rd);
+	gm__walk_end(&a->w);
 }
 
 /*

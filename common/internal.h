@@ -48,36 +48,6 @@ int gm__error_msg(int err, const char *fmt, ...)
 
 /* gm_region.common_flags: the region belongs to a space. */
 #define GM__REGION_IN_SPACE 0x1u
-/*
- * gm_region.common_flags, set by the library's own backends only: the region's
- * map method understands GM__MAP_STABLE.
- */
-#define GM__REGION_STABLE 0x2u
-
-/*
- * Map flag passed only to GM__REGION_STABLE regions, for transient
- * mappings: the struct gm_map is the first member of a struct gm__map_ext
- * whose gen the backend may set (it is NULL on entry) to say that the
- * mapping is stable: region offsets [lo, hi] (which hold the request) stay
- * mapped contiguously around the returned one, after the unmap call too,
- * until *gen differs from genval.  A backend that says so promises to
- * change *gen, issue a seq_cst fence (which pairs with the one of the
- * reader that caches the range, access.c's od_fill()) and then call
- * gm__rcu_synchronize_all() before it unmaps such memory, and to park
- * (gm__rcu_park()) while its map method waits for a lock held by a thread
- * that may do so.  Common code caches such a mapping in the thread's
- * lookup cache (access.c).
- */
-#define GM__MAP_STABLE 0x80000000u
-
-struct gm__map_ext {
-	struct gm_map m;	/* first */
-	const _Atomic uint64_t *gen;
-	uint64_t genval;
-	uint64_t lo, hi;	/* region offsets, inclusive */
-	int writable;		/* the mapping allows writes */
-};
-
 /* ---- common/space.c ---- */
 const char *gm__space_name(const struct gm_space *s);
 

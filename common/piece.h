@@ -37,15 +37,14 @@ struct gm__piece {
 };
 
 /*
- * Inside a read-side section: whether [off, off + len) of on-demand region
- * @r (len >= 1, inside the region) lies in one piece that is published for
- * @write; if so fill @p and mark the piece used (without a read-modify-
- * write, and only when clear, so that threads sharing a piece do not
- * bounce its line).
+ * Inside a read-side section: whether the piece of on-demand region @r
+ * that holds region offset @off is published for @write; if so fill @p and
+ * mark the piece used (without a read-modify-write, and only when clear, so
+ * that threads sharing a piece do not bounce its line).
  */
 static inline __attribute__((always_inline)) int
-gm__piece_find(const struct gm_region *r, uint64_t off, uint64_t len,
-	       int write, struct gm__piece *p)
+gm__piece_at(const struct gm_region *r, uint64_t off, int write,
+	     struct gm__piece *p)
 {
 	const _Atomic uintptr_t *w =
 		(const _Atomic uintptr_t *)(const void *)r->pieces;
@@ -53,7 +52,7 @@ gm__piece_find(const struct gm_region *r, uint64_t off, uint64_t len,
 	uint64_t b = off >> shift;
 	uintptr_t v;
 
-	if (!w || ((off + (len - 1)) >> shift) != b)
+	if (!w)
 		return 0;
 	v = atomic_load_explicit(&w[b], memory_order_acquire);
 	if (!(v & (write ? GM__PIECE_W : GM__PIECE_R)))
@@ -67,6 +66,17 @@ gm__piece_find(const struct gm_region *r, uint64_t off, uint64_t len,
 	p->word = v;
 	p->hva = (uint8_t *)(v & ~GM__PIECE_LOW) + (off - p->lo);
 	return 1;
+}
+
+/* gm__piece_at() for all of [off, off + len) (len >= 1, inside @r). */
+static inline __attribute__((always_inline)) int
+gm__piece_find(const struct gm_region *r, uint64_t off, uint64_t len,
+	       int write, struct gm__piece *p)
+{
+	unsigned int shift = r->piece_shift;
+
+	return ((off + (len - 1)) >> shift) == (off >> shift) &&
+	       gm__piece_at(r, off, write, p);
 }
 
 /* Free what gm_region_pieces_init() allocated for @r, once destroyed:

@@ -13,7 +13,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "access.h"
+#include "range.h"
 #include "region.h"
 #include "space.h"
 
@@ -27,10 +27,8 @@ static int prot_ok(int prot)
 int gm_view_get(struct gm_space *s, uint64_t gpa, uint64_t len, int prot,
 		struct gm_view *v)
 {
-	struct gm__rcu_reader *rd;
-	const struct gm__table *t;
-	const struct gm__entry *e, *next;
-	struct gm_map m;
+	const struct gm__entry *next;
+	struct gm__walk w;
 	int err;
 
 	if (v)
@@ -43,49 +41,38 @@ int gm_view_get(struct gm_space *s, uint64_t gpa, uint64_t len, int prot,
 	err = gm__range_args(s, "view", gpa, v, len);
 	if (err)
 		return err;
-	rd = gm__space_reader(s);
-	if (!rd)
-		return gm__error_access(s, "view", gpa, len, gpa, -ENOMEM,
-					NULL);
-	gm__rcu_enter(s->dom, rd);
-	t = gm__space_table(s);
-	e = gm__space_lookup(t, rd, gpa);
-	if (!e) {
-		err = gm__error_access(s, "view", gpa, len, gpa, -EFAULT, NULL);
-		goto out;
-	}
-	if (gpa + (len - 1) > e->last) {
-		next = gm__space_next(t, e);
-		if (next && next->gpa == e->last + 1)
+	err = gm__walk_begin(&w, s, NULL, "view", gpa, len, prot,
+			     GM_MAP_WHOLE | GM_MAP_HOLD, 0);
+	if (err)
+		return err;
+	/* One region, whole: tell a range across two from one with a hole. */
+	if (w.e && gpa >= w.e->gpa && gpa + (len - 1) > w.e->last) {
+		next = gm__space_next(w.t, w.e);
+		if (next && next->gpa == w.e->last + 1)
 			err = gm__error_access(s, "view", gpa, len,
-					       e->last + 1, -EINVAL,
+					       w.e->last + 1, -EINVAL,
 					       "a view cannot cross regions");
 		else
 			err = gm__error_access(s, "view", gpa, len,
-					       e->last + 1, -EFAULT, NULL);
-		goto out;
+					       w.e->last + 1, -EFAULT, NULL);
+		gm__walk_end(&w);
+		return err;
 	}
-	if ((prot & GM_PROT_WRITE) && (e->flags & GM_REGION_RDONLY)) {
-		err = gm__error_access(s, "view", gpa, len, gpa, -EACCES, NULL);
-		goto out;
+	err = gm__walk_next(&w);
+	if (err < 0) {
+		gm__walk_end(&w);
+		return gm__walk_error(&w, "view");
 	}
-	err = gm__region_map(e->region, gpa - e->gpa, len, prot,
-			     GM_MAP_WHOLE | GM_MAP_HOLD, &m);
-	if (err) {
-		err = gm__error_map(s, "view", gpa, len, e->gpa + m.fault, err,
-				    e->region->ops->name);
-		goto out;
-	}
-	gm__region_get(e->region);
+	/* The view keeps the mapping and the walk's reference. */
 	v->gpa = gpa;
 	v->len = len;
-	v->hva = m.hva;
-	v->region = e->region;
-	v->cookie = m.cookie;
+	v->hva = w.hva;
+	v->region = w.region;
+	v->cookie = w.m.cookie;
 	v->prot = prot;
-out:
-	gm__rcu_exit(rd);
-	return err;
+	w.region = NULL;
+	gm__walk_end(&w);
+	return 0;
 }
 
 void gm_view_put(struct gm_view *v)
@@ -163,64 +150,37 @@ static int lease_push(struct gm_lease *l, struct gm_region *r,
 static int lease_get(struct gm_space *s, const char *op, uint64_t gpa,
 		     size_t len, int prot, struct gm_lease **out)
 {
-	struct gm__rcu_reader *rd;
-	const struct gm__table *t;
-	const struct gm__entry *e;
 	struct gm_lease *l;
-	uint64_t done = 0, at;
+	struct gm__walk w;
 	int err;
 
 	l = calloc(1, sizeof(*l));
-	rd = gm__space_reader(s);
-	if (!l || !rd) {
-		free(l);
+	if (!l)
 		return gm__error_access(s, op, gpa, len, gpa, -ENOMEM, NULL);
-	}
-	gm__rcu_enter(s->dom, rd);
-	t = gm__space_table(s);
-	e = gm__space_lookup(t, rd, gpa);
-	err = gm__range_check(t, e, gpa, len, prot & GM_PROT_WRITE, &at);
+	err = gm__walk_begin(&w, s, NULL, op, gpa, len, prot, GM_MAP_HOLD, 1);
 	if (err) {
-		err = gm__error_access(s, op, gpa, len, at, err, NULL);
-		goto fail;
+		free(l);
+		return err;
 	}
-	while (done < len) {
-		uint64_t cur = gpa + done, n = e->last - cur;
-
-		n = n < len - done - 1 ? n + 1 : len - done;
-		while (n) {
-			struct gm_map m;
-
-			err = gm__region_map(e->region, cur - e->gpa, n, prot,
-					     GM_MAP_HOLD, &m);
-			if (err) {
-				err = gm__error_map(s, op, gpa, len,
-						    e->gpa + m.fault, err,
-						    e->region->ops->name);
-				goto fail;
-			}
-			gm__region_get(e->region);
-			err = lease_push(l, e->region, &m);
-			if (err) {
-				gm__region_unmap(e->region, &m);
-				gm__region_put(e->region);
-				err = gm__error_access(s, op, gpa, len, cur,
-						       err, NULL);
-				goto fail;
-			}
-			done += m.len;
-			cur += m.len;
-			n -= m.len;
+	while ((err = gm__walk_next(&w)) > 0) {
+		/* The lease keeps each mapping and its reference. */
+		err = lease_push(l, w.region, &w.m);
+		if (err) {
+			gm__walk_end(&w);
+			gm_lease_put(l);
+			return gm__error_access(s, op, gpa, len,
+						gpa + w.done, err, NULL);
 		}
-		e = gm__space_next(t, e);
+		w.region = NULL;
+		gm__walk_done(&w);
 	}
-	gm__rcu_exit(rd);
+	gm__walk_end(&w);
+	if (err < 0) {
+		gm_lease_put(l);
+		return gm__walk_error(&w, op);
+	}
 	*out = l;
 	return 0;
-fail:
-	gm__rcu_exit(rd);
-	gm_lease_put(l);
-	return err;
 }
 
 int gm_lease_get(struct gm_space *s, uint64_t gpa, size_t len, int prot,

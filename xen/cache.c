@@ -605,18 +605,6 @@ int gm__xen_map(struct gm_region *r, uint64_t off, uint64_t len, int prot,
 			m->cookie = e;
 			return ret;
 		}
-		if ((flags & GM__MAP_STABLE) && !e->err) {
-			/* Until the next unlink (kill_list()). */
-			struct gm__map_ext *mx =
-				gm__container_of(m, struct gm__map_ext, m);
-
-			mx->gen = &x->unlink_gen;
-			mx->genval = gen;
-			mx->lo = e->first_page << XEN_PAGE_SHIFT;
-			mx->hi = mx->lo +
-				 ((uint64_t)e->npages << XEN_PAGE_SHIFT) - 1;
-			mx->writable = (e->prot & GM_PROT_WRITE) != 0;
-		}
 		m->cookie = (void *)((uintptr_t)rd | COOKIE_SECTION);
 		return 0;
 	}

@@ -169,12 +169,6 @@ int gm__xen_region_init(struct gm_region *r, struct gm_xen *x,
 	ret = gm_region_init(r, ops, gpa, size, rdonly ? GM_REGION_RDONLY : 0);
 	if (ret)
 		return ret;
-	/*
-	 * Every Xen region's map method takes GM__MAP_STABLE (internal.h):
-	 * the cache's may report stable mappings, an eager region's has no
-	 * use for it.
-	 */
-	r->common_flags |= GM__REGION_STABLE;
 	gm__xen_get(x);
 	return 0;
 }
