@@ -8,52 +8,32 @@
  * already, and uses at most the rest of that bucket; common code asks again
  * for what is left.
  *
- * Hits are the hot path.  They take no lock and no atomic read-modify-write:
- *  - The hash table is read inside a read-side section of the cache's own
- *    RCU domain; writers (under `lock`) unlink an entry, wait for a grace
- *    period, and only then unmap it.
- *  - A transient mapping (one accessor call, no GM_MAP_HOLD) simply stays
- *    inside that section until gm__xen_unmap(): the cookie is the reader,
- *    tagged with bit 0.  A held mapping (views, leases) pins the entry
- *    instead, and the cookie is the entry.
- *  - CLOCK's "used" bit is written only when it is clear, so threads that
- *    hit the same entry do not bounce its cache line.
- *  - Hits are counted in the thread's own reader record.
- * Misses serialise on `lock`: they map (a syscall and a hypercall anyway),
- * evict with CLOCK to stay within the budget, and return the new entry
- * pinned.
+ * Hits are the hot path, and common code serves them without calling us: a
+ * bucket linked without failed pages is published (gm_region_publish(),
+ * guestmem/backend.h), and accessors read and write it directly.  Map calls
+ * are left for what is not published: misses, buckets with failed pages,
+ * views and leases (GM_MAP_HOLD), a view across buckets.  Those serialise
+ * on `lock`, find the entry in the hash table or map it (a syscall and a
+ * hypercall anyway, evicting with CLOCK to stay within the budget), and
+ * return it pinned: the cookie is the entry.
  *
- * Eviction never unmaps an entry that a pin or a section still uses: the
- * entry's state word holds its pin count and, once it is unlinked and a
- * grace period has passed, ENTRY_DEAD; whoever takes the count to zero with
+ * Eviction unlinks an entry and unpublishes its bucket under `lock`, then,
+ * with the lock dropped, waits with gm_region_synchronize() for the
+ * accessors that may still use the published address (including the copies
+ * of a bucket's range that threads keep in their lookup caches), and only
+ * then unmaps it.  An entry that a pin still holds is not unmapped: its
+ * state word holds its pin count and, once it is unlinked and the grace
+ * period has passed, ENTRY_DEAD; whoever takes the count to zero with
  * ENTRY_DEAD set (the evictor or the last unpin) unmaps it.  Entries that
  * are still pinned keep counting against the budget until then, so the
  * budget holds for every byte actually mapped.
  *
- * Stable hits: a hit on a bucket without failed pages tells common code
- * (GM__MAP_STABLE) that the mapping stays until unlink_gen changes, so a
- * thread may keep it in its space's lookup cache and use it inside the
- * space's sections, not ours.  That is why kill_list() bumps unlink_gen
- * and then waits with gm__rcu_synchronize_all(): it invalidates those
- * copies and waits for the sections of every domain.
- *
- * Deadlock freedom: a thread inside a section of the cache's domain never
- * takes `lock` (misses leave it first, and the contract of transient
- * mappings forbids another map call before the unmap).  A miss may be
- * inside a section of a space, though, which gm__rcu_synchronize_all()
- * would wait for while holding `lock`: so misses park the thread
- * (gm__rcu_park()) while they wait for and hold `lock`, and parked threads
- * are not waited for (they hold no mapping of ours).
- *
- * Published buckets: a bucket linked without failed pages is published to
- * common code (gm_region_publish(), guestmem/backend.h), which then reads
- * and writes it without calling us.  entry_unlink() unpublishes it before
- * kill_list() waits with gm_region_synchronize(), which also covers the
- * copies of a bucket's range that threads keep in their lookup caches;
- * CLOCK reads and clears the mark such accesses leave
- * (gm_region_piece_used()), as it does `used`.  Foreign buckets are also
- * mapped in place in a reservation as large as the region when they can
- * be (window.c), which keeps a map-call hit's address independent of the
+ * `lock` is never held while waiting for readers, nor while taking a lock
+ * of common code, so its place in a lock order is a leaf's; CLOCK reads and
+ * clears the mark that accesses leave on a published bucket
+ * (gm_region_piece_used()) as it does `used`.  Foreign buckets are mapped
+ * in place in a reservation as large as the region when they can be
+ * (window.c), which keeps a map-call hit's address independent of the
  * entry's load.
  */
 #include "private.h"
@@ -61,7 +41,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#define COOKIE_SECTION ((uintptr_t)1)
+/* Tag of a map cookie (an entry) whose pin is a view's or a lease's. */
+#define COOKIE_HELD ((uintptr_t)1)
 
 static inline size_t hash_of(const struct gm_xen *x,
 			     const struct gm__xen_region *xr, uint64_t index)
@@ -76,27 +57,68 @@ static inline size_t hash_of(const struct gm_xen *x,
 /*
  * fork(): the child may free what it inherited (guestmem/xen.h), which
  * walks the clock ring and the hash under `lock`; a thread of the parent
- * may be in the middle of changing them.  So fork() takes `lock`, waiting
- * for a miss or an eviction in progress, before rcu.c's locks, as a miss
- * does (rcu.h).  The forking thread is in no section: an evictor does not
- * wait for it.
+ * may be in the middle of changing them.  So fork() takes every cache's
+ * lock, waiting for a miss or an eviction in progress.  `lock` is a leaf
+ * (see the top), so these handlers fit anywhere among the process's
+ * others.
  */
-static void cache_fork_prepare(struct gm__rcu_fork_hook *h)
+static pthread_mutex_t caches_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct gm_xen *caches; /* every live cache, under caches_lock */
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+static int fork_ok;
+
+static void cache_fork_prepare(void)
 {
-	pthread_mutex_lock(&gm__container_of(h, struct gm_xen, fork)->lock);
+	struct gm_xen *x;
+
+	pthread_mutex_lock(&caches_lock);
+	for (x = caches; x; x = x->cnext)
+		pthread_mutex_lock(&x->lock);
 }
 
-static void cache_fork_release(struct gm__rcu_fork_hook *h)
+static void cache_fork_release(void)
 {
-	pthread_mutex_unlock(&gm__container_of(h, struct gm_xen, fork)->lock);
+	struct gm_xen *x;
+
+	for (x = caches; x; x = x->cnext)
+		pthread_mutex_unlock(&x->lock);
+	pthread_mutex_unlock(&caches_lock);
+}
+
+/*
+ * In the child, the other threads are gone with whatever they were doing:
+ * an eviction that dropped the lock (its victims stay mapped for good, as
+ * guestmem/xen.h says), waits in make_room(), transient pins.  Those pins
+ * will never drop: count them as held, so that make_room() does not wait
+ * for them.
+ */
+static void cache_fork_child(void)
+{
+	struct gm_xen *x;
+
+	for (x = caches; x; x = x->cnext) {
+		x->killing = 0;
+		atomic_store(&x->transient, 0);
+		atomic_store(&x->room_waiters, 0);
+		pthread_cond_init(&x->room, NULL);
+	}
+	cache_fork_release();
+}
+
+static void fork_init(void)
+{
+	fork_ok = pthread_atfork(cache_fork_prepare, cache_fork_release,
+				 cache_fork_child) == 0;
 }
 
 int gm__xen_cache_init(struct gm_xen *x)
 {
 	uint64_t want = x->opt.cache_bytes / XEN_PAGE_SIZE;
 	size_t n = 64;
-	int ret;
-
+	/* Without the fork handlers a child could hang: no cache then. */
+	pthread_once(&fork_once, fork_init);
+	if (!fork_ok)
+		return -ENOMEM;
 	/* One slot per page the budget can hold (grant entries are single
 	 * pages), within sane bounds. */
 	while (n < want && n < ((size_t)1 << 20))
@@ -105,44 +127,51 @@ int gm__xen_cache_init(struct gm_xen *x)
 	if (!x->hash)
 		return -ENOMEM;
 	x->hash_mask = n - 1;
-	ret = gm__rcu_domain_new(&x->dom);
-	if (ret)
-		goto err;
 	if (pthread_mutex_init(&x->lock, NULL)) {
-		gm__rcu_domain_release(x->dom);
-		ret = -ENOMEM;
-		goto err;
+		free(x->hash);
+		x->hash = NULL;
+		return -ENOMEM;
 	}
-	x->fork.prepare = cache_fork_prepare;
-	x->fork.parent = cache_fork_release;
-	x->fork.child = cache_fork_release;
-	gm__rcu_fork_hook_add(&x->fork);
+	if (pthread_cond_init(&x->room, NULL)) {
+		pthread_mutex_destroy(&x->lock);
+		free(x->hash);
+		x->hash = NULL;
+		return -ENOMEM;
+	}
+	pthread_mutex_lock(&caches_lock);
+	x->cnext = caches;
+	if (caches)
+		caches->cpprev = &x->cnext;
+	x->cpprev = &caches;
+	caches = x;
+	pthread_mutex_unlock(&caches_lock);
 	return 0;
-err:
-	free(x->hash);
-	x->hash = NULL;
-	return ret;
 }
 
 void gm__xen_cache_fini(struct gm_xen *x)
 {
 	/* Every region purged its entries when it was destroyed, and every
 	 * region holds a reference to x: nothing is left here. */
-	gm__rcu_fork_hook_del(&x->fork);
+	pthread_mutex_lock(&caches_lock);
+	*x->cpprev = x->cnext;
+	if (x->cnext)
+		x->cnext->cpprev = x->cpprev;
+	pthread_mutex_unlock(&caches_lock);
+	pthread_cond_destroy(&x->room);
 	pthread_mutex_destroy(&x->lock);
-	gm__rcu_domain_release(x->dom);
 	free(x->hash);
 }
 
-static inline __attribute__((always_inline)) struct gm__xen_entry *
+/* The entry of bucket @index of @xr mapped with at least @prot; lock held. */
+static struct gm__xen_entry *
 hash_find(struct gm_xen *x, const struct gm__xen_region *xr, uint64_t index,
 	  int prot)
 {
 	struct gm__xen_entry *e;
 
 	e = atomic_load_explicit(&x->hash[hash_of(x, xr, index)],
-				 memory_order_acquire);
-	for (; e; e = atomic_load_explicit(&e->hnext, memory_order_acquire))
+				 memory_order_relaxed);
+	for (; e; e = atomic_load_explicit(&e->hnext, memory_order_relaxed))
 		if (e->owner == xr && e->index == index &&
 		    (e->prot & prot) == prot)
 			return e;
@@ -158,8 +187,7 @@ static void entry_link(struct gm_xen *x, struct gm__xen_entry *e)
 	atomic_store_explicit(&e->hnext,
 			      atomic_load_explicit(head, memory_order_relaxed),
 			      memory_order_relaxed);
-	/* Release: a reader that finds e sees it initialised. */
-	atomic_store_explicit(head, e, memory_order_release);
+	atomic_store_explicit(head, e, memory_order_relaxed);
 	/* Only without failed pages, which common code does not check.
 	 * Cannot fail: the index and address are the bucket's own. */
 	if (!e->err)
@@ -177,23 +205,22 @@ static void entry_link(struct gm_xen *x, struct gm__xen_entry *e)
 	e->cached = 1;
 }
 
-/* Unlink from the hash (readers already inside keep a valid hnext) and
- * from the clock ring; lock held. */
+/* Unlink from the hash and the clock ring, and unpublish; lock held. */
 static void entry_unlink(struct gm_xen *x, struct gm__xen_entry *e)
 {
 	_Atomic(struct gm__xen_entry *) *pp =
 		&x->hash[hash_of(x, e->owner, e->index)];
 	struct gm__xen_entry *cur;
 
-	/* Published readers first: like hash readers, those that still saw
-	 * it are waited for by kill_list(), which comes next. */
+	/* Accessors that still saw the bucket published are waited for by
+	 * kill_list(), which comes next. */
 	gm_region_unpublish(&e->owner->base, e->index, e->hva);
 	while ((cur = atomic_load_explicit(pp, memory_order_relaxed)) != e)
 		pp = &cur->hnext;
 	atomic_store_explicit(pp,
 			      atomic_load_explicit(&e->hnext,
 						   memory_order_relaxed),
-			      memory_order_release);
+			      memory_order_relaxed);
 	if (e->cnext == e) {
 		x->hand = NULL;
 	} else {
@@ -219,11 +246,29 @@ static void entry_free(struct gm_xen *x, struct gm__xen_entry *e)
 	free(e);
 }
 
-static void entry_unpin(struct gm_xen *x, struct gm__xen_entry *e)
+/* Wake the threads waiting in make_room() for a pin to go; lock not
+ * held. */
+static void room_wake(struct gm_xen *x)
 {
-	if (atomic_fetch_sub_explicit(&e->state, 1, memory_order_acq_rel) ==
-	    (ENTRY_DEAD | 1))
+	/* Seq_cst, after the unpin: pairs with make_room(), which counts
+	 * itself a waiter before it looks at the pins. */
+	if (!atomic_load(&x->room_waiters))
+		return;
+	pthread_mutex_lock(&x->lock);
+	pthread_cond_broadcast(&x->room);
+	pthread_mutex_unlock(&x->lock);
+}
+
+/* Drop a pin (@hold: a view's or a lease's, else an accessor's for one
+ * call, counted in x->transient); lock not held. */
+static void entry_unpin(struct gm_xen *x, struct gm__xen_entry *e, int hold)
+{
+	if (atomic_fetch_sub(&e->state, 1) == (ENTRY_DEAD | 1))
 		entry_free(x, e);
+	if (!hold) {
+		atomic_fetch_sub(&x->transient, 1);
+		room_wake(x);
+	}
 }
 
 /* The entry is unlinked and a grace period has passed.  Returns 1 if it
@@ -238,8 +283,12 @@ static int entry_kill(struct gm_xen *x, struct gm__xen_entry *e)
 	return 0;
 }
 
-/* Unlink @victims (chained through cnext), wait, and kill them; lock held.
- * Returns how many were still pinned. */
+/*
+ * Wait until no accessor can use the unlinked @victims (chained through
+ * cnext), then kill them; lock NOT held, so that waiting for readers never
+ * holds up a thread that needs the lock.  Returns how many were still
+ * pinned.
+ */
 static int kill_list(struct gm_xen *x, struct gm__xen_entry *victims)
 {
 	struct gm__xen_entry *e, *next;
@@ -247,21 +296,30 @@ static int kill_list(struct gm_xen *x, struct gm__xen_entry *victims)
 
 	if (!victims)
 		return 0;
-	/* After the unlinks, before the wait: see gm__xen_map's hint and
-	 * GM__MAP_STABLE.  A release at least: a thread that reads the new
-	 * generation sees the unlinks.  The seq_cst fence pairs with the one
-	 * in od_fill() (common/access.c), as gm_region_synchronize()'s own
-	 * does for pieces. */
-	atomic_fetch_add_explicit(&x->unlink_gen, 1, memory_order_seq_cst);
-	atomic_thread_fence(memory_order_seq_cst);
-	/* Hash readers (x->dom), published readers, and threads that cached
-	 * a range of a stable mapping or a piece in a space's lookup
-	 * cache. */
 	gm_region_synchronize(NULL);
 	for (e = victims; e; e = next) {
 		next = e->cnext;
 		pinned += !entry_kill(x, e);
 	}
+	return pinned;
+}
+
+/*
+ * kill_list() from under the lock, which it drops meanwhile: the victims
+ * still count against the budget until then, so make_room() in other
+ * threads waits for them (x->killing) rather than fail.  Returns
+ * kill_list()'s count.
+ */
+static int evict(struct gm_xen *x, struct gm__xen_entry *victims)
+{
+	int pinned;
+
+	x->killing++;
+	pthread_mutex_unlock(&x->lock);
+	pinned = kill_list(x, victims);
+	pthread_mutex_lock(&x->lock);
+	x->killing--;
+	pthread_cond_broadcast(&x->room);
 	return pinned;
 }
 
@@ -295,53 +353,64 @@ static int entry_used(struct gm__xen_entry *e)
 }
 
 /*
- * Evict unpinned entries with CLOCK until @bytes more fit in the budget;
- * lock held.  Returns 0, or -ENOBUFS when pinned mappings (views, leases)
- * fill the budget: a distinct code, so that the caller can tell "release
- * some views" from "the system is out of memory".
+ * Make room for @bytes more within the budget; lock held.  Returns 0 when
+ * they fit, with the lock held throughout; 1 after it dropped the lock,
+ * so that the caller looks again at what may have changed meanwhile and
+ * asks again: it evicted a batch with CLOCK (kill_list() waits for readers
+ * without the lock), or waited for a pin that an accessor holds for the
+ * length of one call, or for another thread's batch, to go; or -ENOBUFS
+ * when views and leases fill the budget: a distinct code, so that the
+ * caller can tell "release some views" from "the system is out of memory".
  */
 static int make_room(struct gm_xen *x, uint64_t bytes)
 {
 	uint64_t budget = x->opt.cache_bytes;
-
+	uint64_t mapped = atomic_load_explicit(&x->mapped_bytes,
+					       memory_order_relaxed);
+	struct gm__xen_entry *victims = NULL, *e;
+	uint64_t need, freed = 0;
+	size_t steps = 0, limit;
 	if (bytes > budget)
 		return -ENOBUFS;
-	for (;;) {
-		uint64_t mapped = atomic_load_explicit(&x->mapped_bytes,
-						       memory_order_relaxed);
-		struct gm__xen_entry *victims = NULL, *e;
-		uint64_t need, freed = 0;
-		size_t steps = 0, limit;
-
-		if (mapped + bytes <= budget)
-			return 0;
-		need = mapped + bytes - budget;
-		/* Two sweeps clear every used bit once and then take. */
-		limit = 2 * (budget / XEN_PAGE_SIZE) + 2;
-		while (x->hand && freed < need && steps++ < limit) {
-			e = x->hand;
-			x->hand = e->cnext;
-			if (atomic_load_explicit(&e->state,
-						 memory_order_relaxed))
-				continue;
-			if (entry_used(e)) {
-				atomic_store_explicit(&e->used, 0,
-						      memory_order_relaxed);
-				continue;
-			}
-			entry_unlink(x, e);
-			e->cnext = victims;
-			victims = e;
-			freed += (uint64_t)e->npages << XEN_PAGE_SHIFT;
-			atomic_fetch_add_explicit(&x->evictions, 1,
-						  memory_order_relaxed);
+	if (mapped + bytes <= budget)
+		return 0;
+	need = mapped + bytes - budget;
+	/* Before looking at the pins: see room_wake(). */
+	atomic_fetch_add(&x->room_waiters, 1);
+	/* Two sweeps clear every used bit once and then take. */
+	limit = 2 * (budget / XEN_PAGE_SIZE) + 2;
+	while (x->hand && freed < need && steps++ < limit) {
+		e = x->hand;
+		x->hand = e->cnext;
+		if (atomic_load_explicit(&e->state, memory_order_relaxed))
+			continue;
+		if (entry_used(e)) {
+			atomic_store_explicit(&e->used, 0, memory_order_relaxed);
+			continue;
 		}
-		if (!victims)
-			return -ENOBUFS;
-		/* Victims pinned meanwhile stay mapped until unpinned; the
-		 * loop then looks for more. */
-		kill_list(x, victims);
+		entry_unlink(x, e);
+		e->cnext = victims;
+		victims = e;
+		freed += (uint64_t)e->npages << XEN_PAGE_SHIFT;
+		atomic_fetch_add_explicit(&x->evictions, 1,
+					  memory_order_relaxed);
 	}
+	if (!victims) {
+		/* An accessor's pin lasts one call (and the caller holds
+		 * none): wait for it, or for another thread's eviction.
+		 * Only views and leases can hold the budget for good. */
+		int wait = x->killing || atomic_load(&x->transient);
+
+		if (wait)
+			pthread_cond_wait(&x->room, &x->lock);
+		atomic_fetch_sub(&x->room_waiters, 1);
+		return wait ? 1 : -ENOBUFS;
+	}
+	atomic_fetch_sub(&x->room_waiters, 1);
+	/* Victims pinned meanwhile stay mapped until unpinned; the caller
+	 * then looks for more. */
+	evict(x, victims);
+	return 1;
 }
 
 int gm__xen_pages_ok(const int *err, uint64_t first, uint64_t off,
@@ -403,7 +472,7 @@ entry_range(struct gm__xen_region *xr, struct gm__xen_entry *e,
 }
 
 /* Map pages [first, first + npages) of @xr as a new entry (not linked);
- * lock held. */
+ * lock held, room made (make_room()). */
 static int entry_new(struct gm_xen *x, struct gm__xen_region *xr,
 		     uint64_t first, uint32_t npages, int prot, int bucket,
 		     struct gm__xen_entry **out)
@@ -414,9 +483,6 @@ static int entry_new(struct gm_xen *x, struct gm__xen_region *xr,
 	int *err = NULL;
 	int ret;
 
-	ret = make_room(x, bytes);
-	if (ret)
-		return ret;
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
@@ -447,9 +513,9 @@ static int entry_new(struct gm_xen *x, struct gm__xen_region *xr,
 }
 
 /* A view that spans buckets: one dedicated mapping, never cached. */
-static __attribute__((noinline)) int map_dedicated(struct gm_xen *x, struct gm__xen_region *xr,
-			 uint64_t off, uint64_t len, int prot,
-			 struct gm_map *m)
+static __attribute__((noinline)) int
+map_dedicated(struct gm_xen *x, struct gm__xen_region *xr, uint64_t off,
+	      uint64_t len, int prot, struct gm_map *m, struct gm__xen_entry **out)
 {
 	uint64_t first = off >> XEN_PAGE_SHIFT;
 	uint64_t last = (off + len - 1) >> XEN_PAGE_SHIFT;
@@ -460,12 +526,18 @@ static __attribute__((noinline)) int map_dedicated(struct gm_xen *x, struct gm__
 	if (last - first >= UINT32_MAX)
 		return -ENOMEM;
 	pthread_mutex_lock(&x->lock);
-	ret = entry_new(x, xr, first, (uint32_t)(last - first + 1), prot, 0,
-			&e);
+	while ((ret = make_room(x, (last - first + 1) << XEN_PAGE_SHIFT)) > 0)
+		;
+	if (!ret)
+		ret = entry_new(x, xr, first, (uint32_t)(last - first + 1),
+				prot, 0, &e);
 	pthread_mutex_unlock(&x->lock);
 	if (ret)
 		return ret;
+	/* Pinned once, as counted by the caller. */
+	atomic_fetch_add(&x->transient, 1);
 	atomic_store(&e->state, ENTRY_DEAD | 1);
+	*out = e;
 	ret = gm__xen_pages_ok(e->err, first, off, &n, &m->fault);
 	if (!ret && n != len) {
 		/* A view needs every page: report the first bad one. */
@@ -473,16 +545,14 @@ static __attribute__((noinline)) int map_dedicated(struct gm_xen *x, struct gm__
 		ret = e->err[((off + n) >> XEN_PAGE_SHIFT) - first];
 	}
 	if (ret) {
-		entry_unpin(x, e);
+		entry_unpin(x, e, 0);
 		return ret;
 	}
 	m->hva = e->hva + (off - (first << XEN_PAGE_SHIFT));
 	m->len = len;
-	m->cookie = e;
 	return 0;
 }
 
-/* Miss: find or map the bucket under the lock; return it pinned. */
 /* Whether a mapping has pages that were paged out: worth retrying later. */
 static int has_paged_out(const struct gm__xen_entry *e)
 {
@@ -494,21 +564,36 @@ static int has_paged_out(const struct gm__xen_entry *e)
 	return 0;
 }
 
-static __attribute__((noinline)) int
-map_miss(struct gm_xen *x, struct gm__xen_region *xr, uint64_t index,
-	 uint64_t off, uint64_t n, int prot, unsigned int flags,
-	 struct gm_map *m)
+/*
+ * Find or map bucket @index of @xr under the lock, and return its entry
+ * pinned, with the bucket's pages [start, end) (region offsets).
+ */
+static int bucket_get(struct gm_xen *x, struct gm__xen_region *xr,
+		      uint64_t index, uint64_t start, uint64_t end, int prot,
+		      struct gm__xen_entry **out)
 {
-	uint64_t start = index << xr->shift;
-	uint64_t end = start + (1ull << xr->shift);
 	struct gm__xen_entry *e;
-	int ret = 0;
+	int ret;
 
-	if (end > xr->base.size || end < start)
-		end = xr->base.size;
 	pthread_mutex_lock(&x->lock);
-	e = hash_find(x, xr, index, prot);
-	if (!e) {
+	for (;;) {
+		e = hash_find(x, xr, index, prot);
+		if (e) {
+			atomic_fetch_add_explicit(&x->hits, 1,
+						  memory_order_relaxed);
+			if (!atomic_load_explicit(&e->used,
+						  memory_order_relaxed))
+				atomic_store_explicit(&e->used, 1,
+						      memory_order_relaxed);
+			ret = 0;
+			break;
+		}
+		/* 1: the lock was dropped; someone may have mapped it. */
+		ret = make_room(x, end - start);
+		if (ret > 0)
+			continue;
+		if (ret)
+			break;
 		atomic_fetch_add_explicit(&x->misses, 1, memory_order_relaxed);
 		ret = entry_new(x, xr, start >> XEN_PAGE_SHIFT,
 				(uint32_t)((end - start) >> XEN_PAGE_SHIFT),
@@ -520,21 +605,16 @@ map_miss(struct gm_xen *x, struct gm__xen_region *xr, uint64_t index,
 			atomic_store(&e->state, ENTRY_DEAD);
 		else if (!ret)
 			entry_link(x, e);
+		break;
 	}
-	if (!ret)
+	if (!ret) {
+		/* Counted as an accessor's pin until the caller says. */
+		atomic_fetch_add(&x->transient, 1);
 		atomic_fetch_add_explicit(&e->state, 1, memory_order_relaxed);
+	}
 	pthread_mutex_unlock(&x->lock);
-	if (ret) {
-		m->fault = off;
-		return ret;
-	}
-	ret = entry_range(xr, e, off, n, flags, m);
-	if (ret) {
-		entry_unpin(x, e);
-		return ret;
-	}
-	m->cookie = e;
-	return 0;
+	*out = e;
+	return ret;
 }
 
 int gm__xen_map(struct gm_region *r, uint64_t off, uint64_t len, int prot,
@@ -543,9 +623,8 @@ int gm__xen_map(struct gm_region *r, uint64_t off, uint64_t len, int prot,
 	struct gm__xen_region *xr =
 		gm__container_of(r, struct gm__xen_region, base);
 	struct gm_xen *x = xr->x;
-	struct gm__rcu_reader *rd;
 	struct gm__xen_entry *e;
-	uint64_t index, end, n, gen;
+	uint64_t index, start, end, n;
 	int ret;
 
 	/* Foreign buckets are mapped for both directions (or read-only for a
@@ -557,77 +636,45 @@ int gm__xen_map(struct gm_region *r, uint64_t off, uint64_t len, int prot,
 		prot = (prot & GM_PROT_WRITE) ? GM_PROT_READ | GM_PROT_WRITE
 					      : GM_PROT_READ;
 	index = off >> xr->shift;
+	start = index << xr->shift;
 	end = (index + 1) << xr->shift;
 	if (gm_unlikely(end > r->size || end == 0))
 		end = r->size;
 	if ((flags & GM_MAP_WHOLE) && len > end - off) {
-		gm__rcu_park(); /* as for map_miss() below */
-		ret = map_dedicated(x, xr, off, len, prot, m);
-		gm__rcu_unpark();
-		return ret;
-	}
-	n = len < end - off ? len : end - off;
-
-	rd = gm__rcu_reader(x->dom);
-	if (gm_unlikely(!rd)) {
-		m->fault = off;
-		return -ENOMEM;
-	}
-	gm__rcu_enter(x->dom, rd);
-	/*
-	 * The thread's hint: the entry of its last hit, usable while no
-	 * entry has been unlinked since (unlink_gen unchanged), so it cannot
-	 * have been freed.  The acquire load comes before the hash walk: an
-	 * entry the walk finds was not unlinked before that load, so a hint
-	 * stored with a stale generation is merely rejected later.
-	 */
-	gen = atomic_load_explicit(&x->unlink_gen, memory_order_acquire);
-	e = rd->hint;
-	if (!(e && rd->hint_gen == gen && e->owner == xr && e->index == index &&
-	      (e->prot & prot) == prot)) {
-		e = hash_find(x, xr, index, prot);
-		rd->hint = e;
-		rd->hint_gen = gen;
-	}
-	if (gm_likely(e != NULL)) {
-		gm__rcu_count_one(rd);
-		if (!atomic_load_explicit(&e->used, memory_order_relaxed))
-			atomic_store_explicit(&e->used, 1,
-					      memory_order_relaxed);
-		ret = entry_range(xr, e, off, n, flags, m);
-		if (ret || (flags & GM_MAP_HOLD)) {
-			/* Pin inside the section: an evictor that unlinked
-			 * e is still waiting for us and will see the pin. */
-			if (!ret)
-				atomic_fetch_add_explicit(&e->state, 1,
-							  memory_order_relaxed);
-			gm__rcu_exit(rd);
-			m->cookie = e;
+		ret = map_dedicated(x, xr, off, len, prot, m, &e);
+	} else {
+		n = len < end - off ? len : end - off;
+		ret = bucket_get(x, xr, index, start, end, prot, &e);
+		if (ret) {
+			m->fault = off;
 			return ret;
 		}
-		m->cookie = (void *)((uintptr_t)rd | COOKIE_SECTION);
-		return 0;
+		ret = entry_range(xr, e, off, n, flags, m);
+		if (ret)
+			entry_unpin(x, e, 0);
 	}
-	gm__rcu_exit(rd);
-	/* The caller may be inside a section of a space: while we wait for
-	 * the lock, a thread that holds it and evicts must not wait for us
-	 * (gm__rcu_synchronize_all()). */
-	gm__rcu_park();
-	ret = map_miss(x, xr, index, off, n, prot, flags, m);
-	gm__rcu_unpark();
-	return ret;
+	if (ret)
+		return ret;
+	if (flags & GM_MAP_HOLD) {
+		/* A pin that may last: make_room() must not wait for it.
+		 * The cookie says so at the unmap. */
+		atomic_fetch_sub(&x->transient, 1);
+		m->cookie = (void *)((uintptr_t)e | COOKIE_HELD);
+	} else {
+		m->cookie = e;
+	}
+	return 0;
 }
 
 void gm__xen_unmap(struct gm_region *r, struct gm_map *m)
 {
 	struct gm__xen_region *xr =
 		gm__container_of(r, struct gm__xen_region, base);
+
 	uintptr_t c = (uintptr_t)m->cookie;
 
-	if (c & COOKIE_SECTION)
-		gm__rcu_exit((struct gm__rcu_reader *)(c & ~COOKIE_SECTION));
-	else
-		entry_unpin(xr->x, (struct gm__xen_entry *)c);
+	entry_unpin(xr->x, (struct gm__xen_entry *)(c & ~COOKIE_HELD),
+		    (c & COOKIE_HELD) != 0);
 }
 
 /* Unlink every cached entry that @match selects; lock held.  Returns the
@@ -661,24 +708,29 @@ static struct gm__xen_entry *unlink_all(struct gm_xen *x,
 void gm__xen_cache_purge(struct gm__xen_region *xr)
 {
 	struct gm_xen *x = xr->x;
+	struct gm__xen_entry *victims;
 
-	gm__rcu_park(); /* see "Deadlock freedom" at the top */
 	pthread_mutex_lock(&x->lock);
+	victims = unlink_all(x, xr);
 	/* The region is unreachable and unreferenced: nothing is pinned,
 	 * so every entry is unmapped here. */
-	kill_list(x, unlink_all(x, xr));
+	evict(x, victims);
+	/* Other threads' evictions may hold entries of ours that they
+	 * unlinked before we looked: the region must outlive them. */
+	while (x->killing)
+		pthread_cond_wait(&x->room, &x->lock);
 	pthread_mutex_unlock(&x->lock);
-	gm__rcu_unpark();
 }
 
 int gm__xen_cache_invalidate(struct gm_xen *x)
 {
+	struct gm__xen_entry *victims;
+
 	int pinned;
 
-	gm__rcu_park();
 	pthread_mutex_lock(&x->lock);
-	pinned = kill_list(x, unlink_all(x, NULL));
+	victims = unlink_all(x, NULL);
+	pinned = evict(x, victims);
 	pthread_mutex_unlock(&x->lock);
-	gm__rcu_unpark();
 	return pinned;
 }

@@ -181,7 +181,7 @@ int gm_xen_get_stats(struct gm_xen *x, struct gm_xen_stats *st)
 		.map_calls = atomic_load(&x->map_calls),
 		.unmap_calls = atomic_load(&x->unmap_calls),
 		.pages_mapped = atomic_load(&x->pages_mapped),
-		.hits = gm__rcu_count(x->dom),
+		.hits = atomic_load(&x->hits),
 		.misses = atomic_load(&x->misses),
 		.evictions = atomic_load(&x->evictions),
 		.failures = atomic_load(&x->failures),

@@ -29,8 +29,6 @@
 
 #include <guestmem/xen.h>
 
-#include "rcu.h"
-
 #define XEN_PAGE_SHIFT 12
 #define XEN_PAGE_SIZE (1ull << XEN_PAGE_SHIFT)
 
@@ -108,23 +106,20 @@ struct gm_xen {
 	struct gm_xen_options opt;
 	unsigned int bucket_shift;
 
-	/* The mapping cache.  Lookups are lock-free inside a read-side
-	 * section of dom; everything else holds lock. */
-	struct gm__rcu_domain *dom;
+	/* The mapping cache, under lock (cache.c). */
 	_Atomic(struct gm__xen_entry *) *hash;
 	size_t hash_mask;
-	/* Bumped after entries are unlinked, before the grace period: a
-	 * thread's hint (see cache.c) is valid while this is unchanged.
-	 * Read by every hit (and every access through a window), so kept
-	 * apart from what misses write: the padding below. */
-	_Atomic uint64_t unlink_gen;
-	char pad_[64];
 	pthread_mutex_t lock;
-	struct gm__rcu_fork_hook fork; /* holds lock across fork() */
+	struct gm_xen *cnext, **cpprev; /* every cache, for fork() */
+	/* make_room() waits here for pins and other evictions to go. */
+	pthread_cond_t room;
+	unsigned int killing;		/* evictions in progress, under lock */
+	_Atomic unsigned int room_waiters;
+	_Atomic unsigned long transient; /* accessors' pins, for one call */
 	struct gm__xen_entry *hand; /* clock ring */
 	_Atomic uint64_t mapped_bytes;
 	_Atomic uint64_t peak_mapped_bytes;
-	_Atomic uint64_t map_calls, unmap_calls, pages_mapped, misses,
+	_Atomic uint64_t map_calls, unmap_calls, pages_mapped, hits, misses,
 		evictions, failures, retries;
 	/* The window file (window.c), or win_fd -1; the next free offset. */
 	int win_fd;

@@ -40,15 +40,16 @@
  * Mapping cache: buckets of a power-of-two size; at most `cache_bytes` of
  *   guest memory mapped at any time by the context; entries evicted with
  *   CLOCK when unpinned.  When views and leases pin the whole budget, an
- *   access that needs a new mapping fails with -ENOBUFS.  A hit takes no
- *   syscall, no lock and no atomic read-modify-write (except one on a
- *   foreign bucket's state byte, the first time the bucket is accessed
- *   after CLOCK's hand passed it): short accesses are protected by a
- *   read-side section (eviction waits for it), views and leases pin their
- *   entries.  A thread that hits one bucket twice in a
- *   row keeps it in its own lookup cache: its next accesses there cost what
- *   an access to plain memory does, until the cache next unmaps anything
- *   (which invalidates every thread's copy first).
+ *   access that needs a new mapping fails with -ENOBUFS (an access that
+ *   finds only other accesses' short-lived pins waits for them instead).
+ *   A mapped bucket without failed pages is published to the library's
+ *   accessors (guestmem/backend.h): an access to it takes no syscall, no
+ *   lock, no atomic read-modify-write and no call into this backend, and
+ *   a thread that uses one bucket twice in a row keeps it in its own
+ *   lookup cache until the cache next unmaps anything.  What is not
+ *   published (a miss, a bucket with a failed page, views and leases)
+ *   takes the context's cache lock; eviction waits for accesses in
+ *   progress, without that lock, before it unmaps.
  *
  * Errors: every foreign map passes an err[] array; a frame Xen refused is
  *   remembered, and an access that touches it fails with the errno Xen gave
@@ -67,8 +68,10 @@
  *   (open a new context instead).  Only freeing is safe there:
  *   gm_space_free(), gm_space_remove_region(), gm_region_destroy() and
  *   gm_xen_close(), whatever the parent's other threads were doing at fork
- *   time.  For that, fork() waits for a miss or an eviction of a mapping
- *   cache in progress, so that the child inherits every cache whole.
+ *   time.  For that, fork() waits for the cache lock of every context, so
+ *   that the child inherits every cache whole; mappings that another
+ *   thread was evicting, or held for an access, at fork time stay mapped
+ *   in the child until it exits.
  *
  * Builds without Xen (--with-xen=no): every function here returns
  * -EOPNOTSUPP (gm_xen_close is a no-op).
@@ -113,15 +116,10 @@ struct gm_xen_stats {
 	uint64_t map_calls;	 /* foreign + grant map calls made */
 	uint64_t unmap_calls;	 /* unmap calls made */
 	uint64_t pages_mapped;	 /* pages mapped, in total */
-	uint64_t hits;		 /* accesses answered by a cache lookup.
-				  * Not counted: accesses to a mapped
-				  * bucket of an on-demand foreign region
-				  * that its window serves (views, leases
-				  * and buckets with a failed page still
-				  * count), and those of a thread that
-				  * used one bucket twice in a row and
-				  * reaches it through its own lookup
-				  * cache until the cache unmaps anything */
+	uint64_t hits;		 /* map calls answered by a cache lookup:
+				  * views, leases, buckets with a failed
+				  * page.  Accesses to a published bucket
+				  * never reach the cache: not counted */
 	uint64_t misses;	 /* accesses that had to map */
 	uint64_t evictions;	 /* cache entries evicted */
 	uint64_t failures;	 /* map calls or pages that failed */
