@@ -213,7 +213,7 @@ walk_xfer(struct gm__walk *w, enum xfer x, int safe, uint8_t *buf, int byte)
  * from the start if @rd is NULL.
  */
 static __attribute__((noinline)) int
-range_walk(struct gm_space *s, struct gm__rcu_reader *rd, enum xfer x,
+range_walk(struct gm_space *s, struct gm__space_reader *rd, enum xfer x,
 	   uint64_t gpa, uint8_t *buf, int byte, size_t len)
 {
 	struct gm__walk w;
@@ -245,7 +245,7 @@ range_walk(struct gm_space *s, struct gm__rcu_reader *rd, enum xfer x,
  * cache_gen; readers that loaded it before are waited for.
  */
 static __attribute__((noinline)) void
-od_fill(struct gm__rcu_reader *rd, const struct gm__table *t,
+od_fill(struct gm__space_reader *rd, const struct gm__table *t,
 	const struct gm__entry *e, uint64_t lo, uint64_t hi, int writable,
 	uintptr_t delta, uint64_t genval)
 {
@@ -289,7 +289,7 @@ access_fault(struct gm_space *s, enum xfer x, uint64_t gpa, size_t len,
  * sets them (for the whole range), or 0 to leave it to the walk.
  */
 static inline __attribute__((always_inline)) int
-range_direct(struct gm__rcu_reader *rd, const struct gm__table *t,
+range_direct(struct gm__space_reader *rd, const struct gm__table *t,
 	     const struct gm__entry *e, enum xfer x, int safe, uint64_t gpa,
 	     uint8_t *buf, int byte, size_t len, size_t *left, uint64_t *foff)
 {
@@ -365,7 +365,7 @@ range_direct(struct gm__rcu_reader *rd, const struct gm__table *t,
  */
 #define DEFINE_ACCESS_MISS(name, x, n)                                        \
 	static __attribute__((noinline)) int name(                            \
-		struct gm_space *s, struct gm__rcu_reader *rd, uint64_t gpa,  \
+		struct gm_space *s, struct gm__space_reader *rd, uint64_t gpa,  \
 		uint8_t *buf, int byte, size_t len)                           \
 	{                                                                     \
 		const struct gm__table *t = gm__space_table(s);               \
@@ -378,7 +378,7 @@ range_direct(struct gm__rcu_reader *rd, const struct gm__table *t,
 		if (!range_direct(rd, t, e, x, safe, gpa, buf, byte, n,       \
 				  &left, &foff))                              \
 			return range_walk(s, rd, x, gpa, buf, byte, n);       \
-		gm__rcu_exit_leaf_reload(rd);                                 \
+		gm__rcu_exit_leaf_reload(&rd->rcu);                                 \
 		if (gm_unlikely(left))                                        \
 			return access_fault(s, x, gpa, n, foff);              \
 		return 0;                                                     \
@@ -402,7 +402,7 @@ DEFINE_ACCESS_MISS(write_miss_8, XFER_WRITE, 8)
 	(rd ? name(s, rd, gpa, buf, byte, len)                                \
 	    : range_walk(s, NULL, x, gpa, buf, byte, len))
 static inline __attribute__((always_inline)) int
-access_slow(struct gm_space *s, struct gm__rcu_reader *rd, enum xfer x,
+access_slow(struct gm_space *s, struct gm__space_reader *rd, enum xfer x,
 	    uint64_t gpa, uint8_t *buf, int byte, size_t len)
 {
 	if (x == XFER_FILL)
@@ -433,14 +433,14 @@ access_slow(struct gm_space *s, struct gm__rcu_reader *rd, enum xfer x,
  * out of line, so that the fast path itself saves no registers.
  */
 static __attribute__((noinline)) int
-range_call(struct gm_space *s, struct gm__rcu_reader *rd, enum xfer x,
+range_call(struct gm_space *s, struct gm__space_reader *rd, enum xfer x,
 	   uint64_t gpa, uint8_t *g, uint8_t *buf, int byte, size_t len)
 {
 	uint64_t foff;
 	size_t left = xfer_bytes(x, s->flags & GM_SPACE_FAULT_SAFE, g, buf,
 				 byte, len, &foff);
 
-	gm__rcu_exit_leaf_reload(rd);
+	gm__rcu_exit_leaf_reload(&rd->rcu);
 	if (gm_unlikely(left))
 		return access_fault(s, x, gpa, len, foff);
 	return 0;
@@ -457,17 +457,14 @@ static inline __attribute__((always_inline)) int
 range_access(struct gm_space *s, enum xfer x, uint64_t gpa, uint8_t *buf,
 	     int byte, size_t len)
 {
-	struct gm__rcu_reader *rd = gm__rcu_last;
+	struct gm__space_reader *rd = gm__space_reader_fast(s);
 	uint64_t seq, foff;
 	uint8_t *g;
 	size_t left;
 
-	if (gm_unlikely(!rd || rd->dom_id != s->dom_id)) {
-		rd = gm__rcu_last2;
-		if (!rd || rd->dom_id != s->dom_id)
-			return access_slow(s, NULL, x, gpa, buf, byte, len);
-	}
-	if (gm_unlikely(gm__rcu_try_enter_leaf(rd, &seq)))
+	if (gm_unlikely(!rd))
+		return access_slow(s, NULL, x, gpa, buf, byte, len);
+	if (gm_unlikely(gm__rcu_try_enter_leaf(&rd->rcu, &seq)))
 		return access_slow(s, NULL, x, gpa, buf, byte, len);
 	if (gm_unlikely(!gm__space_cached(s, rd, gpa, len, x != XFER_READ,
 					  &g)))
@@ -478,7 +475,7 @@ range_access(struct gm_space *s, enum xfer x, uint64_t gpa, uint8_t *buf,
 		return range_call(s, rd, x, gpa, g, buf, byte, len);
 	left = xfer_bytes(x, s->flags & GM_SPACE_FAULT_SAFE, g, buf, byte, len,
 			  &foff);
-	gm__rcu_exit_leaf(rd, seq);
+	gm__rcu_exit_leaf(&rd->rcu, seq);
 	if (gm_unlikely(left))
 		return access_fault(s, x, gpa, len, foff);
 	return 0;

@@ -37,21 +37,18 @@ struct atomic_ref {
  */
 static inline __attribute__((always_inline)) int
 atomic_fast(struct gm_space *s, uint64_t gpa, unsigned int size, int write,
-	    int order_ok, struct gm__rcu_reader **rdp, uint64_t *seq,
+	    int order_ok, struct gm__space_reader **rdp, uint64_t *seq,
 	    uint8_t **p)
 {
-	struct gm__rcu_reader *rd;
+	struct gm__space_reader *rd;
 
 	*rdp = NULL;
 	if (gm_unlikely(!s || !order_ok || (gpa & (size - 1))))
 		return 0;
-	rd = gm__rcu_last;
-	if (gm_unlikely(!rd || rd->dom_id != s->dom_id)) {
-		rd = gm__rcu_last2;
-		if (!rd || rd->dom_id != s->dom_id)
-			return 0;
-	}
-	if (gm_unlikely(gm__rcu_try_enter_leaf(rd, seq)))
+	rd = gm__space_reader_fast(s);
+	if (gm_unlikely(!rd))
+		return 0;
+	if (gm_unlikely(gm__rcu_try_enter_leaf(&rd->rcu, seq)))
 		return 0;
 	*rdp = rd;
 	return gm_likely(gm__space_cached(s, rd, gpa, size, write, p) &&
@@ -65,7 +62,7 @@ atomic_fast(struct gm_space *s, uint64_t gpa, unsigned int size, int write,
  * map call that must map it whole.
  */
 static int atomic_begin(struct gm_space *s, uint64_t gpa, unsigned int size,
-			int write, int order_ok, struct gm__rcu_reader *rd,
+			int write, int order_ok, struct gm__space_reader *rd,
 			struct atomic_ref *a)
 {
 	int err;
@@ -227,7 +224,7 @@ static __attribute__((noinline)) int atomic_fault_fast(struct gm_space *s,
  */
 #define ATOMIC_FAST(T, write, order_ok, slow_call, FAST_OP, SAFE_OP, RET)    \
 	{                                                                     \
-		struct gm__rcu_reader *rd;                                    \
+		struct gm__space_reader *rd;                                    \
 		uint64_t seq;                                                 \
 		uint8_t *p;                                                   \
 									      \
@@ -235,14 +232,14 @@ static __attribute__((noinline)) int atomic_fault_fast(struct gm_space *s,
 					  &rd, &seq, &p))) {                  \
 			if (gm_unlikely(s->flags & GM_SPACE_FAULT_SAFE)) {    \
 				if (SAFE_OP) {                                \
-					gm__rcu_exit_leaf(rd, seq);           \
+					gm__rcu_exit_leaf(&rd->rcu, seq);           \
 					return atomic_fault_fast(s, gpa,      \
 								 sizeof(T));  \
 				}                                             \
 			} else {                                              \
 				FAST_OP;                                      \
 			}                                                     \
-			gm__rcu_exit_leaf(rd, seq);                           \
+			gm__rcu_exit_leaf(&rd->rcu, seq);                           \
 			return RET;                                           \
 		}                                                             \
 		return slow_call;                                             \
@@ -251,7 +248,7 @@ static __attribute__((noinline)) int atomic_fault_fast(struct gm_space *s,
 #define DEFINE_ATOMIC(sfx, T, bits)                                           \
 	static __attribute__((noinline)) int atomic_load_slow_##sfx(          \
 		struct gm_space *s, uint64_t gpa, T *val, int order,          \
-		struct gm__rcu_reader *rd)                                    \
+		struct gm__space_reader *rd)                                    \
 	{                                                                     \
 		struct atomic_ref a;                                          \
 		int ret = atomic_begin(s, gpa, sizeof(T), 0,                  \
@@ -276,7 +273,7 @@ static __attribute__((noinline)) int atomic_fault_fast(struct gm_space *s,
 		    gm__safe_load_##bits(p, val), 0)                          \
 	static __attribute__((noinline)) int atomic_store_slow_##sfx(         \
 		struct gm_space *s, uint64_t gpa, T val, int order,           \
-		struct gm__rcu_reader *rd)                                    \
+		struct gm__space_reader *rd)                                    \
 	{                                                                     \
 		struct atomic_ref a;                                          \
 		int ret = atomic_begin(s, gpa, sizeof(T), 1,                  \
@@ -305,7 +302,7 @@ static __attribute__((noinline)) int atomic_fault_fast(struct gm_space *s,
 	DEFINE_RMW(xchg, sfx, T, bits, xchg, __atomic_exchange_n)            \
 	static __attribute__((noinline)) int atomic_cmpxchg_slow_##sfx(       \
 		struct gm_space *s, uint64_t gpa, T *expected, T desired,     \
-		int order, struct gm__rcu_reader *rd)                         \
+		int order, struct gm__space_reader *rd)                         \
 	{                                                                     \
 		struct atomic_ref a;                                          \
 		int ret = atomic_begin(s, gpa, sizeof(T), 1,                  \
@@ -350,7 +347,7 @@ static __attribute__((noinline)) int atomic_fault_fast(struct gm_space *s,
 #define DEFINE_RMW(name, sfx, T, bits, safe_op, builtin)                      \
 	static __attribute__((noinline)) int atomic_##name##_slow_##sfx(      \
 		struct gm_space *s, uint64_t gpa, T val, T *old, int order,   \
-		struct gm__rcu_reader *rd)                                    \
+		struct gm__space_reader *rd)                                    \
 	{                                                                     \
 		struct atomic_ref a;                                          \
 		T prev = val;                                                 \
@@ -389,7 +386,7 @@ static __attribute__((noinline)) int atomic_fault_fast(struct gm_space *s,
 #define DEFINE_FETCH_LOOP(name, op, sfx, T, bits)                             \
 	static __attribute__((noinline)) int atomic_fetch_##name##_slow_##sfx( \
 		struct gm_space *s, uint64_t gpa, T val, T *old, int order,   \
-		struct gm__rcu_reader *rd)                                    \
+		struct gm__space_reader *rd)                                    \
 	{                                                                     \
 		struct atomic_ref a;                                          \
 		T prev;                                                       \

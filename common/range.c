@@ -57,7 +57,7 @@ int gm__range_check(const struct gm__table *t, const struct gm__entry *e,
 /* Enter a section of @w's space and look @gpa up. */
 static void walk_enter(struct gm__walk *w, uint64_t gpa)
 {
-	gm__rcu_enter(w->s->dom, w->rd);
+	gm__rcu_enter(w->s->dom, &w->rd->rcu);
 	w->in = 1;
 	w->t = gm__space_table(w->s);
 	w->e = gm__space_lookup(w->t, w->rd, gpa);
@@ -65,14 +65,14 @@ static void walk_enter(struct gm__walk *w, uint64_t gpa)
 
 static void walk_exit(struct gm__walk *w)
 {
-	gm__rcu_exit(w->rd);
+	gm__rcu_exit(&w->rd->rcu);
 	w->in = 0;
 	w->t = NULL;
 	w->e = NULL;
 }
 
 int gm__walk_begin(struct gm__walk *w, struct gm_space *s,
-		   struct gm__rcu_reader *rd, const char *op, uint64_t gpa,
+		   struct gm__space_reader *rd, const char *op, uint64_t gpa,
 		   uint64_t len, int prot, unsigned int mflags, int exact)
 {
 	*w = (struct gm__walk){ .s = s, .gpa = gpa, .len = len, .prot = prot,
@@ -81,7 +81,7 @@ int gm__walk_begin(struct gm__walk *w, struct gm_space *s,
 	if (rd) {
 		/* The fast path's leaf section becomes an ordinary one: what
 		 * runs in it may nest. */
-		gm__rcu_leaf_to_nested(rd);
+		gm__rcu_leaf_to_nested(&rd->rcu);
 		w->rd = rd;
 		w->in = 1;
 		w->t = gm__space_table(s);

@@ -80,7 +80,7 @@ gm__walk_direct(const struct gm__entry *e, uint64_t gpa, int write,
 
 struct gm__walk {
 	struct gm_space *s;
-	struct gm__rcu_reader *rd;
+	struct gm__space_reader *rd;
 	const struct gm__table *t;  /* while in a section */
 	const struct gm__entry *e;  /* entry of the current address, or NULL */
 	uint64_t gpa, len;
@@ -109,7 +109,7 @@ struct gm__walk {
  * or an error recorded under @op, with no section open.
  */
 int gm__walk_begin(struct gm__walk *w, struct gm_space *s,
-		   struct gm__rcu_reader *rd, const char *op, uint64_t gpa,
+		   struct gm__space_reader *rd, const char *op, uint64_t gpa,
 		   uint64_t len, int prot, unsigned int mflags, int exact);
 
 /* The next piece: 1 (w->hva, w->n, w->region set), 0 at the end, or a

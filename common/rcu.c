@@ -2,25 +2,26 @@
 /*
  * Per-thread reader records and grace periods (see rcu.h for the design).
  *
- * Lifetime: a domain is reference-counted by its space and by every reader
- * record registered with it, so a thread that outlives a space can still
+ * Lifetime: a domain is reference-counted by its owner and by every reader
+ * record registered with it, so a thread that outlives the owner can still
  * unlink its record safely.  A thread's records are freed when it exits
- * (through a pthread key destructor) or, for domains whose space is gone,
+ * (through a pthread key destructor) or, for domains whose owner is gone,
  * the next time the thread registers a new record.  In the child of a
  * fork(), the records of the threads that were not copied are freed by the
  * fork handlers at the end of this file.
  *
  * Locks: all_lock and every d->lock are leaves, each held only to look or
  * link, never while waiting or while taking another (fork_prepare() alone
- * nests them, in that order).  A space's writer takes d->lock under its
- * own lock, the Xen cache takes all_lock and d->lock under its own: see
- * rcu.h for where they fit around fork().
+ * nests them, in that order).  Owners may take d->lock (through the
+ * functions here) under their own locks: see rcu.h for where those fit
+ * around fork().
  */
 #include "internal.h"
 
 #include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #ifdef HAVE_LINUX_MEMBARRIER_H
@@ -33,7 +34,7 @@ __thread struct gm__rcu_reader *gm__rcu_last
 	__attribute__((tls_model("initial-exec")));
 __thread struct gm__rcu_reader *gm__rcu_last2
 	__attribute__((tls_model("initial-exec")));
-static __thread struct gm__rcu_reader *thread_readers
+static __thread struct gm__rcu_node *thread_readers
 	__attribute__((tls_model("initial-exec")));
 
 static atomic_uint_fast64_t next_domain_id = 1;
@@ -41,9 +42,6 @@ static atomic_uint_fast64_t next_domain_id = 1;
  * zero under this lock too, so a domain found in the list can be held. */
 static pthread_mutex_t all_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct gm__rcu_domain *all_head;
-/* gm__rcu_park() nesting of this thread. */
-static __thread unsigned int park_depth
-	__attribute__((tls_model("initial-exec")));
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 static pthread_key_t exit_key;
 static int key_ok;
@@ -125,37 +123,37 @@ static struct gm__rcu_domain *all_next(struct gm__rcu_domain *d)
 	return n;
 }
 
-/* Unlink @r from its domain and free it.  Not from inside a section. */
-static void reader_free(struct gm__rcu_reader *r)
+/* Unlink @n from its domain and free it.  Not from inside a section. */
+static void reader_free(struct gm__rcu_node *n)
 {
-	struct gm__rcu_domain *d = r->dom;
-	struct gm__rcu_reader **pp;
+	struct gm__rcu_domain *d = n->dom;
+	struct gm__rcu_reader *r = gm__rcu_node_reader(n);
+	struct gm__rcu_node **pp;
 
 	pthread_mutex_lock(&d->lock);
 	for (pp = &d->readers; *pp; pp = &(*pp)->next) {
-		if (*pp == r) {
-			*pp = r->next;
+		if (*pp == n) {
+			*pp = n->next;
 			break;
 		}
 	}
-	d->retired += atomic_load_explicit(&r->count, memory_order_relaxed);
 	pthread_mutex_unlock(&d->lock);
 	if (gm__rcu_last == r)
 		gm__rcu_last = NULL;
 	if (gm__rcu_last2 == r)
 		gm__rcu_last2 = NULL;
-	free(r);
+	free(n);
 	domain_put(d);
 }
 
 static void thread_exit(void *arg)
 {
-	struct gm__rcu_reader *r, *next;
+	struct gm__rcu_node *n, *next;
 
 	(void)arg;
-	for (r = thread_readers; r; r = next) {
-		next = r->tnext;
-		reader_free(r);
+	for (n = thread_readers; n; n = next) {
+		next = n->tnext;
+		reader_free(n);
 	}
 	thread_readers = NULL;
 	gm__rcu_last = NULL;
@@ -176,7 +174,8 @@ __attribute__((destructor)) static void key_fini(void)
 
 static void fork_init(void);
 
-int gm__rcu_domain_new(struct gm__rcu_domain **out)
+int gm__rcu_domain_new(struct gm__rcu_domain **out,
+		       const struct gm__rcu_ops *ops)
 {
 	struct gm__rcu_domain *d;
 
@@ -192,6 +191,7 @@ int gm__rcu_domain_new(struct gm__rcu_domain **out)
 		return -ENOMEM;
 	}
 	d->id = atomic_fetch_add(&next_domain_id, 1);
+	d->ops = ops;
 	atomic_init(&d->fence, !membarrier_ready());
 	atomic_init(&d->refs, 1);
 	atomic_init(&d->dead, 0);
@@ -215,12 +215,12 @@ void gm__rcu_domain_release(struct gm__rcu_domain *d)
 /* Make every reader of @d fence from now on (see the domain's fence). */
 static void set_fence(struct gm__rcu_domain *d)
 {
-	struct gm__rcu_reader *r;
+	struct gm__rcu_node *n;
 
 	pthread_mutex_lock(&d->lock);
 	atomic_store(&d->fence, 1);
-	for (r = d->readers; r; r = r->next)
-		atomic_store_explicit(&r->fence, 1, memory_order_relaxed);
+	for (n = d->readers; n; n = n->next)
+		atomic_store_explicit(&n->fence, 1, memory_order_relaxed);
 	pthread_mutex_unlock(&d->lock);
 }
 
@@ -239,86 +239,75 @@ static void remember(struct gm__rcu_reader *r)
 
 struct gm__rcu_reader *gm__rcu_reader_slow(struct gm__rcu_domain *d)
 {
-	struct gm__rcu_reader *r, **pp;
+	struct gm__rcu_node *n, **pp;
+	struct gm__rcu_reader *r;
+	size_t size;
 	uint64_t seq;
 
-	for (r = thread_readers; r; r = r->tnext) {
+	for (n = thread_readers; n; n = n->tnext) {
+		r = gm__rcu_node_reader(n);
 		if (r->dom_id == d->id) {
 			remember(r);
 			return r;
 		}
 	}
 
-	/* Prune records of spaces that are gone, while we are here. */
+	/* Prune records of domains that are gone, while we are here. */
 	for (pp = &thread_readers; *pp;) {
-		r = *pp;
-		/* Not if inside a section of it (seq odd): we may be in one
-		 * of a space's sections, registering the Xen cache's reader. */
-		seq = atomic_load_explicit(&r->seq, memory_order_relaxed);
+		n = *pp;
+		/* Not if inside a section of it (seq odd). */
+		seq = atomic_load_explicit(&gm__rcu_node_reader(n)->seq,
+					   memory_order_relaxed);
 		if (!(seq & 1) &&
-		    atomic_load_explicit(&r->dom->dead, memory_order_acquire)) {
-			*pp = r->tnext;
-			reader_free(r);
+		    atomic_load_explicit(&n->dom->dead, memory_order_acquire)) {
+			*pp = n->tnext;
+			reader_free(n);
 		} else {
-			pp = &r->tnext;
+			pp = &n->tnext;
 		}
 	}
 
 	pthread_once(&key_once, key_init);
 	if (!key_ok || pthread_setspecific(exit_key, (void *)1))
 		return NULL;
-	r = aligned_alloc(64, sizeof(*r));
-	if (!r)
+	/* The node fills the line before the reader, which starts one. */
+	size = (d->ops->reader_size + 63) & ~(size_t)63;
+	n = aligned_alloc(64, sizeof(*n) + size);
+	if (!n)
 		return NULL;
-	*r = (struct gm__rcu_reader){ .dom_id = d->id, .dom = d };
+	memset(n, 0, sizeof(*n) + size);
+	r = gm__rcu_node_reader(n);
+	n->dom = d;
 	atomic_init(&r->seq, 0);
-	atomic_init(&r->count, 0);
-	atomic_init(&r->cache_gen, UINT64_MAX);
-	atomic_init(&r->cache_od, 0);
-	atomic_init(&r->parked, park_depth > 0);
-	r->od_last = UINT64_MAX;
-	r->cache_rlo = r->cache_wlo = UINT64_MAX;
-	r->cache_rhi = r->cache_whi = 0;
+	r->dom_id = d->id;
+	if (d->ops->reader_init)
+		d->ops->reader_init(r);
 	atomic_fetch_add_explicit(&d->refs, 1, memory_order_relaxed);
 	pthread_mutex_lock(&d->lock);
-	/* Under the lock, so that set_fence() either sees r or set the
+	/* Under the lock, so that set_fence() either sees n or set the
 	 * domain's flag before we read it. */
-	atomic_init(&r->fence, atomic_load(&d->fence));
-	r->next = d->readers;
-	d->readers = r;
+	atomic_init(&n->fence, atomic_load(&d->fence));
+	n->next = d->readers;
+	d->readers = n;
 	pthread_mutex_unlock(&d->lock);
-	r->tnext = thread_readers;
-	thread_readers = r;
+	n->tnext = thread_readers;
+	thread_readers = n;
 	remember(r);
 	return r;
 }
 
-uint64_t gm__rcu_count(struct gm__rcu_domain *d)
-{
-	struct gm__rcu_reader *r;
-	uint64_t sum;
-
-	pthread_mutex_lock(&d->lock);
-	sum = d->retired;
-	for (r = d->readers; r; r = r->next)
-		sum += atomic_load_explicit(&r->count, memory_order_relaxed);
-	pthread_mutex_unlock(&d->lock);
-	return sum;
-}
-
 /* A reader seen inside a section, by wait_readers(). */
 struct snap {
-	const struct gm__rcu_reader *r;
+	const struct gm__rcu_node *r;
 	uint64_t seq;
 };
 
-/* Whether @r, listed in its domain, still holds section @seq. */
-static int still_inside(const struct gm__rcu_reader *r, uint64_t seq,
-			int parked_ok)
+/* Whether @n, listed in its domain, still holds section @seq. */
+static int still_inside(const struct gm__rcu_node *n, uint64_t seq)
 {
-	return atomic_load_explicit(&r->seq, memory_order_acquire) == seq &&
-	       !(parked_ok &&
-		 atomic_load_explicit(&r->parked, memory_order_acquire));
+	return atomic_load_explicit(&gm__rcu_node_reader(
+					    (struct gm__rcu_node *)n)->seq,
+				    memory_order_acquire) == seq;
 }
 
 /* Index of the lowest-addressed reader of snap[0..n), n > 0. */
@@ -339,9 +328,9 @@ static size_t snap_lowest(const struct snap *snap, size_t n)
  * look, between yields.
  */
 static void wait_snapped(struct gm__rcu_domain *d, struct snap *snap,
-			 size_t n, int parked_ok)
+			 size_t n)
 {
-	const struct gm__rcu_reader *r;
+	const struct gm__rcu_node *r;
 	size_t i, kept;
 
 	while (n) {
@@ -351,8 +340,7 @@ static void wait_snapped(struct gm__rcu_domain *d, struct snap *snap,
 		for (r = d->readers; r; r = r->next)
 			for (i = kept; i < n; i++)
 				if (snap[i].r == r) {
-					if (still_inside(r, snap[i].seq,
-							 parked_ok)) {
+					if (still_inside(r, snap[i].seq)) {
 						struct snap t = snap[kept];
 
 						snap[kept++] = snap[i];
@@ -366,12 +354,10 @@ static void wait_snapped(struct gm__rcu_domain *d, struct snap *snap,
 }
 
 /*
- * Wait until every reader of @d that is inside a section now has left it
- * (parked ones excepted when @parked_ok).  d->lock is held only to look,
- * never while waiting: a reader we wait for may be blocked on a lock whose
- * holder is itself waiting for d->lock (a Xen cache miss inside a space's
- * section, while the cache's evictor synchronises every domain).  A reader
- * found inside is remembered by address and sequence number.
+ * Wait until every reader of @d that is inside a section now has left it.
+ * d->lock is held only to look, never while waiting, so that a thread that
+ * registers or frees a reader meanwhile is not held up.  A reader found
+ * inside is remembered by address and sequence number.
  *
  * At most GM__ARRAY_SIZE(snap) readers are remembered at a time, on the
  * stack, so that waiting needs no memory and cannot fail.  When more are
@@ -384,10 +370,10 @@ static void wait_snapped(struct gm__rcu_domain *d, struct snap *snap,
  * wherever its address falls, enters only sections that began after the
  * caller unpublished, which need no waiting.
  */
-static void wait_readers(struct gm__rcu_domain *d, int parked_ok)
+static void wait_readers(struct gm__rcu_domain *d)
 {
 	struct snap snap[64];
-	const struct gm__rcu_reader *r;
+	const struct gm__rcu_node *r;
 	uintptr_t below = UINTPTR_MAX; /* the readers left to look at */
 	size_t n, low;
 	int more;
@@ -399,12 +385,13 @@ static void wait_readers(struct gm__rcu_domain *d, int parked_ok)
 		pthread_mutex_lock(&d->lock);
 		for (r = d->readers; r; r = r->next) {
 			uint64_t seq = atomic_load_explicit(
-				&r->seq, memory_order_acquire);
+				&gm__rcu_node_reader((struct gm__rcu_node *)r)
+					 ->seq,
+				memory_order_acquire);
 
 			/* Odd: inside a section that may use what was
 			 * unpublished. */
-			if ((uintptr_t)r >= below || !(seq & 1) ||
-			    !still_inside(r, seq, parked_ok))
+			if ((uintptr_t)r >= below || !(seq & 1))
 				continue;
 			if (n < GM__ARRAY_SIZE(snap)) {
 				snap[n++] = (struct snap){ r, seq };
@@ -423,7 +410,7 @@ static void wait_readers(struct gm__rcu_domain *d, int parked_ok)
 		pthread_mutex_unlock(&d->lock);
 		if (more)
 			below = (uintptr_t)snap[low].r;
-		wait_snapped(d, snap, n, parked_ok);
+		wait_snapped(d, snap, n);
 	} while (more);
 }
 
@@ -443,51 +430,21 @@ void gm__rcu_synchronize(struct gm__rcu_domain *d)
 		set_fence(d);
 	}
 #endif
-	wait_readers(d, 0);
-}
-
-void gm__rcu_park(void)
-{
-	struct gm__rcu_reader *r;
-
-	if (park_depth++)
-		return;
-	/* Release: whatever the thread did through a mapping before is done
-	 * before a writer that sees the flag frees the mapping. */
-	for (r = thread_readers; r; r = r->tnext)
-		atomic_store_explicit(&r->parked, 1, memory_order_release);
-}
-
-void gm__rcu_unpark(void)
-{
-	struct gm__rcu_reader *r;
-
-	if (--park_depth)
-		return;
-	for (r = thread_readers; r; r = r->tnext)
-		atomic_store_explicit(&r->parked, 0, memory_order_relaxed);
+	wait_readers(d);
 }
 
 void gm__rcu_synchronize_all(void)
 {
 	struct gm__rcu_domain *d;
-	struct gm__rcu_reader *r;
+	struct gm__rcu_node *n;
 
-	gm__rcu_park();
-	/*
-	 * 1. Invalidate every cached range that came from a stable mapping.
-	 * Acquire pairs with the owner's release store of cache_od after its
-	 * store of cache_gen (access.c), so that our store comes after that
-	 * one; an owner that fills one after we looked sees the caller's new
-	 * generation in its own check and invalidates it itself.
-	 */
+	/* 1. The owners' forget(), before the wait (see its users). */
 	for (d = all_next(NULL); d; d = all_next(d)) {
+		if (!d->ops->forget)
+			continue;
 		pthread_mutex_lock(&d->lock);
-		for (r = d->readers; r; r = r->next)
-			if (atomic_load_explicit(&r->cache_od,
-						 memory_order_acquire))
-				atomic_store_explicit(&r->cache_gen, UINT64_MAX,
-						      memory_order_relaxed);
+		for (n = d->readers; n; n = n->next)
+			d->ops->forget(gm__rcu_node_reader(n));
 		pthread_mutex_unlock(&d->lock);
 	}
 	/* 2. As gm__rcu_synchronize(), once for every domain. */
@@ -499,12 +456,8 @@ void gm__rcu_synchronize_all(void)
 		(void)syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED,
 			      0, 0);
 #endif
-	/* A parked reader's thread (us included) uses nothing that is freed
-	 * after this; a stale "parked" seen after it left that section is
-	 * harmless too, since its sections after the fence see step 1. */
 	for (d = all_next(NULL); d; d = all_next(d))
-		wait_readers(d, 1);
-	gm__rcu_unpark();
+		wait_readers(d);
 }
 
 /* ------------------------------------------------------------------ */
@@ -566,9 +519,9 @@ static void fork_parent(void)
 }
 
 /* Whether @r is one of the calling thread's records. */
-static int reader_is_own(const struct gm__rcu_reader *r)
+static int reader_is_own(const struct gm__rcu_node *r)
 {
-	const struct gm__rcu_reader *t;
+	const struct gm__rcu_node *t;
 
 	for (t = thread_readers; t; t = t->tnext)
 		if (t == r)
@@ -579,14 +532,14 @@ static int reader_is_own(const struct gm__rcu_reader *r)
 /*
  * In the child, where only the calling thread exists.  The records of the
  * others would stay inside whatever section their thread was in at fork
- * time, and every writer would wait for them for ever: unlink them, keeping
- * their counts, then free them once the locks that domain_put() takes are
+ * time, and every writer would wait for them for ever: unlink them, then
+ * free them once the locks that domain_put() takes are
  * free again.  Nothing else can reach them: their threads' pointers to
  * them are gone with the threads.
  */
 static void fork_child(void)
 {
-	struct gm__rcu_reader *gone = NULL, *r, **pp, *next;
+	struct gm__rcu_node *gone = NULL, *r, **pp, *next;
 	struct gm__rcu_fork_hook *h;
 	struct gm__rcu_domain *d;
 
@@ -597,8 +550,6 @@ static void fork_child(void)
 				continue;
 			}
 			*pp = r->next;
-			d->retired += atomic_load_explicit(
-				&r->count, memory_order_relaxed);
 			r->next = gone;
 			gone = r;
 		}

@@ -1,16 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Read-side critical sections for a space's region table.
+ * Read-side critical sections: read-copy-update for the library's shared,
+ * read-mostly data that writers replace whole.
  *
  * Readers (every accessor) must never block and must stay cheap enough for
  * the hot path, so they take no lock and execute no atomic read-modify-write
  * and, where the kernel offers membarrier(2), no memory fence either:
  *
- *  - Each thread owns one gm__rcu_reader per domain (space) it has read,
+ *  - Each thread owns one gm__rcu_reader per domain it has read,
  *    found through a thread-local pointer.  Entering a section makes the
  *    reader's sequence number odd, leaving makes it even again.  Only the
  *    owning thread writes it, so plain (relaxed) stores suffice.
- *  - A writer that unpublishes something (a region table) calls
+ *  - A writer that unpublishes something calls
  *    gm__rcu_synchronize(): it issues membarrier(PRIVATE_EXPEDITED), which
  *    runs a full barrier on every CPU that runs one of our threads, and
  *    then waits for every reader whose sequence number was odd to change
@@ -26,11 +27,15 @@
  * is odd.
  *
  * Every domain of the process is also on one list (rcu.c's only global
- * state besides the membarrier registration), for the Xen cache: a thread
- * may keep a cache bucket's mapping in its space's lookup cache and use it
- * inside a section of the space's domain, so before unmapping, the cache
- * waits for every domain's readers (gm__rcu_synchronize_all()).  Writers
- * never hold a domain's lock while they wait for its readers.
+ * state besides the membarrier registration), for grace periods over all
+ * of them (gm__rcu_synchronize_all()).  Writers never hold a domain's lock
+ * while they wait for its readers.
+ *
+ * RCU knows nothing of what the sections protect.  A domain's owner says
+ * how large its per-thread reader is (struct gm__rcu_reader first, then
+ * the owner's own fields, in the same cache line as seq when they fit) and
+ * how to initialise one, and may give a hook that
+ * gm__rcu_synchronize_all() runs on every reader before it waits.
  *
  * Leaf sections (gm__rcu_try_enter_leaf()) are the accessors' fast path:
  * one that nothing can nest inside (the code in it calls nothing that may
@@ -51,62 +56,60 @@
 #include <stdint.h>
 
 struct gm__rcu_domain;
-struct gm__entry;
+struct gm__rcu_reader;
 
+/*
+ * What a domain's owner tells RCU.  reader_size is at least
+ * sizeof(struct gm__rcu_reader); reader_init() (or NULL) fills the
+ * owner's fields of a new reader, which RCU has zeroed; forget() (or
+ * NULL) is called by gm__rcu_synchronize_all() on each reader of the
+ * domain, under the domain's lock, before it waits.
+ */
+struct gm__rcu_ops {
+	size_t reader_size;
+	void (*reader_init)(struct gm__rcu_reader *r);
+	void (*forget)(struct gm__rcu_reader *r);
+};
+
+/*
+ * A thread's reader of one domain: what every section touches, at the start
+ * of a cache line (rcu.c allocates it so); the owner's fields follow.
+ */
 struct gm__rcu_reader {
-	/* First cache line: everything an accessor's fast path reads. */
 	_Atomic uint64_t seq;  /* odd while inside a read-side section */
 	uint64_t dom_id;       /* owner only: id of the domain */
-	/*
-	 * Lookup cache of the owning thread for this space (space.c), valid
-	 * while the space's table generation is cache_gen: the entry it last
-	 * found, as the guest-physical ranges [lo, hi] that can be read and
-	 * written directly through host address gpa + cache_delta.  An empty
-	 * range is lo = UINT64_MAX, hi = 0 (an on-demand region cannot be
-	 * accessed directly; a read-only one not written).
-	 */
-	_Atomic uint64_t cache_gen; /* also written by gm__rcu_synchronize_all() */
-	uint64_t cache_rlo, cache_rhi;
-	uint64_t cache_wlo, cache_whi;
-	uintptr_t cache_delta;
-	/* Second cache line.  The cached entry itself, in the table of
-	 * generation cache_gen (gm__space_lookup()). */
-	const struct gm__entry *cache_entry;
+};
+
+/* rcu.c's bookkeeping of a reader, in the cache line before it. */
+struct gm__rcu_node {
 	_Atomic int fence;     /* dom->fence, for gm__rcu_enter_fence() */
 	unsigned int nest;     /* owner only: nesting depth */
-	/* Event count of the domain's owner (Xen cache hits), written by the
-	 * owning thread only, summed by gm__rcu_count(). */
-	_Atomic uint64_t count;
-	/* Owner-defined per-thread hint (the Xen cache's last entry), valid
-	 * only inside a section and by the owner's own rules. */
-	void *hint;
-	uint64_t hint_gen;
-	/*
-	 * The cached range is a backend's stable mapping (access.c), which
-	 * gm__rcu_synchronize_all() invalidates by storing UINT64_MAX in
-	 * cache_gen.  Set by the owner, never cleared: a stale 1 only costs
-	 * an invalidation that was not needed.
-	 */
-	_Atomic int cache_od;
-	/* The owning thread waits in a backend (gm__rcu_park()). */
-	_Atomic int parked;
-	uint64_t od_last;	/* owner only: see access.c */
 	struct gm__rcu_domain *dom;
-	struct gm__rcu_reader *next;  /* domain's list, under dom->lock */
-	struct gm__rcu_reader *tnext; /* owning thread's list */
+	struct gm__rcu_node *next;  /* domain's list, under dom->lock */
+	struct gm__rcu_node *tnext; /* owning thread's list */
 } __attribute__((aligned(64)));
+
+static inline struct gm__rcu_node *gm__rcu_node(const struct gm__rcu_reader *r)
+{
+	return (struct gm__rcu_node *)(uintptr_t)r - 1;
+}
+
+static inline struct gm__rcu_reader *gm__rcu_node_reader(struct gm__rcu_node *n)
+{
+	return (struct gm__rcu_reader *)(void *)(n + 1);
+}
 
 struct gm__rcu_domain {
 	uint64_t id;		 /* unique for the life of the process */
+	const struct gm__rcu_ops *ops;
 	/* Readers fence: no membarrier.  Each reader has a copy, which
-	 * is what it reads (one cache line less on the fast path); it is
-	 * set under lock, with the domain's, and only ever from 0 to 1. */
+	 * is what it reads; it is set under lock, with the domain's, and
+	 * only ever from 0 to 1. */
 	_Atomic int fence;
-	_Atomic int dead;	 /* the space is gone; readers may be pruned */
-	_Atomic unsigned long refs; /* the space, plus one per reader */
-	pthread_mutex_t lock;	 /* protects readers and retired */
-	struct gm__rcu_reader *readers;
-	uint64_t retired;	 /* counts of readers already freed */
+	_Atomic int dead;	 /* the owner is gone; readers may be pruned */
+	_Atomic unsigned long refs; /* the owner, plus one per reader */
+	pthread_mutex_t lock;	 /* protects readers */
+	struct gm__rcu_node *readers;
 	/* Every live domain of the process, for gm__rcu_synchronize_all(),
 	 * under a lock of rcu.c. */
 	struct gm__rcu_domain *gnext, **gpprev;
@@ -122,7 +125,7 @@ struct gm__rcu_domain {
  *   fork_lock (rcu.c) -> each hook's prepare -> all_lock -> every d->lock
  *
  * A hook's prepare thus runs with no lock of rcu.c held and may take locks
- * under which their holders synchronise (the Xen cache's lock): fork()
+ * under which their holders synchronise: fork()
  * then waits for that holder's grace period.  A hook's parent and child
  * run after every d->lock and all_lock were released, with fork_lock held.
  * In the child, the reader records of the other threads are unlinked
@@ -141,44 +144,32 @@ void gm__rcu_fork_hook_add(struct gm__rcu_fork_hook *h);
 void gm__rcu_fork_hook_del(struct gm__rcu_fork_hook *h);
 
 /*
- * The calling thread's two most recently registered readers (rcu.c): an
- * access through a Xen region uses two domains (the space's and the mapping
- * cache's), and both must be found without a search.
+ * The calling thread's two most recently used readers (rcu.c): a thread
+ * that alternates between two domains finds both without a search.
  */
 extern __thread struct gm__rcu_reader *gm__rcu_last
 	__attribute__((tls_model("initial-exec")));
 extern __thread struct gm__rcu_reader *gm__rcu_last2
 	__attribute__((tls_model("initial-exec")));
 
-int gm__rcu_domain_new(struct gm__rcu_domain **out);
-/* The owner (a space) is gone: drop its reference. */
+/* A new domain whose readers are described by @ops (static). */
+int gm__rcu_domain_new(struct gm__rcu_domain **out,
+		       const struct gm__rcu_ops *ops);
+/* The owner is gone: drop its reference. */
 void gm__rcu_domain_release(struct gm__rcu_domain *d);
 /* Slow path of gm__rcu_reader(): find or register this thread's reader. */
 struct gm__rcu_reader *gm__rcu_reader_slow(struct gm__rcu_domain *d);
 /* Wait until no reader can still see what was unpublished before. */
 void gm__rcu_synchronize(struct gm__rcu_domain *d);
 /*
- * A grace period over every domain of the process, for a backend that is
- * about to unmap memory that a thread's cached range may still point to
- * (a stable mapping, see access.c):
- *  1. every reader's cached range that came from a stable mapping is
- *     invalidated (its cache_gen set to UINT64_MAX);
- *  2. then it waits until every thread that was inside a section of any
- *     domain has left it, except threads that are parked (gm__rcu_park()),
- *     the calling thread among them.
- * The caller must have unpublished what it will free before the call.
- * A parked thread is inside a backend's map call, which holds no mapping of
- * that backend's and uses no cached range: that is why it need not be
- * waited for, and why a backend may call this with a lock held that other
- * threads wait for while parked.  Space writers, who free tables that a
- * parked thread does use, call gm__rcu_synchronize() instead.
+ * A grace period over every domain of the process, for what any domain's
+ * readers may hold: runs each
+ * domain's forget() on each of its readers, then waits until every thread
+ * that was inside a section of any domain has left it.  The caller must
+ * have unpublished what it will free before the call, and must not be
+ * inside a section itself.
  */
 void gm__rcu_synchronize_all(void);
-/* Mark the calling thread as waiting in a backend (see above); nests. */
-void gm__rcu_park(void);
-void gm__rcu_unpark(void);
-/* Sum of every reader's count, past and present. */
-uint64_t gm__rcu_count(struct gm__rcu_domain *d);
 /* Tests: make readers of @d fence (as without membarrier). */
 void gm__rcu_force_fence(struct gm__rcu_domain *d);
 
@@ -200,11 +191,11 @@ static inline struct gm__rcu_reader *gm__rcu_reader(struct gm__rcu_domain *d)
 static inline void gm__rcu_enter_fence(struct gm__rcu_reader *r)
 {
 	/*
-	 * The store must be visible before we load the table pointer.  With
+	 * The store must be visible before we load the published pointer.  With
 	 * membarrier the writer provides that ordering (see top); the
 	 * compiler barrier keeps the compiler from reordering.
 	 */
-	if (__builtin_expect(atomic_load_explicit(&r->fence,
+	if (__builtin_expect(atomic_load_explicit(&gm__rcu_node(r)->fence,
 						  memory_order_relaxed), 0))
 		atomic_thread_fence(memory_order_seq_cst);
 	else
@@ -217,7 +208,7 @@ static inline void gm__rcu_enter(struct gm__rcu_domain *d,
 	uint64_t s;
 
 	(void)d; /* the reader has all it needs (its copy of d->fence) */
-	if (r->nest++)
+	if (gm__rcu_node(r)->nest++)
 		return;
 	s = atomic_load_explicit(&r->seq, memory_order_relaxed);
 	atomic_store_explicit(&r->seq, s + 1, memory_order_relaxed);
@@ -261,23 +252,14 @@ gm__rcu_exit_leaf_reload(struct gm__rcu_reader *r)
 /* Make the open leaf section an ordinary one, left with gm__rcu_exit(). */
 static inline void gm__rcu_leaf_to_nested(struct gm__rcu_reader *r)
 {
-	r->nest = 1;
-}
-
-/* Count one event in the calling thread's reader: no atomic RMW. */
-static inline void gm__rcu_count_one(struct gm__rcu_reader *r)
-{
-	atomic_store_explicit(&r->count,
-			      atomic_load_explicit(&r->count,
-						   memory_order_relaxed) + 1,
-			      memory_order_relaxed);
+	gm__rcu_node(r)->nest = 1;
 }
 
 static inline void gm__rcu_exit(struct gm__rcu_reader *r)
 {
 	uint64_t s;
 
-	if (--r->nest)
+	if (--gm__rcu_node(r)->nest)
 		return;
 	s = atomic_load_explicit(&r->seq, memory_order_relaxed);
 	/* Release: every access of the section happens before the writer

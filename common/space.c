@@ -39,6 +39,41 @@ static void space_fork_child(struct gm__rcu_fork_hook *h)
 	atomic_store_explicit(&s->gen, t->gen, memory_order_relaxed);
 }
 
+/* A new reader's lookup cache: empty. */
+static void space_reader_init(struct gm__rcu_reader *rr)
+{
+	struct gm__space_reader *r = gm__space_reader_of(rr);
+
+	atomic_init(&r->cache_gen, UINT64_MAX);
+	atomic_init(&r->cache_od, 0);
+	r->od_last = UINT64_MAX;
+	r->cache_rlo = r->cache_wlo = UINT64_MAX;
+	r->cache_rhi = r->cache_whi = 0;
+}
+
+/*
+ * gm__rcu_synchronize_all(), about to wait after a backend unpublished
+ * pieces (piece.c): drop a cached range that came from a published piece.
+ * Acquire pairs with the owner's release store of cache_od after its store
+ * of cache_gen (access.c's od_fill()), so that ours comes after that one;
+ * an owner that fills one after we looked sees the new gm__piece_gen in
+ * its own check and drops it itself.
+ */
+static void space_forget(struct gm__rcu_reader *rr)
+{
+	struct gm__space_reader *r = gm__space_reader_of(rr);
+
+	if (atomic_load_explicit(&r->cache_od, memory_order_acquire))
+		atomic_store_explicit(&r->cache_gen, UINT64_MAX,
+				      memory_order_relaxed);
+}
+
+static const struct gm__rcu_ops space_rcu_ops = {
+	.reader_size = sizeof(struct gm__space_reader),
+	.reader_init = space_reader_init,
+	.forget = space_forget,
+};
+
 int gm_space_new(struct gm_space **out, const char *name, unsigned int flags)
 {
 	struct gm_space *s;
@@ -64,7 +99,7 @@ int gm_space_new(struct gm_space **out, const char *name, unsigned int flags)
 		ret = -ENOMEM;
 		goto err;
 	}
-	ret = gm__rcu_domain_new(&s->dom);
+	ret = gm__rcu_domain_new(&s->dom, &space_rcu_ops);
 	if (ret)
 		goto err;
 	if (pthread_mutex_init(&s->wlock, NULL)) {
@@ -149,7 +184,7 @@ static size_t table_upper(const struct gm__table *t, uint64_t gpa)
 }
 
 const struct gm__entry *gm__space_lookup_slow(const struct gm__table *t,
-					      struct gm__rcu_reader *r,
+					      struct gm__space_reader *r,
 					      uint64_t gpa)
 {
 	/* The last entry that starts at or below gpa, if it reaches gpa. */
@@ -296,17 +331,17 @@ int gm_space_remove_region(struct gm_space *s, uint64_t gpa)
 ssize_t gm_space_get_regions(struct gm_space *s, struct gm_region_info *out,
 			     size_t max)
 {
-	struct gm__rcu_reader *rd;
+	struct gm__space_reader *rd;
 	const struct gm__table *t;
 	size_t i, n;
 
 	if (!s || (!out && max))
 		return gm__error_msg(-EINVAL, "get regions: %s is NULL",
 				     s ? "out" : "space");
-	rd = gm__rcu_reader(s->dom);
+	rd = gm__space_reader(s);
 	if (!rd)
 		return gm__error_msg(-ENOMEM, "get regions: out of memory");
-	gm__rcu_enter(s->dom, rd);
+	gm__rcu_enter(s->dom, &rd->rcu);
 	t = atomic_load_explicit(&s->table, memory_order_acquire);
 	n = t->n;
 	for (i = 0; i < n && i < max; i++) {
@@ -318,6 +353,6 @@ ssize_t gm_space_get_regions(struct gm_space *s, struct gm_region_info *out,
 			.backend = t->e[i].region->ops->name,
 		};
 	}
-	gm__rcu_exit(rd);
+	gm__rcu_exit(&rd->rcu);
 	return (ssize_t)n;
 }

@@ -28,6 +28,40 @@ struct gm__table {
 	struct gm__entry e[]; /* ascending, non-overlapping */
 };
 
+/*
+ * A thread's reader of a space: the RCU reader, then the thread's lookup
+ * cache for the space, valid while the space's table generation is
+ * cache_gen: the entry it last found, as the guest-physical ranges
+ * [lo, hi] that can be read and written directly through host address
+ * gpa + cache_delta.  An empty range is lo = UINT64_MAX, hi = 0 (an
+ * on-demand region cannot be accessed directly; a read-only one not
+ * written).  The first cache line holds everything the fast path reads.
+ */
+struct gm__space_reader {
+	struct gm__rcu_reader rcu;  /* first */
+	_Atomic uint64_t cache_gen; /* also written by space_forget() */
+	uint64_t cache_rlo, cache_rhi;
+	uint64_t cache_wlo, cache_whi;
+	uintptr_t cache_delta;
+	/* Second cache line.  The cached entry itself, in the table of
+	 * generation cache_gen (gm__space_lookup()). */
+	const struct gm__entry *cache_entry;
+	/*
+	 * The cached range is a published piece (access.c), which
+	 * gm__rcu_synchronize_all() invalidates (space_forget()) by storing
+	 * UINT64_MAX in cache_gen.  Set by the owner, never cleared: a stale
+	 * 1 only costs an invalidation that was not needed.
+	 */
+	_Atomic int cache_od;
+	uint64_t od_last;	/* owner only: see access.c */
+};
+
+static inline struct gm__space_reader *
+gm__space_reader_of(struct gm__rcu_reader *r)
+{
+	return (struct gm__space_reader *)(void *)r;
+}
+
 struct gm_space {
 	struct gm__rcu_domain *dom;
 	uint64_t dom_id;		/* copy of dom->id */
@@ -44,12 +78,12 @@ struct gm_space {
 
 
 const struct gm__entry *gm__space_lookup_slow(const struct gm__table *t,
-					      struct gm__rcu_reader *r,
+					      struct gm__space_reader *r,
 					      uint64_t gpa);
 
 /* The entry that contains @gpa, or NULL for a hole. */
 static inline const struct gm__entry *
-gm__space_lookup(const struct gm__table *t, struct gm__rcu_reader *r,
+gm__space_lookup(const struct gm__table *t, struct gm__space_reader *r,
 		 uint64_t gpa)
 {
 	if (__builtin_expect(atomic_load_explicit(&r->cache_gen,
@@ -76,7 +110,7 @@ gm__space_lookup(const struct gm__table *t, struct gm__rcu_reader *r,
  * that still sees G is waited for before G's regions can go.
  */
 static inline __attribute__((always_inline)) int
-gm__space_cached(struct gm_space *s, const struct gm__rcu_reader *r,
+gm__space_cached(struct gm_space *s, const struct gm__space_reader *r,
 		 uint64_t gpa, size_t len, int write, uint8_t **hva)
 {
 	uint64_t lo = write ? r->cache_wlo : r->cache_rlo;
@@ -93,17 +127,31 @@ gm__space_cached(struct gm_space *s, const struct gm__rcu_reader *r,
 	return 1;
 }
 
-/* This thread's reader for @s, or NULL when out of memory. */
-static inline struct gm__rcu_reader *gm__space_reader(struct gm_space *s)
+/* This thread's reader for @s if it is one of the two it used last (the
+ * fast path's look), else NULL. */
+static inline __attribute__((always_inline)) struct gm__space_reader *
+gm__space_reader_fast(const struct gm_space *s)
 {
 	struct gm__rcu_reader *r = gm__rcu_last;
 
 	if (__builtin_expect(r != NULL && r->dom_id == s->dom_id, 1))
-		return r;
+		return gm__space_reader_of(r);
 	r = gm__rcu_last2;
 	if (__builtin_expect(r != NULL && r->dom_id == s->dom_id, 1))
+		return gm__space_reader_of(r);
+	return NULL;
+}
+
+/* This thread's reader for @s, or NULL when out of memory. */
+static inline struct gm__space_reader *gm__space_reader(struct gm_space *s)
+{
+	struct gm__space_reader *r = gm__space_reader_fast(s);
+	struct gm__rcu_reader *rr;
+
+	if (__builtin_expect(r != NULL, 1))
 		return r;
-	return gm__rcu_reader_slow(s->dom);
+	rr = gm__rcu_reader_slow(s->dom);
+	return rr ? gm__space_reader_of(rr) : NULL;
 }
 
 /* The current table, inside a section of the space's domain. */

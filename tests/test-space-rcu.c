@@ -11,7 +11,7 @@
 /* Number of reader records registered with a space's RCU domain. */
 static unsigned int count_readers(struct gm__rcu_domain *d)
 {
-	struct gm__rcu_reader *r;
+	struct gm__rcu_node *r;
 	unsigned int n = 0;
 
 	pthread_mutex_lock(&d->lock);
@@ -513,8 +513,8 @@ static void *stay_inside(void *p)
 	if (!in->r)
 		return NULL;
 	/* Inside still: the domain's lock must be free while a grace period
-	 * waits for us (gm__rcu_count() takes it). */
-	(void)gm__rcu_count(in->d);
+	 * waits for us (gm__rcu_force_fence() takes it). */
+	gm__rcu_force_fence(in->d);
 	atomic_store(&in->left, 1);
 	gm__rcu_exit(in->r);
 	return NULL;
@@ -572,7 +572,11 @@ static void run_many_inside(unsigned int rank)
 	pthread_barrier_t bar;
 	unsigned int i;
 
-	assert_int_equal(gm__rcu_domain_new(&sy.d), 0);
+	static const struct gm__rcu_ops bare = {
+		.reader_size = sizeof(struct gm__rcu_reader),
+	};
+
+	assert_int_equal(gm__rcu_domain_new(&sy.d, &bare), 0);
 	assert_int_equal(pthread_barrier_init(&bar, NULL, NINSIDE + 1), 0);
 	for (i = 0; i < NINSIDE; i++) {
 		in[i] = (struct inside){ .d = sy.d, .bar = &bar,
