@@ -19,7 +19,7 @@
  * for gm_last_error(), named after the exported function, saying what was
  * wrong with which argument.
  */
-#include "internal.h"
+#include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -34,10 +34,11 @@
 
 #include <linux/magic.h>
 
+#include <guestmem/backend.h>
 #include <guestmem/unix.h>
 
 struct unix_region {
-	struct gm_region base; /* first; recovered with gm__container_of() */
+	struct gm_region base; /* first; recovered with a cast */
 	int fd;		       /* owned; -1 for anonymous memory */
 	bool shared;	       /* MAP_SHARED (always, when fd >= 0) */
 	bool hugetlb;	       /* fd is on hugetlbfs */
@@ -75,7 +76,7 @@ static struct unix_region *to_unix(const struct gm_region *r)
 {
 	if (!r || r->ops != &unix_region_ops)
 		return NULL;
-	return gm__container_of(r, struct unix_region, base);
+	return (struct unix_region *)(void *)r;
 }
 
 static uint64_t host_page_size(void)
@@ -104,7 +105,7 @@ static int sys_error(const char *fn, const char *call, int err)
 {
 	char buf[64];
 
-	return gm__error_msg(-err, "%s: %s: %s", fn, call,
+	return gm_error_set(-err, "%s: %s: %s", fn, call,
 			     strerror_r(err, buf, sizeof(buf)));
 }
 
@@ -130,19 +131,19 @@ static int check_args(const char *fn, uint64_t gpa, uint64_t size,
 	uint64_t page = host_page_size();
 
 	if (!out)
-		return gm__error_msg(-EINVAL, "%s: out is NULL", fn);
+		return gm_error_set(-EINVAL, "%s: out is NULL", fn);
 	if (flags & ~allowed)
-		return gm__error_msg(-EINVAL, "%s: flags 0x%x not allowed",
+		return gm_error_set(-EINVAL, "%s: flags 0x%x not allowed",
 				     fn, flags & ~allowed);
 	if (size == 0)
-		return gm__error_msg(-EINVAL, "%s: size is 0", fn);
+		return gm_error_set(-EINVAL, "%s: size is 0", fn);
 	if (!is_aligned(gpa, page) || !is_aligned(size, page))
-		return gm__error_msg(-EINVAL,
+		return gm_error_set(-EINVAL,
 				     "%s: gpa 0x%" PRIx64 " or size 0x%" PRIx64
 				     " is not a multiple of the page size 0x%"
 				     PRIx64, fn, gpa, size, page);
 	if (size - 1 > UINT64_MAX - gpa)
-		return gm__error_msg(-EOVERFLOW,
+		return gm_error_set(-EOVERFLOW,
 				     "%s: 0x%" PRIx64 " + 0x%" PRIx64
 				     " wraps past 2^64", fn, gpa, size);
 	/*
@@ -151,7 +152,7 @@ static int check_args(const char *fn, uint64_t gpa, uint64_t size,
 	 * the same answer with or without a tool (valgrind) wrapping mmap().
 	 */
 	if (size > (uint64_t)PTRDIFF_MAX)
-		return gm__error_msg(-ENOMEM,
+		return gm_error_set(-ENOMEM,
 				     "%s: size 0x%" PRIx64 " exceeds any "
 				     "address space", fn, size);
 	return 0;
@@ -178,7 +179,7 @@ static int region_create(const char *fn, uint64_t gpa, uint64_t size, int fd,
 
 	ur = calloc(1, sizeof(*ur));
 	if (!ur)
-		return gm__error_msg(-ENOMEM, "%s: out of memory", fn);
+		return gm_error_set(-ENOMEM, "%s: out of memory", fn);
 	/* Cannot fail: check_args() checked what it checks.  It says why. */
 	rc = gm_region_init(&ur->base, &unix_region_ops, gpa, size,
 			    rdonly ? GM_REGION_RDONLY : 0);
@@ -244,14 +245,14 @@ static int new_fd(uint64_t gpa, uint64_t size, int fd, int64_t offset,
 	if (rc < 0)
 		return rc;
 	if (offset < 0 || !is_aligned((uint64_t)offset, page))
-		return gm__error_msg(-EINVAL,
+		return gm_error_set(-EINVAL,
 				     "%s: offset %" PRId64 " is negative or "
 				     "not a multiple of the page size 0x%"
 				     PRIx64, fn, offset, page);
 	/* The end offset must fit both int64_t and the off_t mmap takes. */
 	if (size > (uint64_t)(INT64_MAX - offset) ||
 	    !fits_off_t(offset + (int64_t)size))
-		return gm__error_msg(-EOVERFLOW,
+		return gm_error_set(-EOVERFLOW,
 				     "%s: offset %" PRId64 " + size 0x%" PRIx64
 				     " exceeds the largest file offset", fn,
 				     offset, size);
@@ -277,7 +278,7 @@ static int new_fd(uint64_t gpa, uint64_t size, int fd, int64_t offset,
 	accmode &= O_ACCMODE;
 	if (accmode == O_WRONLY ||
 	    (accmode == O_RDONLY && !(flags & GM_UNIX_RDONLY))) {
-		rc = gm__error_msg(-EACCES, "%s: fd %d is open %s", fn, fd,
+		rc = gm_error_set(-EACCES, "%s: fd %d is open %s", fn, fd,
 				   accmode == O_WRONLY
 					   ? "write-only: a mapping must read"
 					   : "read-only and GM_UNIX_RDONLY "
@@ -291,7 +292,7 @@ static int new_fd(uint64_t gpa, uint64_t size, int fd, int64_t offset,
 	}
 	/* Regular files include memfds; devices and pipes are refused. */
 	if (!S_ISREG(st.st_mode)) {
-		rc = gm__error_msg(-EINVAL,
+		rc = gm_error_set(-EINVAL,
 				   "%s: fd %d is not a regular file or memfd",
 				   fn, fd);
 		goto err_close;
@@ -313,7 +314,7 @@ static int new_fd(uint64_t gpa, uint64_t size, int fd, int64_t offset,
 		if (page == 0 || (page & (page - 1)) != 0 ||
 		    !is_aligned(gpa, page) || !is_aligned(size, page) ||
 		    !is_aligned((uint64_t)offset, page)) {
-			rc = gm__error_msg(-EINVAL,
+			rc = gm_error_set(-EINVAL,
 					   "%s: gpa, size and offset must be "
 					   "multiples of the huge page size "
 					   "0x%" PRIx64 " on hugetlbfs", fn,
@@ -327,7 +328,7 @@ static int new_fd(uint64_t gpa, uint64_t size, int fd, int64_t offset,
 	 * refuse them now rather than crash the caller later.
 	 */
 	if (st.st_size < 0 || (uint64_t)st.st_size < (uint64_t)offset + size) {
-		rc = gm__error_msg(-ENXIO,
+		rc = gm_error_set(-ENXIO,
 				   "%s: the file is %jd bytes, shorter than "
 				   "offset %" PRId64 " + size 0x%" PRIx64, fn,
 				   (intmax_t)st.st_size, offset, size);
@@ -401,7 +402,7 @@ int gm_unix_region_new_memfd(uint64_t gpa, uint64_t size, unsigned int flags,
 
 static void unix_region_destroy(struct gm_region *r)
 {
-	struct unix_region *ur = gm__container_of(r, struct unix_region, base);
+	struct unix_region *ur = to_unix(r);
 
 	/*
 	 * munmap() of exactly the mapping mmap() returned cannot fail.
@@ -419,13 +420,13 @@ int gm_unix_region_fd(const struct gm_region *r, int *fd, int64_t *offset)
 	const struct unix_region *ur = to_unix(r);
 
 	if (!ur || !fd || !offset)
-		return gm__error_msg(-EINVAL, "gm_unix_region_fd: %s",
+		return gm_error_set(-EINVAL, "gm_unix_region_fd: %s",
 				     !ur ? "not a unix region"
 					 : "a NULL argument");
 	*fd = ur->fd;
 	*offset = ur->offset;
 	if (ur->fd < 0)
-		return gm__error_msg(-ENODEV, "gm_unix_region_fd: anonymous "
+		return gm_error_set(-ENODEV, "gm_unix_region_fd: anonymous "
 				     "memory has no fd");
 	return 0;
 }
@@ -435,7 +436,7 @@ int gm_unix_region_is_hugetlb(const struct gm_region *r)
 	const struct unix_region *ur = to_unix(r);
 
 	if (!ur)
-		return gm__error_msg(-EINVAL, "gm_unix_region_is_hugetlb: "
+		return gm_error_set(-EINVAL, "gm_unix_region_is_hugetlb: "
 				     "not a unix region");
 	/* Decided once, at creation, by fstatfs() on the fd. */
 	return ur->hugetlb ? 1 : 0;
@@ -447,18 +448,18 @@ int gm_unix_region_discard(struct gm_region *r, uint64_t off, uint64_t len)
 	struct unix_region *ur = to_unix(r);
 
 	if (!ur)
-		return gm__error_msg(-EINVAL, "%s: not a unix region", fn);
+		return gm_error_set(-EINVAL, "%s: not a unix region", fn);
 	if (len == 0 || !is_aligned(off, ur->page) ||
 	    !is_aligned(len, ur->page) || off > ur->base.size ||
 	    len > ur->base.size - off)
-		return gm__error_msg(-EINVAL,
+		return gm_error_set(-EINVAL,
 				     "%s: 0x%" PRIx64 "+0x%" PRIx64
 				     " is empty, not a multiple of the page "
 				     "size 0x%" PRIx64 " or past the end 0x%"
 				     PRIx64, fn, off, len, ur->page,
 				     ur->base.size);
 	if (ur->base.flags & GM_REGION_RDONLY)
-		return gm__error_msg(-EACCES, "%s: the region is read-only",
+		return gm_error_set(-EACCES, "%s: the region is read-only",
 				     fn);
 
 	/*

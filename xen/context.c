@@ -45,7 +45,7 @@ int gm__xen_fail(const char *fn, int err, const char *what)
 {
 	char buf[64];
 
-	return gm__error_msg(err, "%s: %s (%s)", fn, what,
+	return gm_error_set(err, "%s: %s (%s)", fn, what,
 			     strerror_r(-err, buf, sizeof(buf)));
 }
 

@@ -34,7 +34,7 @@ int gm_xen_space_open_domain(struct gm_xen *x, uint32_t domid,
 	if (ret < 0)
 		return gm__xen_fail(__func__, -errno, "cannot query the domain");
 	if (ret == 0 || info.domain != domid)
-		return gm__error_msg(-ESRCH, "%s: domain %" PRIu32
+		return gm_error_set(-ESRCH, "%s: domain %" PRIu32
 				     " does not exist", __func__, domid);
 	if (xc_domain_maximum_gpfn(x->xch, domid, &max_gpfn) < 0)
 		return gm__xen_fail(__func__, -errno,

@@ -17,17 +17,27 @@
 #ifndef GM_XEN_PRIVATE_H
 #define GM_XEN_PRIVATE_H
 
-#include "internal.h"
+#include "config.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 #include <xenctrl.h>
 #include <xenforeignmemory.h>
 #include <xengnttab.h>
 
+#include <guestmem.h>
+#include <guestmem/backend.h>
 #include <guestmem/xen.h>
+
+/* This backend sees only the public headers, as one outside the tree. */
+#define gm__container_of(ptr, type, member)                                   \
+	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+#define GM__ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define gm_likely(x) __builtin_expect(!!(x), 1)
+#define gm_unlikely(x) __builtin_expect(!!(x), 0)
 
 #define XEN_PAGE_SHIFT 12
 #define XEN_PAGE_SIZE (1ull << XEN_PAGE_SHIFT)

@@ -4,15 +4,16 @@
  * reports -EOPNOTSUPP, so that callers and the symbol list are the same in
  * every build.
  */
-#include "internal.h"
+#include "config.h"
 
 #include <errno.h>
 
+#include <guestmem/backend.h>
 #include <guestmem/xen.h>
 
 static int no_xen(const char *fn)
 {
-	return gm__error_msg(-EOPNOTSUPP, "%s: libguestmem was built without "
+	return gm_error_set(-EOPNOTSUPP, "%s: libguestmem was built without "
 			     "Xen (--with-xen=no)", fn);
 }
 
