@@ -45,10 +45,9 @@ static const char *reason(int err)
 	}
 }
 
-int gm__error_access(const struct gm_space *s, const char *op, uint64_t gpa,
+int gm__error_record(const char *name, const char *op, uint64_t gpa,
 		     uint64_t len, uint64_t at, int err, const char *why)
 {
-	const char *name = gm__space_name(s);
 	size_t n = strlen(name);
 
 	if (n >= sizeof(last.space))
@@ -66,10 +65,10 @@ int gm__error_access(const struct gm_space *s, const char *op, uint64_t gpa,
 	return err;
 }
 
-int gm__error_map(const struct gm_space *s, const char *op, uint64_t gpa,
-		  uint64_t len, uint64_t at, int err, const char *backend)
+int gm__error_record_map(const char *name, const char *op, uint64_t gpa,
+			 uint64_t len, uint64_t at, int err, const char *backend)
 {
-	gm__error_access(s, op, gpa, len, at, err, NULL);
+	gm__error_record(name, op, gpa, len, at, err, NULL);
 	last.backend = backend;
 	return err;
 }

@@ -35,20 +35,20 @@ int gm__region_usable(const struct gm_region *r);
  *   guest memory '<space>': <op> error: failed to access <gpa>-<gpa+len>
  *   at <at>: <why>
  * @why may be NULL: strerror(-err) is used.  Cheap: formats lazily.
+ * Called through gm__error_access() (space.h), which names the space.
  */
-int gm__error_access(const struct gm_space *s, const char *op, uint64_t gpa,
+int gm__error_record(const char *space, const char *op, uint64_t gpa,
 		     uint64_t len, uint64_t at, int err, const char *why);
-/* As gm__error_access(), for a backend that refused to map: the reason is
+/* As gm__error_record(), for a backend that refused to map: the reason is
  * "<backend> cannot map it: <strerror>". */
-int gm__error_map(const struct gm_space *s, const char *op, uint64_t gpa,
-		  uint64_t len, uint64_t at, int err, const char *backend);
+int gm__error_record_map(const char *space, const char *op, uint64_t gpa,
+			 uint64_t len, uint64_t at, int err,
+			 const char *backend);
 /* Record a free-form failure message (printf-style); returns @err. */
 int gm__error_msg(int err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /* gm_region.common_flags: the region belongs to a space. */
 #define GM__REGION_IN_SPACE 0x1u
-/* ---- common/space.c ---- */
-const char *gm__space_name(const struct gm_space *s);
 
 #endif /* GM_INTERNAL_H */

@@ -147,11 +147,6 @@ const char *gm_space_name(const struct gm_space *s)
 	return s ? s->name : NULL;
 }
 
-const char *gm__space_name(const struct gm_space *s)
-{
-	return s ? s->name : "?";
-}
-
 /*
  * The last entry that starts at or below @gpa, or NULL.  Branch-free (the
  * compiler makes the step a conditional move): the lookups that miss the

@@ -77,6 +77,28 @@ struct gm_space {
 };
 
 
+/* The name errors give @s. */
+static inline const char *gm__space_name(const struct gm_space *s)
+{
+	return s ? s->name : "?";
+}
+
+/* gm__error_record() and gm__error_record_map() (internal.h) for @s. */
+static inline int gm__error_access(const struct gm_space *s, const char *op,
+				   uint64_t gpa, uint64_t len, uint64_t at,
+				   int err, const char *why)
+{
+	return gm__error_record(gm__space_name(s), op, gpa, len, at, err, why);
+}
+
+static inline int gm__error_map(const struct gm_space *s, const char *op,
+				uint64_t gpa, uint64_t len, uint64_t at,
+				int err, const char *backend)
+{
+	return gm__error_record_map(gm__space_name(s), op, gpa, len, at, err,
+				    backend);
+}
+
 const struct gm__entry *gm__space_lookup_slow(const struct gm__table *t,
 					      struct gm__space_reader *r,
 					      uint64_t gpa);
