@@ -350,8 +350,8 @@ static void probe_hole(struct gm_space *s, uint64_t rgpa, uint64_t gfn)
 /*
  * Make the last bucket of the region at @rgpa lose its window place (a map
  * there fails and leaves the reservation), so that it is mapped elsewhere
- * and its hits go through the map call (GM__MAP_STABLE) instead of the
- * window.  Returns a mark after that mapping, or NULL.
+ * (and published there) instead of in the window.  Returns a mark after
+ * that mapping, or NULL.
  */
 static uint8_t *lose_last_place(struct gm_xen *x, struct gm_space *s,
 				uint64_t rgpa)
@@ -635,7 +635,7 @@ static void test_lost_places_released(void **state)
 }
 
 /* ------------------------------------------------------------------ */
-/* A reader parked in a cache miss while its region is removed         */
+/* A reader blocked in a cache miss while its region is removed       */
 /* ------------------------------------------------------------------ */
 
 /*

@@ -1464,7 +1464,7 @@ static void test_window_placement(void **state)
 }
 
 /*
- * Accesses to a mapped bucket of a window need no lookup (internal.h):
+ * Accesses to a published bucket (guestmem/backend.h) need no lookup:
  * they are served without a map call and count no hit, CLOCK still sees
  * them, and a bucket with a failed page, a write to a read-only region or
  * an evicted bucket never go that way.
