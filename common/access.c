@@ -294,58 +294,44 @@ range_direct(struct gm__space_reader *rd, const struct gm__table *t,
 	     uint8_t *buf, int byte, size_t len, size_t *left, uint64_t *foff)
 {
 	const struct gm__entry *next;
-	uint64_t genval = 0, n = len;
-	uint8_t *g, *g2;
+	uint64_t genval, n = len;
+	struct gm__piece p;
+	uint8_t *g;
 	size_t n1;
 
 	if (!e || (x != XFER_READ && (e->flags & GM_REGION_RDONLY)))
 		return 0;
 	if (gm_likely(gpa + (len - 1) <= e->last)) {
-		/* Before the piece: a generation read after the backend
-		 * unpublished it sees the change (see od_fill()). */
-		if (!e->hva)
-			genval = atomic_load_explicit(&gm__piece_gen,
-						      memory_order_acquire);
-		if (!gm__walk_direct(e, gpa, x != XFER_READ, &g, &n) ||
+		if (!gm__walk_direct(e, gpa, x != XFER_READ, &g, &n, &p,
+				     &genval) ||
 		    n != len)
 			return 0;
 		*left = xfer_bytes(x, safe, g, buf, byte, len, foff);
-		if (!e->hva) {
-			const struct gm_region *r = e->region;
-			uint64_t off = gpa - e->gpa;
-			uint64_t b = off >> r->piece_shift;
-			uint64_t lo = b << r->piece_shift;
-			uint64_t hi = lo + ((UINT64_C(1) << r->piece_shift) - 1);
-
+		if (gm_unlikely(!e->hva)) {
 			/* The piece's word is its key for od_last. */
-			if (rd->od_last != (uintptr_t)&r->pieces[b]) {
-				rd->od_last = (uintptr_t)&r->pieces[b];
-			} else if (!*left) {
-				if (hi > r->size - 1)
-					hi = r->size - 1;
-				od_fill(rd, t, e, e->gpa + lo, e->gpa + hi,
-					atomic_load_explicit(
-						(_Atomic uintptr_t *)(void *)
-							&r->pieces[b],
-						memory_order_relaxed) &
-						GM__PIECE_W,
+			uintptr_t key = (uintptr_t)&e->region->pieces[
+				p.lo >> e->region->piece_shift];
+
+			if (rd->od_last != key)
+				rd->od_last = key;
+			else if (!*left)
+				od_fill(rd, t, e, e->gpa + p.lo, e->gpa + p.hi,
+					(p.word & GM__PIECE_W) != 0,
 					(uintptr_t)g - (uintptr_t)gpa, genval);
-			}
 		}
 		return 1;
 	}
+	/* Across two adjacent persistent regions. */
 	next = gm__space_next(t, e);
 	if (!e->hva || !next || next->gpa != e->last + 1 ||
 	    gpa + (len - 1) > next->last || !next->hva ||
 	    (x != XFER_READ && (next->flags & GM_REGION_RDONLY)))
 		return 0;
 	n1 = e->last - gpa + 1;
-	n = n1;
-	g2 = next->hva;
-	(void)gm__walk_direct(e, gpa, x != XFER_READ, &g, &n);
-	*left = xfer_bytes(x, safe, g, buf, byte, n1, foff);
+	*left = xfer_bytes(x, safe, e->hva + (gpa - e->gpa), buf, byte, n1,
+			   foff);
 	if (gm_likely(!*left)) {
-		*left = xfer_bytes(x, safe, g2, buf_at(x, buf, n1), byte,
+		*left = xfer_bytes(x, safe, next->hva, buf_at(x, buf, n1), byte,
 				   len - n1, foff);
 		if (gm_unlikely(*left))
 			*foff += n1;
