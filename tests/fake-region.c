@@ -82,6 +82,51 @@ static int take_fail_next(struct fake_region *f)
 	return 0;
 }
 
+/* Host address of the first byte of piece @piece (piece mode). */
+static uint8_t *piece_hva(struct fake_region *f, uint64_t piece)
+{
+	return fake_hva(f, piece << f->cfg.piece_shift);
+}
+
+/* Publish piece @piece at @hva with @prot and remember it; pub_lock held,
+ * @piece in range. */
+static int publish_locked(struct fake_region *f, uint64_t piece, void *hva,
+			  int prot)
+{
+	int ret = gm_region_publish(&f->base, piece, hva, prot);
+
+	if (!ret) {
+		f->pub[piece] = hva;
+		atomic_fetch_add(&f->publishes, 1);
+	}
+	return ret;
+}
+
+/* cfg.publish_on_map: publish every piece of [off, off + n) that is not
+ * published at the fake's own storage yet, as a cache that has just mapped
+ * them would. */
+static void publish_mapped(struct fake_region *f, uint64_t off, uint64_t n)
+{
+	uint64_t p = off >> f->cfg.piece_shift;
+	uint64_t last = (off + n - 1) >> f->cfg.piece_shift;
+	int ret;
+
+	pthread_mutex_lock(&f->pub_lock);
+	for (; p <= last; p++) {
+		if (f->pub[p] == piece_hva(f, p))
+			continue;
+		ret = publish_locked(f, p, piece_hva(f, p),
+				     f->cfg.publish_on_map);
+		/* Valid arguments, checked at creation: cannot fail. */
+		if (ret)
+			violation("publish of piece %llu of region 0x%llx "
+				  "failed: %d",
+				  (unsigned long long)p,
+				  (unsigned long long)f->base.gpa, ret);
+	}
+	pthread_mutex_unlock(&f->pub_lock);
+}
+
 /*
  * Transient mappings (no GM_MAP_HOLD) of the calling thread not yet
  * unmapped: the contract allows at most one, released by the same thread
@@ -196,6 +241,8 @@ static int fake_map(struct gm_region *r, uint64_t off, uint64_t len, int prot,
 		transient_live++;
 	atomic_fetch_add(&f->maps, 1);
 	atomic_fetch_add(&f->live, 1);
+	if (f->cfg.publish_on_map && f->bug == FAKE_BUG_NONE)
+		publish_mapped(f, off, n);
 	for (unsigned int i = 0; i < f->cfg.map_spin; i++)
 		atomic_signal_fence(memory_order_seq_cst);
 	return 0;
@@ -242,7 +289,41 @@ static void fake_free(struct fake_region *f)
 		munmap(f->alloc, f->bytes);
 	else
 		free(f->alloc);
+	pthread_mutex_destroy(&f->pub_lock);
+	free(f->pub);
 	free(f);
+}
+
+/*
+ * Piece mode, at destroy: unpublish what is still published, as a cache
+ * tearing down would before it unmaps.  The contract lets destroy do that
+ * (the pieces are freed after it returns), so each piece must still be
+ * published where the fake put it.
+ */
+static void unpublish_all(struct fake_region *f)
+{
+	uint64_t i;
+	int n = 0;
+
+	for (i = 0; i < f->npieces; i++) {
+		if (!f->pub[i])
+			continue;
+		if (gm_region_unpublish(&f->base, i, f->pub[i]) != 1)
+			violation("piece %llu of region 0x%llx no longer "
+				  "published at destroy",
+				  (unsigned long long)i,
+				  (unsigned long long)f->base.gpa);
+		else
+			n++;
+		f->pub[i] = NULL;
+	}
+	/* Nobody can reach the region any more; a backend that unmaps would
+	 * still wait here, and methods may. */
+	if (n)
+		gm_region_synchronize(&f->base);
+	if (f->cfg.destroy_unpublished)
+		__atomic_fetch_add(f->cfg.destroy_unpublished, n,
+				   __ATOMIC_SEQ_CST);
 }
 
 static void fake_destroy(struct gm_region *r)
@@ -255,6 +336,8 @@ static void fake_destroy(struct gm_region *r)
 	if (atomic_fetch_add(&f->destroyed_flag, 1))
 		violation("region 0x%llx destroyed twice",
 			  (unsigned long long)r->gpa);
+	if (f->pub)
+		unpublish_all(f);
 	if (f->cfg.destroyed)
 		__atomic_fetch_add(f->cfg.destroyed, 1, __ATOMIC_SEQ_CST);
 	if (!f->cfg.poison) {
@@ -292,6 +375,25 @@ static const struct gm_region_ops fake_ops = {
 	.destroy = fake_destroy,
 };
 
+/* Whether the piece mode of @cfg is off or usable. */
+static int pieces_cfg_ok(const struct fake_config *cfg)
+{
+	int pub = cfg->publish_on_map;
+
+	/* Pieces start page-aligned in buf only in a plain page_buf
+	 * layout, as gm_region_publish() requires. */
+	if (cfg->piece_shift &&
+	    (!cfg->page_buf || cfg->persistent || cfg->misalign || cfg->gap))
+		return 0;
+	/* What map publishes must be valid, or every map would fail. */
+	if (pub && (!cfg->piece_shift ||
+		    (pub != GM_PROT_READ &&
+		     pub != (GM_PROT_READ | GM_PROT_WRITE)) ||
+		    ((pub & GM_PROT_WRITE) && (cfg->flags & GM_REGION_RDONLY))))
+		return 0;
+	return 1;
+}
+
 int fake_region_new(const struct fake_config *cfg, struct fake_region **out)
 {
 	struct fake_region *f;
@@ -302,6 +404,8 @@ int fake_region_new(const struct fake_config *cfg, struct fake_region **out)
 	/* Test regions live in memory: keep them small. */
 	if (cfg->size > (UINT64_C(1) << 30))
 		return -ENOMEM;
+	if (!pieces_cfg_ok(cfg))
+		return -EINVAL;
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return -ENOMEM;
@@ -344,8 +448,23 @@ int fake_region_new(const struct fake_config *cfg, struct fake_region **out)
 	f->buf = (uint8_t *)f->alloc + (cfg->misalign ? 1 : 0);
 	f->cfg = *cfg;
 	f->fail_off = UINT64_MAX;
+	pthread_mutex_init(&f->pub_lock, NULL);
 	if (cfg->persistent)
 		f->base.hva = f->buf;
+	if (cfg->piece_shift) {
+		/* Sized before gm_region_pieces_init() (which checks the
+		 * shift), so that a failure after it needs no destroy. */
+		f->npieces = cfg->piece_shift < 64
+				     ? ((cfg->size - 1) >> cfg->piece_shift) + 1
+				     : 1;
+		f->pub = calloc((size_t)f->npieces, sizeof(*f->pub));
+		ret = f->pub ? gm_region_pieces_init(&f->base, cfg->piece_shift)
+			     : -ENOMEM;
+		if (ret) {
+			fake_free(f);
+			return ret;
+		}
+	}
 	*out = f;
 	return 0;
 }
@@ -388,4 +507,50 @@ void fake_fail_at(struct fake_region *f, uint64_t off, int err,
 void fake_set_bug(struct fake_region *f, enum fake_bug bug)
 {
 	f->bug = bug;
+}
+
+int fake_publish_at(struct fake_region *f, uint64_t piece, void *hva,
+		    int prot)
+{
+	int ret;
+
+	/* No pieces, or out of range: the library's answer, unrecorded. */
+	if (!f->pub || piece >= f->npieces)
+		return gm_region_publish(&f->base, piece, hva, prot);
+	pthread_mutex_lock(&f->pub_lock);
+	ret = publish_locked(f, piece, hva, prot);
+	pthread_mutex_unlock(&f->pub_lock);
+	return ret;
+}
+
+int fake_publish(struct fake_region *f, uint64_t piece, int prot)
+{
+	/* A piece that does not exist has no storage: offer the buffer's
+	 * start, for the library to refuse the piece. */
+	return fake_publish_at(f, piece,
+			       f->pub && piece < f->npieces
+				       ? piece_hva(f, piece)
+				       : f->buf,
+			       prot);
+}
+
+int fake_unpublish(struct fake_region *f, uint64_t piece)
+{
+	int ret;
+
+	if (!f->pub || piece >= f->npieces) {
+		ret = gm_region_unpublish(&f->base, piece, f->buf);
+	} else {
+		pthread_mutex_lock(&f->pub_lock);
+		ret = gm_region_unpublish(&f->base, piece,
+					  f->pub[piece] ? f->pub[piece]
+							: piece_hva(f, piece));
+		if (ret)
+			f->pub[piece] = NULL;
+		pthread_mutex_unlock(&f->pub_lock);
+	}
+	/* Outside the lock: the wait is for accessors, which never take it,
+	 * but a map call that publishes would wait for us for nothing. */
+	gm_region_synchronize(&f->base);
+	return ret;
 }

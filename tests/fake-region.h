@@ -21,13 +21,27 @@
  * another thread, a destroy with live mappings or a map after destroy) is
  * counted in fake_violations(), which every test checks.
  *
+ * Piece mode (cfg.piece_shift, guestmem/backend.h's published pieces),
+ * through the public functions only, as a backend outside this tree
+ * would: the region is cut into pieces at creation, and the test
+ * publishes and unpublishes them (fake_publish(), fake_unpublish()), or
+ * map publishes every piece it hands out, as a mapping cache would
+ * (cfg.publish_on_map).  That common code then copies without a map call
+ * is not part of the contract, so it is not checked here: tests compare
+ * map_calls instead.  What is checked: destroy unpublishes every piece
+ * still published, as a cache that tears down would, and each must still
+ * be published where the fake put it (the pieces outlive destroy).
+ *
  * Thread safety: map, unmap and destroy may run concurrently, as common
- * code may call them; the fake_fail_*() and fake_set_bug() controls are
- * meant to be set while no other thread uses the region.
+ * code may call them; so may fake_publish*() and fake_unpublish(), which
+ * serialise on the region's own lock, as the contract asks of a backend.
+ * The fake_fail_*() and fake_set_bug() controls are meant to be set while
+ * no other thread uses the region.
  */
 #ifndef FAKE_REGION_H
 #define FAKE_REGION_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -85,6 +99,17 @@ struct fake_config {
 	/* Incremented (atomically) by destroy; owned by the test, so that it
 	 * can observe a destruction after the region itself is gone. */
 	int *destroyed;
+	/* Piece mode: log2 of the piece size for gm_region_pieces_init()
+	 * (0: off).  Needs page_buf, and neither persistent, misalign nor
+	 * gap, so that every piece starts page-aligned in buf. */
+	unsigned int piece_shift;
+	/* Piece mode: each successful map call publishes the pieces it
+	 * touches with this protection (GM_PROT_READ, or GM_PROT_READ |
+	 * GM_PROT_WRITE; 0: none). */
+	int publish_on_map;
+	/* Piece mode: incremented (atomically) by destroy for each piece it
+	 * unpublished; owned by the test, like destroyed. */
+	int *destroy_unpublished;
 };
 
 struct fake_region {
@@ -111,13 +136,24 @@ struct fake_region {
 	int fail_off_whole; /* fail the whole call, not just from fail_off */
 	enum fake_bug bug;
 
+	/* Piece mode: where the fake published each piece (NULL: not
+	 * published by it), under pub_lock. */
+	pthread_mutex_t pub_lock;
+	void **pub;
+	uint64_t npieces;
+	atomic_ulong publishes; /* successful fake_publish*() and
+				 * publications by map */
+
 	struct fake_region *grave_next; /* graveyard list (poison mode) */
 };
 
 /*
  * fake_region_new() - make a region as gm_region_init() would.
- * Return: 0, gm_region_init()'s error, -EINVAL (gap without max_map, or
- * with persistent), or -ENOMEM (also for sizes over 1 GiB).
+ * Return: 0, gm_region_init()'s or gm_region_pieces_init()'s error,
+ * -EINVAL (gap without max_map, or with persistent; piece_shift without
+ * page_buf, or with persistent, misalign or gap; publish_on_map without
+ * piece_shift, or not a valid protection for gm_region_publish() on this
+ * region), or -ENOMEM (also for sizes over 1 GiB).
  */
 int fake_region_new(const struct fake_config *cfg, struct fake_region **out);
 
@@ -148,6 +184,25 @@ void fake_fail_at(struct fake_region *f, uint64_t off, int err,
 		  int whole_call);
 
 void fake_set_bug(struct fake_region *f, enum fake_bug bug);
+
+/*
+ * Piece mode: publish piece @piece with @prot at the fake's own storage
+ * of it (fake_publish()), or at @hva: any page-aligned memory that stays
+ * mapped while published, so that a test can tell by its bytes which
+ * publication an accessor used.  The fake remembers the address for
+ * fake_unpublish() and destroy.  Return: gm_region_publish()'s.
+ */
+int fake_publish_at(struct fake_region *f, uint64_t piece, void *hva,
+		    int prot);
+int fake_publish(struct fake_region *f, uint64_t piece, int prot);
+
+/*
+ * Piece mode: take piece @piece back as a cache evicting it would:
+ * gm_region_unpublish() at the address the fake published it at (its own
+ * storage if none), then gm_region_synchronize().  Return: what
+ * gm_region_unpublish() returned (1: it was published there).
+ */
+int fake_unpublish(struct fake_region *f, uint64_t piece);
 
 /* Contract breaches seen so far, and a description of the first one. */
 unsigned long fake_violations(void);
