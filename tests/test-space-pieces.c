@@ -1,0 +1,587 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Unit tests of published pieces (guestmem/backend.h, GM_REGION_OPS_VERSION
+ * 2) through the public functions only, against the fake backend in piece
+ * mode (tests/fake-region.c), as a backend outside this tree would use
+ * them:
+ *  - every argument error of gm_region_pieces_init(), gm_region_publish(),
+ *    gm_region_unpublish() and gm_region_piece_used();
+ *  - accessors copy to and from a published piece without a map call, and
+ *    go through map for what no piece serves (a piece boundary, a piece
+ *    not published, a write to a read-only publication).
+ */
+#include "space-fixture.h"
+
+/*
+ * The region of most tests: NP pieces of PSIZE bytes (one page) at F_GPA,
+ * on demand, in page-aligned storage.
+ */
+#define SHIFT 12
+#define PSIZE (UINT64_C(1) << SHIFT)
+#define NP 4
+#define F_GPA UINT64_C(0x200000)
+#define F_SIZE (NP * PSIZE)
+#define RW (GM_PROT_READ | GM_PROT_WRITE)
+
+static struct fake_config pieces_cfg(void)
+{
+	return (struct fake_config){ .gpa = F_GPA, .size = F_SIZE,
+				     .page_buf = 1, .piece_shift = SHIFT };
+}
+
+static unsigned long map_calls(struct fake_region *f)
+{
+	return atomic_load(&f->map_calls);
+}
+
+/* Fill the region's storage with bytes that differ from offset to
+ * offset and from @seed to @seed. */
+static void pattern(struct fake_region *f, uint8_t seed)
+{
+	uint64_t i;
+
+	for (i = 0; i < f->cfg.size; i++)
+		f->buf[i] = (uint8_t)(i * 13 + (i >> 8) + seed);
+}
+
+static uint64_t get_le(const uint8_t *p, unsigned int n)
+{
+	uint64_t v = 0;
+
+	while (n--)
+		v = v << 8 | p[n];
+	return v;
+}
+
+static uint64_t get_be(const uint8_t *p, unsigned int n)
+{
+	uint64_t v = 0;
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/*
+ * The calling thread's first access to a space registers its reader and
+ * goes through the general path, which maps; later ones take the fast
+ * path that uses pieces.  Make that first access, to piece @piece.
+ */
+static void warm_up(struct gm_space *s, uint64_t piece)
+{
+	uint8_t v;
+
+	assert_int_equal(gm_read_u8(s, F_GPA + piece * PSIZE, &v), 0);
+}
+
+/* Every map has been unmapped again, and the contract was kept. */
+static void assert_balanced(struct fake_region *f)
+{
+	assert_int_equal(atomic_load(&f->live), 0);
+	assert_int_equal(atomic_load(&f->maps), atomic_load(&f->unmaps));
+	assert_no_violations();
+}
+
+/* An anonymous page-aligned buffer of @len bytes, filled with @byte. */
+static uint8_t *page_buffer(size_t len, int byte)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	assert_true(p != MAP_FAILED);
+	memset(p, byte, len);
+	return p;
+}
+
+/* ------------------------------------------------------------------ */
+/* Argument errors                                                     */
+/* ------------------------------------------------------------------ */
+
+/* A backend written against version 1 of the ops table. */
+static int v1_map(struct gm_region *r, uint64_t off, uint64_t len, int prot,
+		  unsigned int flags, struct gm_map *m)
+{
+	(void)r;
+	(void)len;
+	(void)prot;
+	(void)flags;
+	m->fault = off;
+	return -EIO;
+}
+
+static void v1_unmap(struct gm_region *r, struct gm_map *m)
+{
+	(void)r;
+	(void)m;
+}
+
+static void v1_destroy(struct gm_region *r)
+{
+	free(r);
+}
+
+static const struct gm_region_ops v1_ops = {
+	.version = 1,
+	.name = "v1",
+	.map = v1_map,
+	.unmap = v1_unmap,
+	.destroy = v1_destroy,
+};
+
+/* gm_region_pieces_init() refuses what backend.h says it refuses, with a
+ * message that says why, and accepts shifts 12 to 40, once. */
+static void test_pieces_init_errors(void **state)
+{
+	struct fixture *fx = *state;
+	struct fake_config cfg = pieces_cfg();
+	struct fake_region *f;
+	struct gm_region *v1;
+	int destroyed = 0;
+
+	assert_int_equal(gm_region_pieces_init(NULL, SHIFT), -EINVAL);
+	assert_error_has("region pieces: region is NULL");
+
+	/* Persistent: its one piece is its hva, always published. */
+	f = fake_new((struct fake_config){ .gpa = F_GPA, .size = F_SIZE,
+					   .persistent = 1 });
+	assert_int_equal(gm_region_pieces_init(fake_gm(f), SHIFT), -EINVAL);
+	assert_error_has("region is persistent");
+	gm_region_destroy(fake_gm(f));
+
+	/* An ops table of version 1 predates the rules pieces need. */
+	v1 = calloc(1, sizeof(*v1));
+	assert_non_null(v1);
+	assert_int_equal(gm_region_init(v1, &v1_ops, F_GPA, F_SIZE, 0), 0);
+	assert_int_equal(gm_region_pieces_init(v1, SHIFT), -EINVAL);
+	assert_error_has("ops table of version 1");
+	gm_region_destroy(v1);
+
+	/* Shifts: 12 (a page) to 40; once only. */
+	f = fake_new((struct fake_config){ .gpa = F_GPA, .size = F_SIZE,
+					   .page_buf = 1,
+					   .destroyed = &destroyed });
+	assert_int_equal(gm_region_pieces_init(fake_gm(f), 0), -EINVAL);
+	assert_error_has("shift must be 12 to 40");
+	assert_int_equal(gm_region_pieces_init(fake_gm(f), 11), -EINVAL);
+	assert_error_has("shift must be 12 to 40");
+	assert_int_equal(gm_region_pieces_init(fake_gm(f), 41), -EINVAL);
+	assert_error_has("shift must be 12 to 40");
+	assert_int_equal(gm_region_pieces_init(fake_gm(f), 64), -EINVAL);
+	assert_error_has("shift must be 12 to 40");
+	assert_int_equal(gm_region_pieces_init(fake_gm(f), 40), 0);
+	assert_int_equal(gm_region_pieces_init(fake_gm(f), 40), -EINVAL);
+	assert_error_has("pieces already set up");
+	assert_int_equal(gm_region_pieces_init(fake_gm(f), SHIFT), -EINVAL);
+	assert_error_has("pieces already set up");
+	/* One piece of 2^40 bytes: the whole region. */
+	assert_int_equal(gm_region_publish(fake_gm(f), 0, f->buf, RW), 0);
+	assert_int_equal(gm_region_publish(fake_gm(f), 1, f->buf, RW),
+			 -EINVAL);
+	assert_int_equal(gm_region_unpublish(fake_gm(f), 0, f->buf), 1);
+	/* Never in a space: destroyed here, pieces and all (valgrind and
+	 * ASan see a leak otherwise). */
+	gm_region_destroy(fake_gm(f));
+	assert_int_equal(destroyed, 1);
+
+	/* In a space: the space's readers may already be looking at it. */
+	f = fake_add(fx->s, (struct fake_config){ .gpa = F_GPA,
+						  .size = F_SIZE });
+	assert_int_equal(gm_region_pieces_init(fake_gm(f), SHIFT), -EINVAL);
+	assert_error_has("region is in a space");
+	assert_int_equal(gm_region_publish(fake_gm(f), 0, f->buf, RW),
+			 -EINVAL);
+
+	/* The fake passes the library's refusal on, and refuses layouts
+	 * whose pieces would not start page-aligned. */
+	cfg.piece_shift = 11;
+	assert_int_equal(fake_region_new(&cfg, &f), -EINVAL);
+	assert_null(f);
+	cfg = pieces_cfg();
+	cfg.page_buf = 0;
+	assert_int_equal(fake_region_new(&cfg, &f), -EINVAL);
+	cfg = pieces_cfg();
+	cfg.misalign = 1;
+	assert_int_equal(fake_region_new(&cfg, &f), -EINVAL);
+	cfg = pieces_cfg();
+	cfg.flags = GM_REGION_RDONLY;
+	cfg.publish_on_map = RW;
+	assert_int_equal(fake_region_new(&cfg, &f), -EINVAL);
+	assert_no_violations();
+}
+
+/* gm_region_publish() refuses bad arguments; gm_region_unpublish() and
+ * gm_region_piece_used() answer 0 for what is not published there. */
+static void test_publish_errors(void **state)
+{
+	struct fixture *fx = *state;
+	struct fake_config cfg = pieces_cfg();
+	struct fake_region *f, *ro, *plain;
+	uint8_t *other = page_buffer(PSIZE, 0);
+	uint8_t *hva;
+	unsigned long m0;
+	uint32_t v;
+
+	/* The last of the NP pieces is short. */
+	cfg.size = F_SIZE - PSIZE / 2;
+	f = fake_add(fx->s, cfg);
+	hva = fake_hva(f, 0);
+	cfg = pieces_cfg();
+	cfg.gpa = F_GPA + F_SIZE;
+	cfg.flags = GM_REGION_RDONLY;
+	ro = fake_add(fx->s, cfg);
+	plain = fake_add(fx->s, (struct fake_config){
+		.gpa = F_GPA + 2 * F_SIZE, .size = F_SIZE, .page_buf = 1 });
+
+	assert_int_equal(gm_region_publish(NULL, 0, hva, RW), -EINVAL);
+	assert_error_has("region publish: no such piece");
+	assert_int_equal(gm_region_publish(fake_gm(plain), 0, plain->buf, RW),
+			 -EINVAL);
+	assert_error_has("region publish: no such piece");
+	assert_int_equal(gm_region_publish(fake_gm(f), NP, hva, RW), -EINVAL);
+	assert_error_has("region publish: no such piece");
+	assert_int_equal(gm_region_publish(fake_gm(f), UINT64_MAX, hva, RW),
+			 -EINVAL);
+	assert_error_has("region publish: no such piece");
+	assert_int_equal(gm_region_publish(fake_gm(f), 0, NULL, RW), -EINVAL);
+	assert_error_has("address NULL or not page-aligned");
+	assert_int_equal(gm_region_publish(fake_gm(f), 0, hva + 1, RW),
+			 -EINVAL);
+	assert_error_has("address NULL or not page-aligned");
+	assert_int_equal(gm_region_publish(fake_gm(f), 0, hva + 2048, RW),
+			 -EINVAL);
+	assert_error_has("address NULL or not page-aligned");
+	assert_int_equal(gm_region_publish(fake_gm(f), 0, hva, 0), -EINVAL);
+	assert_error_has("bad protection");
+	assert_int_equal(gm_region_publish(fake_gm(f), 0, hva, GM_PROT_WRITE),
+			 -EINVAL);
+	assert_error_has("bad protection");
+	assert_int_equal(gm_region_publish(fake_gm(f), 0, hva, RW | 0x4),
+			 -EINVAL);
+	assert_error_has("bad protection");
+	assert_int_equal(gm_region_publish(fake_gm(ro), 0, ro->buf, RW),
+			 -EINVAL);
+	assert_error_has("bad protection");
+	/* Refused publications publish nothing: reads still map. */
+	warm_up(fx->s, 1);
+	m0 = map_calls(f);
+	assert_int_equal(gm_read_u32(fx->s, F_GPA + 8, &v), 0);
+	assert_int_equal(map_calls(f), m0 + 1);
+
+	/* What is valid: a read-only publication of a read-only region, the
+	 * short last piece. */
+	assert_int_equal(fake_publish(ro, 0, GM_PROT_READ), 0);
+	assert_int_equal(fake_publish(f, NP - 1, RW), 0);
+	assert_int_equal(fake_publish(f, 0, RW), 0);
+
+	/* Unpublishing another address leaves the piece published (reads
+	 * make no map call). */
+	assert_int_equal(gm_region_unpublish(fake_gm(f), 0, other), 0);
+	assert_int_equal(gm_region_unpublish(fake_gm(f), 0, hva + 1), 0);
+	assert_int_equal(gm_region_unpublish(fake_gm(f), 1, hva), 0);
+	assert_int_equal(gm_region_unpublish(fake_gm(f), NP, hva), 0);
+	assert_int_equal(gm_region_unpublish(fake_gm(f), UINT64_MAX, hva), 0);
+	assert_int_equal(gm_region_unpublish(NULL, 0, hva), 0);
+	assert_int_equal(gm_region_unpublish(fake_gm(plain), 0, plain->buf),
+			 0);
+	gm_region_synchronize(fake_gm(f));
+	m0 = map_calls(f);
+	assert_int_equal(gm_read_u32(fx->s, F_GPA + 8, &v), 0);
+	assert_int_equal(gm_read_u32(fx->s, F_GPA + 12, &v), 0);
+	assert_int_equal(map_calls(f), m0);
+
+	/* The real one: 1, then 0. */
+	assert_int_equal(fake_unpublish(f, 0), 1);
+	assert_int_equal(gm_region_unpublish(fake_gm(f), 0, hva), 0);
+	assert_int_equal(fake_unpublish(f, 0), 0);
+	/* Any region. */
+	gm_region_synchronize(NULL);
+
+	assert_int_equal(gm_region_piece_used(NULL, 0), 0);
+	assert_int_equal(gm_region_piece_used(fake_gm(f), NP), 0);
+	assert_int_equal(gm_region_piece_used(fake_gm(f), UINT64_MAX), 0);
+	assert_int_equal(gm_region_piece_used(fake_gm(plain), 0), 0);
+	assert_int_equal(munmap(other, PSIZE), 0);
+	assert_balanced(f);
+}
+
+/* ------------------------------------------------------------------ */
+/* Hits without map calls                                              */
+/* ------------------------------------------------------------------ */
+
+/* Reads, writes, typed values and fills inside a published piece make no
+ * map call and move the right bytes. */
+static void test_piece_hits_without_map(void **state)
+{
+	struct fixture *fx = *state;
+	struct fake_region *f = fake_add(fx->s, pieces_cfg());
+	uint8_t src[300], dst[PSIZE], want[8];
+	const uint8_t *b = f->buf;
+	unsigned long m0;
+	uint64_t v64, i;
+	uint32_t v32;
+	uint16_t v16;
+	uint8_t v8;
+
+	pattern(f, 1);
+	warm_up(fx->s, 2);
+	assert_int_equal(fake_publish(f, 0, RW), 0);
+	assert_int_equal(fake_publish(f, 1, RW), 0);
+	m0 = map_calls(f);
+
+	/* Bytes: short, long, the whole piece. */
+	assert_int_equal(gm_read(fx->s, F_GPA + 0x10, dst, 7), 0);
+	assert_memory_equal(dst, b + 0x10, 7);
+	assert_int_equal(gm_read(fx->s, F_GPA + 0x21, dst, 100), 0);
+	assert_memory_equal(dst, b + 0x21, 100);
+	assert_int_equal(gm_read(fx->s, F_GPA + PSIZE, dst, PSIZE), 0);
+	assert_memory_equal(dst, b + PSIZE, PSIZE);
+	for (i = 0; i < sizeof(src); i++)
+		src[i] = (uint8_t)(0xa0 ^ i);
+	assert_int_equal(gm_write(fx->s, F_GPA + 0x203, src, sizeof(src)), 0);
+	assert_memory_equal(b + 0x203, src, sizeof(src));
+	assert_int_equal(gm_write(fx->s, F_GPA + PSIZE + 5, src, 9), 0);
+	assert_memory_equal(b + PSIZE + 5, src, 9);
+
+	/* Typed values, host order and both byte orders, aligned or not. */
+	assert_int_equal(gm_read_u8(fx->s, F_GPA + 0x31, &v8), 0);
+	assert_int_equal(v8, b[0x31]);
+	assert_int_equal(gm_read_u16(fx->s, F_GPA + 0x33, &v16), 0);
+	assert_memory_equal(&v16, b + 0x33, 2);
+	assert_int_equal(gm_read_u32(fx->s, F_GPA + 0x40, &v32), 0);
+	assert_memory_equal(&v32, b + 0x40, 4);
+	assert_int_equal(gm_read_u64(fx->s, F_GPA + PSIZE + 0x47, &v64), 0);
+	assert_memory_equal(&v64, b + PSIZE + 0x47, 8);
+	assert_int_equal(gm_read_le16(fx->s, F_GPA + 0x51, &v16), 0);
+	assert_int_equal(v16, get_le(b + 0x51, 2));
+	assert_int_equal(gm_read_le32(fx->s, F_GPA + 0x55, &v32), 0);
+	assert_int_equal(v32, get_le(b + 0x55, 4));
+	assert_int_equal(gm_read_le64(fx->s, F_GPA + 0x59, &v64), 0);
+	assert_int_equal(v64, get_le(b + 0x59, 8));
+	assert_int_equal(gm_read_be16(fx->s, F_GPA + 0x61, &v16), 0);
+	assert_int_equal(v16, get_be(b + 0x61, 2));
+	assert_int_equal(gm_read_be32(fx->s, F_GPA + 0x65, &v32), 0);
+	assert_int_equal(v32, get_be(b + 0x65, 4));
+	assert_int_equal(gm_read_be64(fx->s, F_GPA + 0x69, &v64), 0);
+	assert_int_equal(v64, get_be(b + 0x69, 8));
+	assert_int_equal(gm_write_u8(fx->s, F_GPA + 0x71, 0x5a), 0);
+	assert_int_equal(b[0x71], 0x5a);
+	assert_int_equal(gm_write_u16(fx->s, F_GPA + 0x73, 0x1234), 0);
+	v16 = 0x1234;
+	assert_memory_equal(b + 0x73, &v16, 2);
+	assert_int_equal(gm_write_u32(fx->s, F_GPA + 0x78, 0xdeadbeef), 0);
+	v32 = 0xdeadbeef;
+	assert_memory_equal(b + 0x78, &v32, 4);
+	assert_int_equal(gm_write_u64(fx->s, F_GPA + PSIZE + 0x81,
+				      0x0102030405060708), 0);
+	v64 = 0x0102030405060708;
+	assert_memory_equal(b + PSIZE + 0x81, &v64, 8);
+	assert_int_equal(gm_write_le32(fx->s, F_GPA + 0x91, 0x11223344), 0);
+	assert_int_equal(get_le(b + 0x91, 4), 0x11223344);
+	assert_int_equal(gm_write_be64(fx->s, F_GPA + 0x99,
+				       0x8877665544332211), 0);
+	assert_int_equal(get_be(b + 0x99, 8), 0x8877665544332211);
+	assert_int_equal(gm_write_be16(fx->s, F_GPA + 0xa3, 0xabcd), 0);
+	assert_int_equal(get_be(b + 0xa3, 2), 0xabcd);
+
+	/* Fills, short and long, up to the piece's last byte. */
+	assert_int_equal(gm_fill(fx->s, F_GPA + 0x800, 0xa5, 5), 0);
+	assert_int_equal(gm_fill(fx->s, F_GPA + 0x900, 0x3c, PSIZE - 0x900),
+			 0);
+	assert_int_equal(gm_zero(fx->s, F_GPA + PSIZE + 0x10, 64), 0);
+	for (i = 0; i < 5; i++)
+		assert_int_equal(b[0x800 + i], 0xa5);
+	assert_int_equal(b[0x805], (uint8_t)(0x805 * 13 + 8 + 1));
+	for (i = 0x900; i < PSIZE; i++)
+		assert_int_equal(b[i], 0x3c);
+	for (i = 0; i < 64; i++)
+		assert_int_equal(b[PSIZE + 0x10 + i], 0);
+	assert_int_equal(map_calls(f), m0);
+
+	/* The copies went to the fake's storage, which reads back through
+	 * map once the pieces are taken back. */
+	assert_int_equal(fake_unpublish(f, 0), 1);
+	assert_int_equal(gm_read(fx->s, F_GPA + 0x78, want, 4), 0);
+	v32 = 0xdeadbeef;
+	assert_memory_equal(want, &v32, 4);
+	assert_true(map_calls(f) > m0);
+	assert_balanced(f);
+}
+
+/*
+ * What no published piece serves goes through map and still moves the
+ * right bytes: a piece boundary (today: accessors use one piece at a
+ * time), a piece not published, and a write to a read-only publication,
+ * whose reads make no map call.
+ */
+static void test_piece_misses_use_map(void **state)
+{
+	struct fixture *fx = *state;
+	struct fake_region *f = fake_add(fx->s, pieces_cfg());
+	const uint8_t *b = f->buf;
+	uint8_t dst[64], src[64];
+	unsigned long m0;
+	uint64_t v64;
+	uint32_t v32;
+	size_t i;
+
+	pattern(f, 2);
+	warm_up(fx->s, 2);
+	assert_int_equal(fake_publish(f, 0, RW), 0);
+	assert_int_equal(fake_publish(f, 1, RW), 0);
+	assert_int_equal(fake_publish(f, 3, GM_PROT_READ), 0);
+	for (i = 0; i < sizeof(src); i++)
+		src[i] = (uint8_t)(0x40 + i);
+
+	/* Across pieces 0 and 1, both published. */
+	m0 = map_calls(f);
+	assert_int_equal(gm_read(fx->s, F_GPA + PSIZE - 20, dst, 40), 0);
+	assert_memory_equal(dst, b + PSIZE - 20, 40);
+	assert_int_equal(gm_read_u64(fx->s, F_GPA + PSIZE - 3, &v64), 0);
+	assert_memory_equal(&v64, b + PSIZE - 3, 8);
+	assert_int_equal(gm_write(fx->s, F_GPA + PSIZE - 7, src, 30), 0);
+	assert_memory_equal(b + PSIZE - 7, src, 30);
+	assert_true(map_calls(f) >= m0 + 3);
+
+	/* Into piece 2, not published, from both sides. */
+	m0 = map_calls(f);
+	assert_int_equal(gm_read(fx->s, F_GPA + 2 * PSIZE + 100, dst, 50), 0);
+	assert_memory_equal(dst, b + 2 * PSIZE + 100, 50);
+	assert_int_equal(gm_write_u32(fx->s, F_GPA + 2 * PSIZE + 8, 0xcafe),
+			 0);
+	v32 = 0xcafe;
+	assert_memory_equal(b + 2 * PSIZE + 8, &v32, 4);
+	assert_int_equal(gm_read(fx->s, F_GPA + 2 * PSIZE - 4, dst, 8), 0);
+	assert_memory_equal(dst, b + 2 * PSIZE - 4, 8);
+	assert_int_equal(gm_read(fx->s, F_GPA + 3 * PSIZE - 4, dst, 8), 0);
+	assert_memory_equal(dst, b + 3 * PSIZE - 4, 8);
+	assert_true(map_calls(f) >= m0 + 4);
+
+	/* Piece 3, published read-only: reads hit, writes map. */
+	m0 = map_calls(f);
+	assert_int_equal(gm_read(fx->s, F_GPA + 3 * PSIZE + 9, dst, 33), 0);
+	assert_memory_equal(dst, b + 3 * PSIZE + 9, 33);
+	assert_int_equal(gm_read_u32(fx->s, F_GPA + 3 * PSIZE + 12, &v32), 0);
+	assert_int_equal(gm_read_u32(fx->s, F_GPA + 3 * PSIZE + 16, &v32), 0);
+	assert_memory_equal(&v32, b + 3 * PSIZE + 16, 4);
+	assert_int_equal(map_calls(f), m0);
+	assert_int_equal(gm_write_u32(fx->s, F_GPA + 3 * PSIZE + 16, 0xbeef),
+			 0);
+	assert_int_equal(map_calls(f), m0 + 1);
+	assert_int_equal(atomic_load(&f->last_prot), GM_PROT_WRITE);
+	assert_int_equal(gm_write(fx->s, F_GPA + 3 * PSIZE + 40, src, 20), 0);
+	assert_int_equal(gm_fill(fx->s, F_GPA + 3 * PSIZE + 80, 0x77, 3), 0);
+	assert_int_equal(map_calls(f), m0 + 3);
+	v32 = 0xbeef;
+	assert_memory_equal(b + 3 * PSIZE + 16, &v32, 4);
+	assert_memory_equal(b + 3 * PSIZE + 40, src, 20);
+	assert_memory_equal(b + 3 * PSIZE + 80, "\x77\x77\x77", 3);
+	/* And reads see it, still without a map call. */
+	m0 = map_calls(f);
+	assert_int_equal(gm_read_u32(fx->s, F_GPA + 3 * PSIZE + 16, &v32), 0);
+	assert_int_equal(v32, 0xbeef);
+	assert_int_equal(map_calls(f), m0);
+	assert_balanced(f);
+}
+
+/* gm_region_piece_used(): 1 once an accessor used the piece, then 0 until
+ * the next use; other pieces stay 0. */
+static void test_piece_used_mark(void **state)
+{
+	struct fixture *fx = *state;
+	struct fake_region *f = fake_add(fx->s, pieces_cfg());
+	struct gm_region *r = fake_gm(f);
+	unsigned long m0;
+	uint32_t v;
+	uint64_t i;
+
+	warm_up(fx->s, 3);
+	assert_int_equal(fake_publish(f, 0, RW), 0);
+	assert_int_equal(fake_publish(f, 1, RW), 0);
+	for (i = 0; i < NP; i++)
+		assert_int_equal(gm_region_piece_used(r, i), 0);
+	m0 = map_calls(f);
+
+	assert_int_equal(gm_read_u32(fx->s, F_GPA + 100, &v), 0);
+	assert_int_equal(gm_region_piece_used(r, 0), 1);
+	assert_int_equal(gm_region_piece_used(r, 0), 0);
+	assert_int_equal(gm_region_piece_used(r, 1), 0);
+
+	assert_int_equal(gm_write_u32(fx->s, F_GPA + PSIZE + 100, v), 0);
+	assert_int_equal(gm_region_piece_used(r, 0), 0);
+	assert_int_equal(gm_region_piece_used(r, 1), 1);
+	assert_int_equal(gm_region_piece_used(r, 1), 0);
+
+	assert_int_equal(gm_fill(fx->s, F_GPA + 8, 0, 100), 0);
+	assert_int_equal(gm_region_piece_used(r, 0), 1);
+	assert_int_equal(gm_region_piece_used(r, 0), 0);
+	assert_int_equal(map_calls(f), m0);
+	assert_balanced(f);
+}
+
+/*
+ * Atomics on a published piece.  atomic.c uses a piece only through the
+ * thread's cached range (after two accesses in a row to the piece);
+ * otherwise it maps the value with GM_MAP_WHOLE, as for any on-demand
+ * region.  Either way the value is right.
+ */
+static void test_piece_atomics(void **state)
+{
+	struct fixture *fx = *state;
+	struct fake_region *f = fake_add(fx->s, pieces_cfg());
+	const uint64_t gpa = F_GPA + PSIZE + 0x40;
+	uint32_t v32, old, exp;
+	unsigned long m0;
+	uint64_t v64;
+
+	pattern(f, 3);
+	warm_up(fx->s, 3);
+	assert_int_equal(fake_publish(f, 1, RW), 0);
+	memcpy(f->buf + PSIZE + 0x40, "\x01\x00\x00\x00", 4);
+
+	/* Not cached: through map, today. */
+	m0 = map_calls(f);
+	assert_int_equal(gm_atomic_fetch_add_u32(fx->s, gpa, 2, &old,
+						 GM_SEQ_CST), 0);
+	assert_int_equal(old, 1);
+	assert_int_equal(map_calls(f), m0 + 1);
+	assert_int_equal(atomic_load(&f->last_flags), GM_MAP_WHOLE);
+
+	/* Two reads in a row cache the piece's range: no map call. */
+	assert_int_equal(gm_read_u32(fx->s, gpa, &v32), 0);
+	assert_int_equal(gm_read_u32(fx->s, gpa, &v32), 0);
+	assert_int_equal(v32, 3);
+	m0 = map_calls(f);
+	assert_int_equal(gm_atomic_load_u32(fx->s, gpa, &v32, GM_ACQUIRE), 0);
+	assert_int_equal(v32, 3);
+	assert_int_equal(gm_atomic_fetch_add_u32(fx->s, gpa, 4, &old,
+						 GM_SEQ_CST), 0);
+	assert_int_equal(old, 3);
+	exp = 7;
+	assert_int_equal(gm_atomic_cmpxchg_u32(fx->s, gpa, &exp, 9,
+					       GM_SEQ_CST), 1);
+	assert_int_equal(gm_atomic_store_u64(fx->s, gpa + 8, 0x55, GM_RELEASE),
+			 0);
+	assert_int_equal(map_calls(f), m0);
+	memcpy(&v32, f->buf + PSIZE + 0x40, 4);
+	assert_int_equal(v32, 9);
+	memcpy(&v64, f->buf + PSIZE + 0x48, 8);
+	assert_int_equal(v64, 0x55);
+	assert_balanced(f);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+	static const struct CMUnitTest tests[] = {
+		T(test_pieces_init_errors),
+		T(test_publish_errors),
+		T(test_piece_hits_without_map),
+		T(test_piece_misses_use_map),
+		T(test_piece_used_mark),
+		T(test_piece_atomics),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
