@@ -8,7 +8,19 @@
  *    gm_region_unpublish() and gm_region_piece_used();
  *  - accessors copy to and from a published piece without a map call, and
  *    go through map for what no piece serves (a piece boundary, a piece
- *    not published, a write to a read-only publication).
+ *    not published, a write to a read-only publication);
+ *  - gm_region_synchronize() waits for a reader that is inside a copy from
+ *    an unpublished piece, and drops the ranges that threads keep of
+ *    pieces in their lookup caches, also when the thread fills its cache
+ *    while the synchronize runs.
+ *
+ * Readers are held inside a copy deterministically: the test publishes a
+ * page it made PROT_NONE, and its own SIGSEGV handler (the spaces here are
+ * not fault-safe, so the library installs none) blocks until released,
+ * then makes the page readable, and the copy is retried.  Whether a
+ * synchronize is waiting is seen, not guessed: rcu.c yields between looks
+ * at a reader still inside, and this binary is linked with
+ * --wrap=sched_yield.  alarm() bounds every wait.
  */
 #include "space-fixture.h"
 
@@ -22,6 +34,9 @@
 #define F_GPA UINT64_C(0x200000)
 #define F_SIZE (NP * PSIZE)
 #define RW (GM_PROT_READ | GM_PROT_WRITE)
+
+/* Bound on every wait for another thread; a hang is the failure. */
+#define ALARM_SECONDS 60
 
 static struct fake_config pieces_cfg(void)
 {
@@ -570,6 +585,382 @@ static void test_piece_atomics(void **state)
 	assert_balanced(f);
 }
 
+/* ------------------------------------------------------------------ */
+/* A reader held inside a copy from a published piece                  */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The SIGSEGV handler: a fault on hold_page blocks until hold_release(),
+ * then makes the page accessible again and returns, so that the faulting
+ * instruction is retried.  Pipes, because read() and write() are safe in
+ * a handler.  Any other fault gets the default action on the retry.
+ */
+static int hold_in[2] = { -1, -1 }, hold_go[2] = { -1, -1 };
+static _Atomic uintptr_t hold_page;
+static size_t hold_len;
+static struct sigaction hold_saved;
+
+static void hold_handler(int sig, siginfo_t *si, void *uc)
+{
+	int saved = errno;
+	uintptr_t pg = atomic_load(&hold_page);
+	uintptr_t a = (uintptr_t)si->si_addr;
+	char c = 0;
+
+	(void)uc;
+	if (!pg || a - pg >= hold_len) {
+		signal(sig, SIG_DFL);
+		errno = saved;
+		return;
+	}
+	atomic_store(&hold_page, 0);
+	if (write(hold_in[1], &c, 1) != 1)
+		signal(sig, SIG_DFL);
+	while (read(hold_go[0], &c, 1) < 0 && errno == EINTR)
+		;
+	mprotect((void *)pg, hold_len, PROT_READ | PROT_WRITE);
+	errno = saved;
+}
+
+/* Make the page of region offset @off fault, and hold the next thread
+ * that touches it. */
+static void hold_arm(struct fake_region *f, uint64_t off)
+{
+	struct sigaction sa;
+
+	hold_len = (size_t)sysconf(_SC_PAGESIZE);
+	assert_int_equal(pipe(hold_in), 0);
+	assert_int_equal(pipe(hold_go), 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = hold_handler;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	assert_int_equal(sigaction(SIGSEGV, &sa, &hold_saved), 0);
+	atomic_store(&hold_page, (uintptr_t)fake_hva(f, off) &
+					 ~((uintptr_t)hold_len - 1));
+	assert_int_equal(fake_revoke(f, off), 0);
+}
+
+/* Return once a thread is held. */
+static void hold_wait(void)
+{
+	char c;
+
+	assert_int_equal(read(hold_in[0], &c, 1), 1);
+}
+
+static void hold_release(void)
+{
+	char c = 0;
+
+	assert_int_equal(write(hold_go[1], &c, 1), 1);
+}
+
+static void hold_disarm(void)
+{
+	int i;
+
+	atomic_store(&hold_page, 0);
+	sigaction(SIGSEGV, &hold_saved, NULL);
+	for (i = 0; i < 2; i++) {
+		close(hold_in[i]);
+		close(hold_go[i]);
+		hold_in[i] = hold_go[i] = -1;
+	}
+}
+
+/*
+ * The thread that takes a piece back: fake_unpublish() (unpublish, then
+ * gm_region_synchronize()).  Its sched_yield() calls, which rcu.c makes
+ * only between looks at a reader still inside a section, say that it
+ * waits for one.
+ */
+static pthread_mutex_t sy_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t sy_cond = PTHREAD_COND_INITIALIZER;
+static pthread_t sy_thread;
+static int sy_set, sy_waiting, sy_done, sy_ret;
+static struct fake_region *sy_region;
+static uint64_t sy_piece;
+
+int __real_sched_yield(void);
+int __wrap_sched_yield(void);
+
+int __wrap_sched_yield(void)
+{
+	pthread_mutex_lock(&sy_lock);
+	if (sy_set && pthread_equal(pthread_self(), sy_thread)) {
+		sy_waiting = 1;
+		pthread_cond_broadcast(&sy_cond);
+	}
+	pthread_mutex_unlock(&sy_lock);
+	return __real_sched_yield();
+}
+
+static void *sy_main(void *arg)
+{
+	int ret;
+
+	(void)arg;
+	pthread_mutex_lock(&sy_lock);
+	sy_thread = pthread_self();
+	sy_set = 1;
+	pthread_mutex_unlock(&sy_lock);
+	ret = fake_unpublish(sy_region, sy_piece);
+	pthread_mutex_lock(&sy_lock);
+	sy_set = 0;
+	sy_ret = ret;
+	sy_done = 1;
+	pthread_cond_broadcast(&sy_cond);
+	pthread_mutex_unlock(&sy_lock);
+	return NULL;
+}
+
+/*
+ * Start taking piece @piece of @f back in another thread, and return
+ * whether it returned before it was seen waiting for a reader.
+ */
+static int sy_start(struct fake_region *f, uint64_t piece, pthread_t *t)
+{
+	int early;
+
+	sy_region = f;
+	sy_piece = piece;
+	sy_set = sy_waiting = sy_done = 0;
+	sy_ret = -1;
+	assert_int_equal(pthread_create(t, NULL, sy_main, NULL), 0);
+	pthread_mutex_lock(&sy_lock);
+	while (!sy_waiting && !sy_done)
+		pthread_cond_wait(&sy_cond, &sy_lock);
+	early = sy_done;
+	pthread_mutex_unlock(&sy_lock);
+	return early;
+}
+
+/* Steps of a reader thread, set by the test. */
+static pthread_mutex_t st_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t st_cond = PTHREAD_COND_INITIALIZER;
+static int st_step;
+
+static void step_set(int n)
+{
+	pthread_mutex_lock(&st_lock);
+	st_step = n;
+	pthread_cond_broadcast(&st_cond);
+	pthread_mutex_unlock(&st_lock);
+}
+
+static void step_wait(int n)
+{
+	pthread_mutex_lock(&st_lock);
+	while (st_step < n)
+		pthread_cond_wait(&st_cond, &st_lock);
+	pthread_mutex_unlock(&st_lock);
+}
+
+struct reader {
+	struct gm_space *s;
+	struct fake_region *f;
+	uint64_t gpa;
+	uint32_t val[3];
+	int ret[3];
+	unsigned long calls[4]; /* map calls before each read, and after */
+};
+
+/* A warm reader (see warm_up()) that reads @gpa once. */
+static void *held_reader(void *arg)
+{
+	struct reader *rd = arg;
+
+	warm_up(rd->s, 2);
+	rd->calls[0] = map_calls(rd->f);
+	rd->ret[0] = gm_read_u32(rd->s, rd->gpa, &rd->val[0]);
+	rd->calls[1] = map_calls(rd->f);
+	return NULL;
+}
+
+/*
+ * gm_region_synchronize() does not return while a reader is inside a
+ * copy from the piece it unpublished, and returns once the reader is done.
+ */
+static void test_synchronize_waits_for_reader(void **state)
+{
+	struct fixture *fx = *state;
+	struct fake_region *f = fake_add(fx->s, pieces_cfg());
+	struct reader rd = { .s = fx->s, .f = f, .gpa = F_GPA + PSIZE + 8 };
+	pthread_t rt, st;
+	uint32_t want;
+	int early, done_while_held;
+
+	pattern(f, 4);
+	memcpy(&want, f->buf + PSIZE + 8, 4);
+	assert_int_equal(fake_publish(f, 1, RW), 0);
+	alarm(ALARM_SECONDS);
+	hold_arm(f, PSIZE);
+
+	assert_int_equal(pthread_create(&rt, NULL, held_reader, &rd), 0);
+	hold_wait();
+	early = sy_start(f, 1, &st);
+	pthread_mutex_lock(&sy_lock);
+	done_while_held = sy_done;
+	pthread_mutex_unlock(&sy_lock);
+	hold_release();
+	assert_int_equal(pthread_join(rt, NULL), 0);
+	assert_int_equal(pthread_join(st, NULL), 0);
+	hold_disarm();
+	alarm(0);
+
+	if (early || done_while_held)
+		fail_msg("gm_region_synchronize() returned while a reader was "
+			 "still copying from the piece it unpublished");
+	assert_int_equal(sy_done, 1);
+	assert_int_equal(sy_ret, 1);
+	/* The held read used the piece, not a mapping, and finished. */
+	assert_int_equal(rd.ret[0], 0);
+	assert_int_equal(rd.val[0], want);
+	assert_int_equal(rd.calls[1], rd.calls[0]);
+	assert_balanced(f);
+}
+
+/* ------------------------------------------------------------------ */
+/* Cached ranges of pieces                                             */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Two accesses in a row to a piece make the thread cache its range
+ * (access.c); gm_region_synchronize() drops it: after the piece moves to
+ * another buffer, reads see that buffer and writes go there, and with
+ * nothing published, accesses map.
+ */
+static void test_synchronize_drops_cached_piece(void **state)
+{
+	struct fixture *fx = *state;
+	struct fake_region *f = fake_add(fx->s, pieces_cfg());
+	uint8_t *a = fake_hva(f, PSIZE), *nb = page_buffer(PSIZE, 0xbb);
+	const uint64_t gpa = F_GPA + PSIZE + 0x20;
+	unsigned long m0;
+	uint32_t v;
+
+	memset(a, 0xaa, PSIZE);
+	warm_up(fx->s, 0);
+	assert_int_equal(fake_publish(f, 1, RW), 0);
+	m0 = map_calls(f);
+	assert_int_equal(gm_read_u32(fx->s, gpa, &v), 0);
+	assert_int_equal(gm_read_u32(fx->s, gpa, &v), 0);
+	assert_int_equal(gm_read_u32(fx->s, gpa + 4, &v), 0);
+	assert_int_equal(v, 0xaaaaaaaa);
+	assert_int_equal(map_calls(f), m0);
+
+	/* The piece moves to nb. */
+	assert_int_equal(fake_unpublish(f, 1), 1);
+	assert_int_equal(fake_publish_at(f, 1, nb, GM_PROT_READ), 0);
+	assert_int_equal(gm_read_u32(fx->s, gpa, &v), 0);
+	assert_int_equal(v, 0xbbbbbbbb);
+	assert_int_equal(map_calls(f), m0);
+
+	/* Writable and cached, then moved back: writes land in a. */
+	assert_int_equal(fake_unpublish(f, 1), 1);
+	assert_int_equal(fake_publish_at(f, 1, nb, RW), 0);
+	assert_int_equal(gm_write_u32(fx->s, gpa, 0x11111111), 0);
+	assert_int_equal(gm_write_u32(fx->s, gpa, 0x22222222), 0);
+	assert_int_equal(gm_write_u32(fx->s, gpa + 4, 0x33333333), 0);
+	assert_int_equal(map_calls(f), m0);
+	assert_int_equal(fake_unpublish(f, 1), 1);
+	assert_int_equal(fake_publish(f, 1, RW), 0);
+	assert_int_equal(gm_write_u32(fx->s, gpa + 4, 0x44444444), 0);
+	memcpy(&v, nb + 0x24, 4);
+	assert_int_equal(v, 0x33333333);
+	memcpy(&v, a + 0x24, 4);
+	assert_int_equal(v, 0x44444444);
+
+	/* Cached again, then nothing published: through map. */
+	assert_int_equal(gm_read_u32(fx->s, gpa, &v), 0);
+	assert_int_equal(gm_read_u32(fx->s, gpa, &v), 0);
+	assert_int_equal(map_calls(f), m0);
+	assert_int_equal(fake_unpublish(f, 1), 1);
+	assert_int_equal(gm_read_u32(fx->s, gpa + 4, &v), 0);
+	assert_int_equal(v, 0x44444444);
+	assert_int_equal(map_calls(f), m0 + 1);
+	assert_int_equal(gm_write_u32(fx->s, gpa + 4, 0x55555555), 0);
+	assert_int_equal(map_calls(f), m0 + 2);
+	memcpy(&v, a + 0x24, 4);
+	assert_int_equal(v, 0x55555555);
+	assert_int_equal(munmap(nb, PSIZE), 0);
+	assert_balanced(f);
+}
+
+/* Read @gpa three times: once to become the last piece used, once held
+ * (its cache is filled when it is let go), once at step 2. */
+static void *filling_reader(void *arg)
+{
+	struct reader *rd = arg;
+
+	warm_up(rd->s, 2);
+	rd->calls[0] = map_calls(rd->f);
+	rd->ret[0] = gm_read_u32(rd->s, rd->gpa, &rd->val[0]);
+	step_set(1);
+	/* The test makes the page fault now. */
+	step_wait(2);
+	rd->calls[1] = map_calls(rd->f);
+	rd->ret[1] = gm_read_u32(rd->s, rd->gpa, &rd->val[1]);
+	step_wait(3);
+	rd->calls[2] = map_calls(rd->f);
+	rd->ret[2] = gm_read_u32(rd->s, rd->gpa, &rd->val[2]);
+	rd->calls[3] = map_calls(rd->f);
+	return NULL;
+}
+
+/*
+ * A thread fills its cache with a piece's range while the piece is being
+ * taken back: its second access in a row to the piece loaded the piece
+ * before the unpublish and finishes during the synchronize, after the
+ * synchronize dropped every cached range it found.  The thread must see
+ * that the generation changed (od_fill()) and not keep the range: after
+ * the piece moves to another buffer, its next read sees that buffer.
+ */
+static void test_cache_filled_during_synchronize(void **state)
+{
+	struct fixture *fx = *state;
+	struct fake_region *f = fake_add(fx->s, pieces_cfg());
+	struct reader rd = { .s = fx->s, .f = f, .gpa = F_GPA + PSIZE + 0x30 };
+	uint8_t *nb = page_buffer(PSIZE, 0xbb);
+	pthread_t rt, st;
+	int early;
+
+	memset(fake_hva(f, PSIZE), 0xaa, PSIZE);
+	assert_int_equal(fake_publish(f, 1, GM_PROT_READ), 0);
+	alarm(ALARM_SECONDS);
+	step_set(0);
+	assert_int_equal(pthread_create(&rt, NULL, filling_reader, &rd), 0);
+	step_wait(1);
+	hold_arm(f, PSIZE);
+	step_set(2);
+	hold_wait();
+	early = sy_start(f, 1, &st);
+	hold_release();
+	assert_int_equal(pthread_join(st, NULL), 0);
+	hold_disarm();
+	assert_int_equal(fake_publish_at(f, 1, nb, GM_PROT_READ), 0);
+	step_set(3);
+	assert_int_equal(pthread_join(rt, NULL), 0);
+	alarm(0);
+	assert_int_equal(fake_unpublish(f, 1), 1);
+	assert_int_equal(munmap(nb, PSIZE), 0);
+
+	if (early)
+		fail_msg("gm_region_synchronize() returned while a reader was "
+			 "still copying from the piece it unpublished");
+	assert_int_equal(sy_ret, 1);
+	assert_int_equal(rd.ret[0], 0);
+	assert_int_equal(rd.ret[1], 0);
+	assert_int_equal(rd.ret[2], 0);
+	assert_int_equal(rd.val[0], 0xaaaaaaaa);
+	assert_int_equal(rd.val[1], 0xaaaaaaaa);
+	assert_int_equal(rd.val[2], 0xbbbbbbbb);
+	/* Every read used a piece. */
+	assert_int_equal(rd.calls[3], rd.calls[0]);
+	assert_balanced(f);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -581,6 +972,9 @@ int main(void)
 		T(test_piece_misses_use_map),
 		T(test_piece_used_mark),
 		T(test_piece_atomics),
+		T(test_synchronize_waits_for_reader),
+		T(test_synchronize_drops_cached_piece),
+		T(test_cache_filled_during_synchronize),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
