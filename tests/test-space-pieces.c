@@ -12,7 +12,8 @@
  *  - gm_region_synchronize() waits for a reader that is inside a copy from
  *    an unpublished piece, and drops the ranges that threads keep of
  *    pieces in their lookup caches, also when the thread fills its cache
- *    while the synchronize runs.
+ *    while the synchronize runs;
+ *  - the pieces outlive the backend's destroy, which may still unpublish.
  *
  * Readers are held inside a copy deterministically: the test publishes a
  * page it made PROT_NONE, and its own SIGSEGV handler (the spaces here are
@@ -961,6 +962,103 @@ static void test_cache_filled_during_synchronize(void **state)
 	assert_balanced(f);
 }
 
+/* ------------------------------------------------------------------ */
+/* A backend that publishes what it maps, and destroy                  */
+/* ------------------------------------------------------------------ */
+
+/*
+ * cfg.publish_on_map, a cache in miniature: the first access to a piece
+ * maps (and publishes) it, the next ones make no map call.  Removing the
+ * region destroys it once the space is done with it; destroy unpublishes
+ * every piece, which are freed after it (valgrind and ASan check).
+ */
+static void test_publish_on_map_and_destroy(void **state)
+{
+	struct fixture *fx = *state;
+	struct fake_config cfg = pieces_cfg();
+	struct fake_region *f;
+	int destroyed = 0, unpublished = 0;
+	unsigned long m0;
+	uint8_t dst[32];
+	uint32_t v;
+	uint64_t i;
+
+	cfg.publish_on_map = RW;
+	cfg.destroyed = &destroyed;
+	cfg.destroy_unpublished = &unpublished;
+	f = fake_add(fx->s, cfg);
+	pattern(f, 5);
+	warm_up(fx->s, 0);
+	m0 = map_calls(f);
+	for (i = 0; i < NP; i++) {
+		assert_int_equal(gm_read_u32(fx->s, F_GPA + i * PSIZE + 4, &v),
+				 0);
+		assert_memory_equal(&v, f->buf + i * PSIZE + 4, 4);
+	}
+	/* Piece 0 was published by the warm-up's map. */
+	assert_int_equal(map_calls(f), m0 + NP - 1);
+	m0 = map_calls(f);
+	for (i = 0; i < NP; i++) {
+		assert_int_equal(gm_write_u32(fx->s, F_GPA + i * PSIZE + 8,
+					      (uint32_t)i), 0);
+		assert_int_equal(gm_read(fx->s, F_GPA + i * PSIZE + 100, dst,
+					 sizeof(dst)), 0);
+		assert_memory_equal(dst, f->buf + i * PSIZE + 100,
+				    sizeof(dst));
+	}
+	assert_int_equal(map_calls(f), m0);
+	assert_int_equal(atomic_load(&f->publishes), NP);
+
+	/* One piece taken back maps (and is published) again. */
+	assert_int_equal(fake_unpublish(f, 2), 1);
+	assert_int_equal(gm_read_u32(fx->s, F_GPA + 2 * PSIZE + 8, &v), 0);
+	assert_int_equal(v, 2);
+	assert_int_equal(map_calls(f), m0 + 1);
+	assert_int_equal(atomic_load(&f->publishes), NP + 1);
+	assert_balanced(f);
+
+	assert_int_equal(gm_space_remove_region(fx->s, F_GPA), 0);
+	assert_int_equal(destroyed, 1);
+	assert_int_equal(unpublished, NP);
+	assert_no_violations();
+}
+
+/* A region with published pieces that never joined a space, and one
+ * whose space goes away with it: destroy unpublishes, then the pieces are
+ * freed. */
+static void test_destroy_unpublishes(void **state)
+{
+	struct fixture *fx = *state;
+	struct fake_config cfg = pieces_cfg();
+	struct fake_region *f;
+	struct gm_space *s;
+	int destroyed = 0, unpublished = 0;
+	uint32_t v;
+
+	(void)fx;
+	cfg.destroyed = &destroyed;
+	cfg.destroy_unpublished = &unpublished;
+	f = fake_new(cfg);
+	assert_int_equal(fake_publish(f, 0, RW), 0);
+	assert_int_equal(fake_publish(f, NP - 1, GM_PROT_READ), 0);
+	gm_region_destroy(fake_gm(f));
+	assert_int_equal(destroyed, 1);
+	assert_int_equal(unpublished, 2);
+
+	assert_int_equal(gm_space_new(&s, "vm-pieces", 0), 0);
+	f = fake_add(s, cfg);
+	assert_int_equal(fake_publish(f, 1, RW), 0);
+	assert_int_equal(fake_publish(f, 2, RW), 0);
+	assert_int_equal(fake_publish(f, 3, RW), 0);
+	assert_int_equal(fake_unpublish(f, 3), 1);
+	assert_int_equal(gm_read_u32(s, F_GPA + PSIZE, &v), 0);
+	assert_int_equal(gm_read_u32(s, F_GPA + PSIZE, &v), 0);
+	gm_space_free(s);
+	assert_int_equal(destroyed, 2);
+	assert_int_equal(unpublished, 4);
+	assert_no_violations();
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -975,6 +1073,8 @@ int main(void)
 		T(test_synchronize_waits_for_reader),
 		T(test_synchronize_drops_cached_piece),
 		T(test_cache_filled_during_synchronize),
+		T(test_publish_on_map_and_destroy),
+		T(test_destroy_unpublishes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
