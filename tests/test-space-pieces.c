@@ -12,7 +12,8 @@
  *  - gm_region_synchronize() waits for a reader that is inside a copy from
  *    an unpublished piece, and drops the ranges that threads keep of
  *    pieces in their lookup caches, also when the thread fills its cache
- *    while the synchronize runs;
+ *    while the synchronize runs; a cached short last piece ends with its
+ *    region;
  *  - the pieces outlive the backend's destroy, which may still unpublish.
  *
  * Readers are held inside a copy deterministically: the test publishes a
@@ -889,6 +890,45 @@ static void test_synchronize_drops_cached_piece(void **state)
 	assert_balanced(f);
 }
 
+/*
+ * A cached range of a region's short last piece ends with the region: the
+ * next region's bytes, right after it, are that region's, not what lies
+ * after the piece's storage.
+ */
+static void test_cached_short_piece_ends_with_region(void **state)
+{
+	struct fixture *fx = *state;
+	struct fake_config cfg = pieces_cfg();
+	struct fake_region *f, *g;
+	const uint64_t end = F_GPA + F_SIZE - PSIZE / 2;
+	unsigned long m0;
+	uint32_t v;
+
+	cfg.size = F_SIZE - PSIZE / 2;
+	f = fake_add(fx->s, cfg);
+	g = fake_add(fx->s, (struct fake_config){ .gpa = end, .size = PSIZE,
+						  .persistent = 1 });
+	memset(f->buf, 0xaa, (size_t)cfg.size);
+	/* What lies after the piece in the fake's page-rounded storage. */
+	memset(f->buf + cfg.size, 0xee, PSIZE / 2);
+	memset(g->buf, 0x66, PSIZE);
+	warm_up(fx->s, 0);
+	assert_int_equal(fake_publish(f, NP - 1, RW), 0);
+	m0 = map_calls(f);
+	assert_int_equal(gm_read_u32(fx->s, end - 8, &v), 0);
+	assert_int_equal(gm_read_u32(fx->s, end - 4, &v), 0);
+	assert_int_equal(v, 0xaaaaaaaa);
+	assert_int_equal(map_calls(f), m0);
+	assert_int_equal(gm_read_u32(fx->s, end, &v), 0);
+	assert_int_equal(v, 0x66666666);
+	assert_int_equal(gm_write_u32(fx->s, end + 4, 0x12345678), 0);
+	memcpy(&v, g->buf + 4, 4);
+	assert_int_equal(v, 0x12345678);
+	memcpy(&v, f->buf + cfg.size + 4, 4);
+	assert_int_equal(v, 0xeeeeeeee);
+	assert_balanced(f);
+}
+
 /* Read @gpa three times: once to become the last piece used, once held
  * (its cache is filled when it is let go), once at step 2. */
 static void *filling_reader(void *arg)
@@ -1072,6 +1112,7 @@ int main(void)
 		T(test_piece_atomics),
 		T(test_synchronize_waits_for_reader),
 		T(test_synchronize_drops_cached_piece),
+		T(test_cached_short_piece_ends_with_region),
 		T(test_cache_filled_during_synchronize),
 		T(test_publish_on_map_and_destroy),
 		T(test_destroy_unpublishes),
