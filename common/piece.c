@@ -82,7 +82,12 @@ int gm_region_publish(struct gm_region *r, uint64_t piece, void *hva,
 				     !w ? "no such piece"
 				     : !hva || (v & GM__PIECE_LOW)
 					     ? "address NULL or not page-aligned"
-					     : "bad protection");
+				     : prot != GM_PROT_READ &&
+					     prot != (GM_PROT_READ |
+						      GM_PROT_WRITE)
+					     ? "bad protection"
+					     : "writable piece of a read-only "
+					       "region");
 	v |= GM__PIECE_R | ((prot & GM_PROT_WRITE) ? GM__PIECE_W : 0);
 	/* Release: a reader that sees the word sees the mapping made. */
 	atomic_store_explicit(w, v, memory_order_release);

@@ -238,7 +238,12 @@ GM_EXPORT void gm_region_synchronize(struct gm_region *r);
  * Accessors that use a published piece mark it; this returns the mark and
  * clears it, for an eviction policy (CLOCK).  Marks are set without a
  * read-modify-write, only when clear: one may be lost to a race with this
- * call, never invented.
+ * call, never invented.  A thread that keeps using one piece serves itself
+ * from its own copy of the piece's range, which leaves no mark (the hot
+ * path stays a plain access); every gm_region_synchronize() drops those
+ * copies, so such a piece is marked again by its next access after each
+ * eviction: CLOCK can take it only in a sweep that evicts nothing on the
+ * way.
  *
  * Return: 1 if marked, 0 if not (or no pieces, @piece out of range).
  */
