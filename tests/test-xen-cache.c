@@ -1,206 +1,22 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Edges of the Xen backend's mapping cache, on the simulator
- * (tests/xensim), that tests/test-xen.c does not reach deterministically.
+ * (tests/xensim), that the other tests/test-xen-*.c programs do not reach
+ * deterministically.
  *
- * As in test-xen.c, each test starts from a fresh simulator with one
- * domain, DOMID, and the teardown fails it if xensim_reset() finds a
- * mapping or handle that was not released.
+ * As in those, each test starts from a fresh simulator with one domain,
+ * DOMID, and the teardown (tests/xen-fixture.c) fails it if
+ * xensim_reset() finds a mapping or handle that was not released.
  */
 #define _GNU_SOURCE
 
-#include <errno.h>
-#include <inttypes.h>
 #include <pthread.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
-#include <cmocka.h>
+#include "xen-fixture.h"
 
-#include <guestmem.h>
-#include <guestmem/backend.h>
-#include <guestmem/xen.h>
-
-#include "xensim/xensim.h"
-
-#ifndef MAP_FIXED_NOREPLACE
-#define MAP_FIXED_NOREPLACE 0x100000 /* Linux >= 4.17 */
-#endif
-
-#define PAGE 4096u
-#define DOMID 5u	   /* the simulated guest */
-#define DOM_PAGES 4096u	   /* its memory: 16 MiB */
-#define SPACE "xen-cache-test"
 #define BUCKET (4 * PAGE)  /* the bucket size of every context here */
 #define BUDGET (1u << 20)
-
-/* ------------------------------------------------------------------ */
-/* Helpers (as in test-xen.c)                                          */
-/* ------------------------------------------------------------------ */
-
-static int setup(void **state)
-{
-	(void)state;
-	xensim_reset(NULL);
-	return xensim_domain_create(DOMID, DOM_PAGES, XENSIM_DOM_HVM);
-}
-
-static int teardown(void **state)
-{
-	struct xensim_counters c;
-	int leaks;
-
-	(void)state;
-	leaks = xensim_reset(&c);
-	if (leaks)
-		print_error("leaked: %" PRIu64 " mappings (%" PRIu64
-			    " pages), %" PRIu64 " handles\n",
-			    c.all.leaked_mappings, c.all.leaked_pages,
-			    c.leaked_handles);
-	assert_int_equal(leaks, 0);
-	return 0;
-}
-
-static uint8_t *gframe(uint64_t gfn, uint64_t off)
-{
-	uint8_t *mem = xensim_domain_mem(DOMID);
-
-	assert_non_null(mem);
-	return mem + gfn * PAGE + off;
-}
-
-/* What the guest has at frame @gfn, byte @off: a pattern tests predict. */
-static uint8_t pattern(uint64_t gfn, uint64_t off)
-{
-	return (uint8_t)(gfn * 37 + off * 11 + 1);
-}
-
-static void guest_fill(uint64_t gfn, uint64_t n)
-{
-	uint64_t f, o;
-
-	for (f = gfn; f < gfn + n; f++)
-		for (o = 0; o < PAGE; o++)
-			*gframe(f, o) = pattern(f, o);
-}
-
-static struct gm_xen *xen_open(void)
-{
-	struct gm_xen_options o = { .bucket_size = BUCKET,
-				    .cache_bytes = BUDGET };
-	struct gm_xen *x = NULL;
-
-	assert_int_equal(gm_xen_open(&x, &o), 0);
-	return x;
-}
-
-static struct xensim_counters sim(void)
-{
-	struct xensim_counters c;
-
-	xensim_get_counters(&c);
-	return c;
-}
-
-static struct gm_space *space_with(struct gm_region *r)
-{
-	struct gm_space *s = NULL;
-
-	assert_int_equal(gm_space_new(&s, SPACE, 0), 0);
-	assert_int_equal(gm_space_add_region(s, r), 0);
-	return s;
-}
-
-static struct gm_region *foreign(struct gm_xen *x, uint64_t gpa,
-				 uint64_t npages, uint64_t gfn)
-{
-	struct gm_region *r = NULL;
-
-	assert_int_equal(gm_xen_foreign_region_new(x, DOMID, gpa,
-						   npages * PAGE, gfn, 0, &r),
-			 0);
-	return r;
-}
-
-/* The host address of @gpa, through a view of one byte there. */
-static uint8_t *hva_of(struct gm_space *s, uint64_t gpa)
-{
-	struct gm_view v;
-	uint8_t *h;
-
-	assert_int_equal(gm_view_get(s, gpa, 1, GM_PROT_READ, &v), 0);
-	h = v.hva;
-	gm_view_put(&v);
-	return h;
-}
-
-/* Whether any byte of [p, p + len) is mapped, per /proc/self/maps. */
-static int any_mapped(const void *p, size_t len)
-{
-	uintptr_t lo0 = (uintptr_t)p, hi0 = lo0 + len;
-	unsigned long lo, hi;
-	char line[512];
-	int found = 0;
-	FILE *f = fopen("/proc/self/maps", "r");
-
-	assert_non_null(f);
-	while (!found && fgets(line, sizeof(line), f))
-		if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && lo < hi0 &&
-		    hi > lo0)
-			found = 1;
-	fclose(f);
-	return found;
-}
-
-/* Whether all of [p, p + len) is mapped. */
-static int all_mapped(const void *p, size_t len)
-{
-	uintptr_t cur = (uintptr_t)p, end = cur + len;
-	unsigned long lo, hi;
-	char line[512];
-	FILE *f = fopen("/proc/self/maps", "r");
-
-	assert_non_null(f);
-	while (cur < end && fgets(line, sizeof(line), f))
-		if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && lo <= cur &&
-		    cur < hi)
-			cur = hi;
-	fclose(f);
-	return cur >= end;
-}
-
-/*
- * Check that gm_last_error() names the failed access [gpa, gpa + len) and
- * the address @at where it stopped:
- *   guest memory '<space>': <op> error: failed to access <gpa>-<end>
- *   at <at>: ...
- */
-static void check_at(uint64_t gpa, uint64_t len, uint64_t at,
-		     const char *file, int line)
-{
-	const char *m = gm_last_error();
-	uint64_t a = 0, b = 0, c = 0;
-
-	if (sscanf(m,
-		   "guest memory '" SPACE "': %*s error: failed to access "
-		   "%" SCNx64 "-%" SCNx64 " at %" SCNx64,
-		   &a, &b, &c) != 3 ||
-	    a != gpa || b != gpa + len || c != at) {
-		print_error("last error '%s'\n  expected 0x%" PRIx64
-			    "-0x%" PRIx64 " at 0x%" PRIx64 "\n",
-			    m, gpa, gpa + len, at);
-		_fail(file, line);
-	}
-}
-
-#define expect_at(gpa, len, at) check_at((gpa), (len), (at), __FILE__, __LINE__)
 
 /* ------------------------------------------------------------------ */
 /* The end of a region whose last bucket is partial                    */
@@ -330,17 +146,17 @@ static void probe_hole(struct gm_space *s, uint64_t rgpa, uint64_t gfn)
 
 	cache_last_page(s, rgpa, gfn);
 	assert_int_equal(gm_read_u8(s, end, buf), -EFAULT);
-	expect_at(end, 1, end);
+	expect_msg(NULL, end, 1, end, NULL);
 	cache_last_page(s, rgpa, gfn);
 	assert_int_equal(gm_read_u32(s, end - 2, &v32), -EFAULT);
-	expect_at(end - 2, 4, end);
+	expect_msg(NULL, end - 2, 4, end, NULL);
 	cache_last_page(s, rgpa, gfn);
 	assert_int_equal(gm_read(s, end - 8, buf, 16), -EFAULT);
-	expect_at(end - 8, 16, end);
+	expect_msg(NULL, end - 8, 16, end, NULL);
 	cache_last_page(s, rgpa, gfn);
 	memcpy(keep, gframe(gfn + E_PAGES - 1, PAGE - 2), 2);
 	assert_int_equal(gm_write_u32(s, end - 2, 0), -EFAULT);
-	expect_at(end - 2, 4, end);
+	expect_msg(NULL, end - 2, 4, end, NULL);
 	assert_memory_equal(gframe(gfn + E_PAGES - 1, PAGE - 2), keep, 2);
 	cache_last_page(s, rgpa, gfn);
 	assert_int_equal(gm_read_partial(s, end - 4, buf, 8), 4);
@@ -380,8 +196,9 @@ static uint8_t *lose_last_place(struct gm_xen *x, struct gm_space *s,
  */
 static void test_partial_bucket_end(void **state)
 {
-	struct gm_xen *x = xen_open();
-	struct gm_space *s = space_with(foreign(x, E_GPA, E_PAGES, E_GFN));
+	struct gm_xen *x = xen_open(BUCKET, BUDGET);
+	struct gm_space *s =
+		space_with(foreign(x, DOMID, E_GPA, E_PAGES, E_GFN, 0));
 	struct gm_region *next;
 	uint8_t *mark[4];
 	int i;
@@ -393,10 +210,12 @@ static void test_partial_bucket_end(void **state)
 	/* Before the regions after it exist: the page after the window
 	 * can then be no window of theirs. */
 	mark[0] = mark_at(hva_of(s, E_GPA) + E_PAGES * PAGE);
-	next = foreign(x, E_GPA + E_PAGES * PAGE, E_NEXT_PAGES, E_NEXT_GFN);
+	next = foreign(x, DOMID, E_GPA + E_PAGES * PAGE, E_NEXT_PAGES,
+		       E_NEXT_GFN, 0);
 	assert_int_equal(gm_space_add_region(s, next), 0);
-	assert_int_equal(gm_space_add_region(s, foreign(x, E_HOLE_GPA, E_PAGES,
-							E_HOLE_GFN)),
+	assert_int_equal(gm_space_add_region(s, foreign(x, DOMID, E_HOLE_GPA,
+							E_PAGES, E_HOLE_GFN,
+							0)),
 			 0);
 	mark[1] = mark_at(hva_of(s, E_HOLE_GPA) + E_PAGES * PAGE);
 
@@ -429,7 +248,7 @@ static void test_partial_bucket_end(void **state)
  */
 static void test_grant_largest_refs(void **state)
 {
-	struct gm_xen *x = xen_open();
+	struct gm_xen *x = xen_open(BUCKET, BUDGET);
 	const uint64_t g1 = 0x10000000, g2 = 0x20000000;
 	struct gm_region_info info[2];
 	struct gm_region *r = NULL;
@@ -455,9 +274,9 @@ static void test_grant_largest_refs(void **state)
 
 	calls = sim().calls[XENSIM_FN_GNT_MAP_DOMAIN_GRANT_REFS];
 	assert_int_equal(gm_read_u8(s, g1 + PAGE - 1, &b), -EINVAL);
-	expect_at(g1 + PAGE - 1, 1, g1 + PAGE - 1);
+	expect_msg(NULL, g1 + PAGE - 1, 1, g1 + PAGE - 1, NULL);
 	assert_int_equal(gm_read_u8(s, g2 + 2 * PAGE - 1, &b), -EINVAL);
-	expect_at(g2 + 2 * PAGE - 1, 1, g2 + 2 * PAGE - 1);
+	expect_msg(NULL, g2 + 2 * PAGE - 1, 1, g2 + 2 * PAGE - 1, NULL);
 	assert_int_equal(sim().calls[XENSIM_FN_GNT_MAP_DOMAIN_GRANT_REFS],
 			 calls + 2);
 	assert_int_equal(gm_read_u8(s, g2 + 2 * PAGE, &b), -EFAULT);
@@ -497,8 +316,9 @@ static void test_grant_largest_refs(void **state)
  */
 static void bad_first_page(int err)
 {
-	struct gm_xen *x = xen_open();
-	struct gm_space *s = space_with(foreign(x, B_GPA, B_PAGES, B_GFN));
+	struct gm_xen *x = xen_open(BUCKET, BUDGET);
+	struct gm_space *s =
+		space_with(foreign(x, DOMID, B_GPA, B_PAGES, B_GFN, 0));
 	const uint64_t bad = B_GPA + 8 * PAGE;
 	struct gm_lease *l = NULL;
 	uint8_t buf[64];
@@ -512,33 +332,33 @@ static void bad_first_page(int err)
 	for (round = 0; round < 2; round++) {
 		/* Starting at the frame, or inside it. */
 		assert_int_equal(gm_read_u32(s, bad, &val), err);
-		expect_at(bad, 4, bad);
+		expect_msg(NULL, bad, 4, bad, NULL);
 		assert_int_equal(gm_read_u32(s, bad + 0x6a4, &val), err);
-		expect_at(bad + 0x6a4, 4, bad + 0x6a4);
+		expect_msg(NULL, bad + 0x6a4, 4, bad + 0x6a4, NULL);
 		assert_int_equal(gm_write_u32(s, bad + PAGE - 4, 1), err);
-		expect_at(bad + PAGE - 4, 4, bad + PAGE - 4);
+		expect_msg(NULL, bad + PAGE - 4, 4, bad + PAGE - 4, NULL);
 		/* Starting in the previous bucket. */
 		assert_int_equal(gm_read(s, bad - 24, buf, 64), err);
-		expect_at(bad - 24, 64, bad);
+		expect_msg(NULL, bad - 24, 64, bad, NULL);
 		assert_int_equal(gm_read_partial(s, bad - 24, buf, 64), 24);
 		assert_memory_equal(buf, gframe(B_GFN + 7, PAGE - 24), 24);
 		assert_int_equal(gm_write_u64(s, bad - 4, 0), err);
-		expect_at(bad - 4, 8, bad);
+		expect_msg(NULL, bad - 4, 8, bad, NULL);
 		/* Views and leases, inside the bucket or across. */
 		assert_int_equal(gm_view_get(s, bad + 16, 8, GM_PROT_READ, &v),
 				 err);
-		expect_at(bad + 16, 8, bad + 16);
+		expect_msg(NULL, bad + 16, 8, bad + 16, NULL);
 		assert_int_equal(gm_view_get(s, bad - 2 * PAGE, 4 * PAGE,
 					     GM_PROT_READ, &v),
 				 err);
-		expect_at(bad - 2 * PAGE, 4 * PAGE, bad);
+		expect_msg(NULL, bad - 2 * PAGE, 4 * PAGE, bad, NULL);
 		assert_int_equal(gm_lease_get(s, bad - 50, 100, GM_PROT_READ,
 					      &l),
 				 err);
 		assert_null(l);
 		/* The region's first page is bucket 0's first. */
 		assert_int_equal(gm_read_u32(s, B_GPA + 0x10, &val), err);
-		expect_at(B_GPA + 0x10, 4, B_GPA + 0x10);
+		expect_msg(NULL, B_GPA + 0x10, 4, B_GPA + 0x10, NULL);
 		/* The rest of both buckets reads. */
 		assert_int_equal(gm_read_u32(s, bad + PAGE, &val), 0);
 		assert_memory_equal(&val, gframe(B_GFN + 9, 0), 4);
@@ -571,20 +391,6 @@ static void test_bad_first_page_eperm(void **state)
 #define L_GPA 0x400000ull
 #define L_PAGES 32u /* 8 buckets */
 
-/* Another thread's mmap that takes a hole in a window (xensim hook). */
-static uint8_t *intruder;
-
-static void take_hole(void *addr, size_t len)
-{
-	intruder = mmap(addr, len, PROT_READ | PROT_WRITE,
-			MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1,
-			0);
-	if (intruder == MAP_FAILED)
-		intruder = NULL;
-	else
-		memset(intruder, 0x77, len);
-}
-
 /*
  * A window place is lost when a failed map in it either left our
  * reservation (the library's mmap failed: nothing was replaced) or left a
@@ -594,8 +400,9 @@ static void take_hole(void *addr, size_t len)
  */
 static void test_lost_places_released(void **state)
 {
-	struct gm_xen *x = xen_open();
-	struct gm_space *s = space_with(foreign(x, L_GPA, L_PAGES, 0));
+	struct gm_xen *x = xen_open(BUCKET, BUDGET);
+	struct gm_space *s =
+		space_with(foreign(x, DOMID, L_GPA, L_PAGES, 0, 0));
 	uint8_t *base;
 	uint32_t v = 0;
 
@@ -608,7 +415,7 @@ static void test_lost_places_released(void **state)
 	assert_int_equal(xensim_inject(XENSIM_FN_FMEM_MAP2, 0, 1, ENOMEM), 0);
 	assert_int_equal(gm_read_u32(s, L_GPA + 2 * BUCKET + 8, &v), -ENOMEM);
 	xensim_set_fail_keeps_range(0);
-	assert_true(all_mapped(base + 2 * BUCKET, BUCKET));
+	assert_true(range_mapped(base + 2 * BUCKET, BUCKET));
 	assert_ptr_not_equal(hva_of(s, L_GPA + 2 * BUCKET + 8),
 			     base + 2 * BUCKET + 8);
 	assert_int_equal(gm_read_u32(s, L_GPA + 2 * BUCKET + 8, &v), 0);
@@ -725,8 +532,9 @@ static void *pk_remove(void *p)
  */
 static void test_reader_in_map_holds_region(void **state)
 {
-	struct gm_xen *x = xen_open();
-	struct gm_space *s = space_with(foreign(x, L_GPA, L_PAGES, 0));
+	struct gm_xen *x = xen_open(BUCKET, BUDGET);
+	struct gm_space *s =
+		space_with(foreign(x, DOMID, L_GPA, L_PAGES, 0, 0));
 	struct pk_args rd = { .s = s, .gpa = L_GPA + 3 * BUCKET + 12 };
 	struct pk_args rm = { .s = s, .gpa = L_GPA };
 	pthread_t rt, wt;

@@ -5,6 +5,10 @@
 
 #include "xen-fixture.h"
 
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000 /* Linux >= 4.17 */
+#endif
+
 const char *msg_space = SPACE;
 
 int setup(void **state)
@@ -179,6 +183,24 @@ int range_mapped(const void *p, size_t len)
 			cur = hi;
 	fclose(f);
 	return cur >= end;
+}
+
+/* Whether any byte of [p, p + len) is mapped, per /proc/self/maps. */
+int any_mapped(const void *p, size_t len)
+{
+	uintptr_t lo0 = (uintptr_t)p, hi0 = lo0 + len;
+	unsigned long lo, hi;
+	char line[512];
+	int found = 0;
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	assert_non_null(f);
+	while (!found && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && lo < hi0 &&
+		    hi > lo0)
+			found = 1;
+	fclose(f);
+	return found;
 }
 
 /* Another thread's mmap that takes a hole in a window (xensim hook). */

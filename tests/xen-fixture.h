@@ -108,9 +108,10 @@ void touch_buckets(struct gm_space *s, unsigned int first, unsigned int last);
 /* The host address of @gpa in a view of 4 bytes there. */
 uint8_t *hva_of(struct gm_space *s, uint64_t gpa);
 
-/* Whether [p, p + len) is all mapped (reserved or not), from
- * /proc/self/maps. */
+/* Whether [p, p + len) is all mapped (reserved or not), and whether any
+ * byte of it is, from /proc/self/maps. */
 int range_mapped(const void *p, size_t len);
+int any_mapped(const void *p, size_t len);
 
 /*
  * A hole hook for xensim_set_hole_hook(): another thread's mmap that takes
