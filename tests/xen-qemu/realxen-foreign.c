@@ -30,7 +30,10 @@ bool t_foreign_ondemand_reads(struct ctx *c)
 	     s1.peak_mapped_bytes);
 	EXPECT(bad == 0);
 	EXPECT(s1.evictions > s0.evictions);
-	EXPECT(s1.hits > s0.hits);
+	/* The typed reads (29 at each boundary) reuse the two buckets
+	 * around it, which are published once mapped: those accesses never
+	 * reach the cache's lookup (a hit), they are served directly. */
+	EXPECT(s1.hits == s0.hits);
 	EXPECT(s1.mapped_bytes <= SMALL_BUDGET);
 	EXPECT(s1.peak_mapped_bytes <= SMALL_BUDGET);
 	EXPECT(s1.failures == s0.failures);
