@@ -294,8 +294,10 @@ range_direct(struct gm__space_reader *rd, const struct gm__table *t,
 	     uint8_t *buf, int byte, size_t len, size_t *left, uint64_t *foff)
 {
 	const struct gm__entry *next;
-	uint64_t genval, n = len;
-	struct gm__piece p;
+	/* Set by gm__walk_direct() for a piece, which is when they are
+	 * used; initialised for the compiler's sake. */
+	struct gm__piece p = { 0 };
+	uint64_t genval = 0, n = len;
 	uint8_t *g;
 	size_t n1;
 

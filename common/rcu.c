@@ -219,8 +219,13 @@ static void set_fence(struct gm__rcu_domain *d)
 
 	pthread_mutex_lock(&d->lock);
 	atomic_store(&d->fence, 1);
-	for (n = d->readers; n; n = n->next)
+	for (n = d->readers; n; n = n->next) {
 		atomic_store_explicit(&n->fence, 1, memory_order_relaxed);
+		/* No more leaf sections (see dom_id in rcu.h). */
+		atomic_store_explicit(&gm__rcu_node_reader(n)->dom_id,
+				      d->id | GM__RCU_FENCE,
+				      memory_order_relaxed);
+	}
 	pthread_mutex_unlock(&d->lock);
 }
 
@@ -246,7 +251,8 @@ struct gm__rcu_reader *gm__rcu_reader_slow(struct gm__rcu_domain *d)
 
 	for (n = thread_readers; n; n = n->tnext) {
 		r = gm__rcu_node_reader(n);
-		if (r->dom_id == d->id) {
+		if ((atomic_load_explicit(&r->dom_id, memory_order_relaxed) &
+		     ~GM__RCU_FENCE) == d->id) {
 			remember(r);
 			return r;
 		}
@@ -279,7 +285,7 @@ struct gm__rcu_reader *gm__rcu_reader_slow(struct gm__rcu_domain *d)
 	r = gm__rcu_node_reader(n);
 	n->dom = d;
 	atomic_init(&r->seq, 0);
-	r->dom_id = d->id;
+	atomic_init(&r->dom_id, d->id);
 	if (d->ops->reader_init)
 		d->ops->reader_init(r);
 	atomic_fetch_add_explicit(&d->refs, 1, memory_order_relaxed);
@@ -287,6 +293,9 @@ struct gm__rcu_reader *gm__rcu_reader_slow(struct gm__rcu_domain *d)
 	/* Under the lock, so that set_fence() either sees n or set the
 	 * domain's flag before we read it. */
 	atomic_init(&n->fence, atomic_load(&d->fence));
+	if (atomic_load_explicit(&n->fence, memory_order_relaxed))
+		atomic_store_explicit(&r->dom_id, d->id | GM__RCU_FENCE,
+				      memory_order_relaxed);
 	n->next = d->readers;
 	d->readers = n;
 	pthread_mutex_unlock(&d->lock);

@@ -77,8 +77,16 @@ struct gm__rcu_ops {
  */
 struct gm__rcu_reader {
 	_Atomic uint64_t seq;  /* odd while inside a read-side section */
-	uint64_t dom_id;       /* owner only: id of the domain */
+	/*
+	 * The domain's id, with GM__RCU_FENCE set when the reader must fence
+	 * (the domain's fence, below).  Lookups that open leaf sections
+	 * compare it with the bare id, so they never find a reader that
+	 * must fence: the leaf path needs no test of its own.  Written by
+	 * the owner and by set_fence() (rcu.c).
+	 */
+	_Atomic uint64_t dom_id;
 };
+#define GM__RCU_FENCE (UINT64_C(1) << 63)
 
 /* rcu.c's bookkeeping of a reader, in the cache line before it. */
 struct gm__rcu_node {
@@ -173,15 +181,25 @@ void gm__rcu_synchronize_all(void);
 /* Tests: make readers of @d fence (as without membarrier). */
 void gm__rcu_force_fence(struct gm__rcu_domain *d);
 
+/*
+ * Whether @r is a reader of the domain of id @id that may open leaf
+ * sections (it need not fence: see dom_id).
+ */
+static inline __attribute__((always_inline)) int
+gm__rcu_is(const struct gm__rcu_reader *r, uint64_t id)
+{
+	return atomic_load_explicit(&r->dom_id, memory_order_relaxed) == id;
+}
+
 /* This thread's reader for @d, or NULL when out of memory. */
 static inline struct gm__rcu_reader *gm__rcu_reader(struct gm__rcu_domain *d)
 {
 	struct gm__rcu_reader *r = gm__rcu_last;
 
-	if (__builtin_expect(r != NULL && r->dom_id == d->id, 1))
+	if (__builtin_expect(r != NULL && gm__rcu_is(r, d->id), 1))
 		return r;
 	r = gm__rcu_last2;
-	if (__builtin_expect(r != NULL && r->dom_id == d->id, 1))
+	if (__builtin_expect(r != NULL && gm__rcu_is(r, d->id), 1))
 		return r;
 	return gm__rcu_reader_slow(d);
 }
@@ -216,9 +234,10 @@ static inline void gm__rcu_enter(struct gm__rcu_domain *d,
 }
 
 /*
- * Enter a leaf section (see top): returns 0 and sets *seq to the even
- * value to pass to gm__rcu_exit_leaf(), or -1, entering nothing, when a
- * section of the domain is already open.
+ * Enter a leaf section (see top), for a reader found by gm__rcu_is(), which
+ * never needs to fence: returns 0 and sets *seq to the even value to pass
+ * to gm__rcu_exit_leaf(), or -1, entering nothing, when a section of the
+ * domain is already open.
  */
 static inline __attribute__((always_inline)) int
 gm__rcu_try_enter_leaf(struct gm__rcu_reader *r, uint64_t *seq)
@@ -228,7 +247,9 @@ gm__rcu_try_enter_leaf(struct gm__rcu_reader *r, uint64_t *seq)
 	if (__builtin_expect(s & 1, 0))
 		return -1;
 	atomic_store_explicit(&r->seq, s + 1, memory_order_relaxed);
-	gm__rcu_enter_fence(r);
+	/* The writer's membarrier orders the store before our loads (see
+	 * gm__rcu_enter_fence()); the compiler must not reorder them. */
+	atomic_signal_fence(memory_order_seq_cst);
 	*seq = s;
 	return 0;
 }

@@ -149,17 +149,17 @@ gm__space_cached(struct gm_space *s, const struct gm__space_reader *r,
 	return 1;
 }
 
-/* This thread's reader for @s if it is one of the two it used last (the
- * fast path's look), else NULL. */
+/* This thread's reader for @s if it is one of the two it used last and
+ * may open leaf sections (the fast path's look), else NULL. */
 static inline __attribute__((always_inline)) struct gm__space_reader *
 gm__space_reader_fast(const struct gm_space *s)
 {
 	struct gm__rcu_reader *r = gm__rcu_last;
 
-	if (__builtin_expect(r != NULL && r->dom_id == s->dom_id, 1))
+	if (__builtin_expect(r != NULL && gm__rcu_is(r, s->dom_id), 1))
 		return gm__space_reader_of(r);
 	r = gm__rcu_last2;
-	if (__builtin_expect(r != NULL && r->dom_id == s->dom_id, 1))
+	if (__builtin_expect(r != NULL && gm__rcu_is(r, s->dom_id), 1))
 		return gm__space_reader_of(r);
 	return NULL;
 }
