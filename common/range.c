@@ -134,7 +134,7 @@ int gm__walk_next(struct gm__walk *w)
 	w->n = e->last - cur < left - 1 ? e->last - cur + 1 : left;
 	w->region = NULL;
 	if (!(w->mflags & GM_MAP_HOLD) &&
-	    gm__walk_direct(e, cur, w->write, &w->hva, &w->n, NULL, NULL))
+	    gm__walk_direct(e, cur, w->write, &w->hva, &w->n, NULL))
 		return 1;
 	/*
 	 * A map call: outside the section, so that the backend may block and

@@ -56,33 +56,30 @@ extern const char gm__fault_why[];
  * The direct tier: whether [gpa, gpa + *n) (*n >= 1, inside entry @e) can
  * be accessed without a map call, inside a section: from the start of it
  * in a persistent region, or in one published piece.  If so sets *hva and
- * cuts *n to what that covers; for a piece, also sets *p when @p is not
- * NULL, after loading gm__piece_gen into *genval before the piece (see
- * access.c's od_fill() for why).
+ * cuts *n to what that covers.  For a piece, when @genval is not NULL,
+ * loads gm__piece_gen into it before the piece (see access.c's od_fill()
+ * for why).
  */
 static inline __attribute__((always_inline)) int
 gm__walk_direct(const struct gm__entry *e, uint64_t gpa, int write,
-		uint8_t **hva, uint64_t *n, struct gm__piece *p,
-		uint64_t *genval)
+		uint8_t **hva, uint64_t *n, uint64_t *genval)
 {
-	struct gm__piece pc;
+	struct gm__piece p;
 	uint64_t off;
 
 	if (gm_likely(e->hva != NULL)) {
 		*hva = e->hva + (gpa - e->gpa);
 		return 1;
 	}
-	if (!p)
-		p = &pc;
-	else
+	if (genval)
 		*genval = atomic_load_explicit(&gm__piece_gen,
 					       memory_order_acquire);
 	off = gpa - e->gpa;
-	if (!gm__piece_at(e->region, off, write, p))
+	if (!gm__piece_at(e->region, off, write, &p))
 		return 0;
-	if (*n > p->hi - off + 1)
-		*n = p->hi - off + 1;
-	*hva = p->hva;
+	if (*n > p.hi - off + 1)
+		*n = p.hi - off + 1;
+	*hva = p.hva;
 	return 1;
 }
 
