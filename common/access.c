@@ -281,42 +281,24 @@ access_fault(struct gm_space *s, enum xfer x, uint64_t gpa, size_t len,
 
 /*
  * A published piece of entry @e served [gpa, ...) at host address @g
- * (range_direct()); @left: bytes a fault-safe copy did not do.  On the
- * second access in a row to the piece, make its range the thread's cached
- * one (od_fill()); @genval: gm__piece_gen, read before the piece.  Out of
- * line, so that range_direct()'s callers keep their registers for the
- * usual cases.
+ * (range_direct()) for the second access in a row: make its range the
+ * thread's cached one (od_fill()); @genval: gm__piece_gen, read before the
+ * piece.  Out of line, so that range_direct()'s callers keep their
+ * registers for the usual cases.
  */
 static __attribute__((noinline)) void
 piece_used_twice(struct gm__space_reader *rd, const struct gm__table *t,
 		 const struct gm__entry *e, uint64_t gpa, uint8_t *g,
-		 size_t left, uint64_t genval)
+		 uint64_t genval)
 {
-	const struct gm_region *r = e->region;
-	uint64_t off = gpa - e->gpa, b = off >> r->piece_shift;
-	/* The piece's word is its key for od_last. */
-	uintptr_t key = (uintptr_t)&r->pieces[b], word;
-	uint64_t lo, hi;
+	struct gm__piece p;
 
-	if (rd->od_last != key) {
-		rd->od_last = key;
+	/* Again, for its bounds and write bit: only if it still publishes
+	 * the address we used (a new publication may have replaced it). */
+	if (!gm__piece_at(e->region, gpa - e->gpa, 0, &p) || p.hva != g)
 		return;
-	}
-	if (left)
-		return;
-	lo = b << r->piece_shift;
-	hi = lo + ((UINT64_C(1) << r->piece_shift) - 1);
-	if (hi > r->size - 1)
-		hi = r->size - 1;
-	/* Again, for its write bit: only if it still publishes the address
-	 * we used (a new publication may have replaced it). */
-	word = atomic_load_explicit((_Atomic uintptr_t *)(void *)&r->pieces[b],
-				    memory_order_relaxed);
-	if ((word & ~GM__PIECE_LOW) != (uintptr_t)g - (off - lo))
-		return;
-	od_fill(rd, t, e, e->gpa + lo, e->gpa + hi,
-		(word & GM__PIECE_W) != 0, (uintptr_t)g - (uintptr_t)gpa,
-		genval);
+	od_fill(rd, t, e, e->gpa + p.lo, e->gpa + p.hi, p.writable,
+		(uintptr_t)g - (uintptr_t)gpa, genval);
 }
 
 /*
@@ -347,8 +329,17 @@ range_direct(struct gm__space_reader *rd, const struct gm__table *t,
 		    n != len)
 			return 0;
 		*left = xfer_bytes(x, safe, g, buf, byte, len, foff);
-		if (gm_unlikely(!e->hva))
-			piece_used_twice(rd, t, e, gpa, g, *left, genval);
+		if (gm_unlikely(!e->hva)) {
+			const struct gm_pieces *ps = e->region->pieces;
+			/* The piece's state byte is its key for od_last. */
+			uintptr_t key = (uintptr_t)&ps->state[(gpa - e->gpa) >>
+							      ps->shift];
+
+			if (rd->od_last != key)
+				rd->od_last = key;
+			else if (!*left)
+				piece_used_twice(rd, t, e, gpa, g, genval);
+		}
 		return 1;
 	}
 	/* Across two adjacent persistent regions. */

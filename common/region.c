@@ -55,13 +55,12 @@ int gm__region_map_bug(struct gm_region *r, uint64_t off, int ret,
 
 void gm__region_destroy(struct gm_region *r)
 {
-	uintptr_t *pieces = r->pieces;
-	unsigned char *used = r->piece_used;
+	struct gm_pieces *pieces = r->pieces;
 
 	/* The backend's destroy may still unpublish: free the pieces after
 	 * it, from what was saved before the region's memory went. */
 	r->ops->destroy(r);
-	gm__pieces_free(pieces, used);
+	gm__pieces_free(pieces);
 }
 
 void gm_region_destroy(struct gm_region *r)

@@ -458,7 +458,10 @@ int fake_region_new(const struct fake_config *cfg, struct fake_region **out)
 				     ? ((cfg->size - 1) >> cfg->piece_shift) + 1
 				     : 1;
 		f->pub = calloc((size_t)f->npieces, sizeof(*f->pub));
-		ret = f->pub ? gm_region_pieces_init(&f->base, cfg->piece_shift)
+		/* The fake's own storage is the window: fake_publish()
+		 * publishes there, fake_publish_at() anywhere else. */
+		ret = f->pub ? gm_region_pieces_init(&f->base, cfg->piece_shift,
+						     f->buf)
 			     : -ENOMEM;
 		if (ret) {
 			fake_free(f);

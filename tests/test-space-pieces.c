@@ -156,13 +156,14 @@ static void test_pieces_init_errors(void **state)
 	struct gm_region *v1;
 	int destroyed = 0;
 
-	assert_int_equal(gm_region_pieces_init(NULL, SHIFT), -EINVAL);
+	assert_int_equal(gm_region_pieces_init(NULL, SHIFT, NULL), -EINVAL);
 	assert_error_has("region pieces: region is NULL");
 
 	/* Persistent: its one piece is its hva, always published. */
 	f = fake_new((struct fake_config){ .gpa = F_GPA, .size = F_SIZE,
 					   .persistent = 1 });
-	assert_int_equal(gm_region_pieces_init(fake_gm(f), SHIFT), -EINVAL);
+	assert_int_equal(gm_region_pieces_init(fake_gm(f), SHIFT, NULL),
+			 -EINVAL);
 	assert_error_has("region is persistent");
 	gm_region_destroy(fake_gm(f));
 
@@ -170,7 +171,7 @@ static void test_pieces_init_errors(void **state)
 	v1 = calloc(1, sizeof(*v1));
 	assert_non_null(v1);
 	assert_int_equal(gm_region_init(v1, &v1_ops, F_GPA, F_SIZE, 0), 0);
-	assert_int_equal(gm_region_pieces_init(v1, SHIFT), -EINVAL);
+	assert_int_equal(gm_region_pieces_init(v1, SHIFT, NULL), -EINVAL);
 	assert_error_has("ops table of version 1");
 	gm_region_destroy(v1);
 
@@ -178,18 +179,23 @@ static void test_pieces_init_errors(void **state)
 	f = fake_new((struct fake_config){ .gpa = F_GPA, .size = F_SIZE,
 					   .page_buf = 1,
 					   .destroyed = &destroyed });
-	assert_int_equal(gm_region_pieces_init(fake_gm(f), 0), -EINVAL);
+	assert_int_equal(gm_region_pieces_init(fake_gm(f), 0, NULL), -EINVAL);
 	assert_error_has("shift must be 12 to 40");
-	assert_int_equal(gm_region_pieces_init(fake_gm(f), 11), -EINVAL);
+	assert_int_equal(gm_region_pieces_init(fake_gm(f), 11, NULL), -EINVAL);
 	assert_error_has("shift must be 12 to 40");
-	assert_int_equal(gm_region_pieces_init(fake_gm(f), 41), -EINVAL);
+	assert_int_equal(gm_region_pieces_init(fake_gm(f), 41, NULL), -EINVAL);
 	assert_error_has("shift must be 12 to 40");
-	assert_int_equal(gm_region_pieces_init(fake_gm(f), 64), -EINVAL);
+	assert_int_equal(gm_region_pieces_init(fake_gm(f), 64, NULL), -EINVAL);
 	assert_error_has("shift must be 12 to 40");
-	assert_int_equal(gm_region_pieces_init(fake_gm(f), 40), 0);
-	assert_int_equal(gm_region_pieces_init(fake_gm(f), 40), -EINVAL);
+	assert_int_equal(gm_region_pieces_init(fake_gm(f), 40,
+					       (void *)(uintptr_t)0x1800),
+			 -EINVAL);
+	assert_error_has("base not page-aligned");
+	assert_int_equal(gm_region_pieces_init(fake_gm(f), 40, NULL), 0);
+	assert_int_equal(gm_region_pieces_init(fake_gm(f), 40, NULL), -EINVAL);
 	assert_error_has("pieces already set up");
-	assert_int_equal(gm_region_pieces_init(fake_gm(f), SHIFT), -EINVAL);
+	assert_int_equal(gm_region_pieces_init(fake_gm(f), SHIFT, NULL),
+			 -EINVAL);
 	assert_error_has("pieces already set up");
 	/* One piece of 2^40 bytes: the whole region. */
 	assert_int_equal(gm_region_publish(fake_gm(f), 0, f->buf, RW), 0);
@@ -204,7 +210,8 @@ static void test_pieces_init_errors(void **state)
 	/* In a space: the space's readers may already be looking at it. */
 	f = fake_add(fx->s, (struct fake_config){ .gpa = F_GPA,
 						  .size = F_SIZE });
-	assert_int_equal(gm_region_pieces_init(fake_gm(f), SHIFT), -EINVAL);
+	assert_int_equal(gm_region_pieces_init(fake_gm(f), SHIFT, NULL),
+			 -EINVAL);
 	assert_error_has("region is in a space");
 	assert_int_equal(gm_region_publish(fake_gm(f), 0, f->buf, RW),
 			 -EINVAL);

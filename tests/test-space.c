@@ -194,7 +194,6 @@ static void test_region_init_fills_common_fields(void **state)
 	assert_int_equal(r.common_flags, 0);
 	assert_int_equal(r.refs, 1);
 	assert_null(r.pieces);
-	assert_null(r.piece_used);
 
 	/* A newer ops table is a superset of version 1. */
 	assert_int_equal(gm_region_init(&r, &newer_ops, 0, PAGE, 0), 0);

@@ -125,13 +125,6 @@ int gm_xen_foreign_region_new(struct gm_xen *x, uint32_t domid, uint64_t gpa,
 		free(xr);
 		return ret;
 	}
-	/* Mapped buckets are published to common code (cache.c). */
-	ret = gm_region_pieces_init(&xr->base, x->bucket_shift);
-	if (ret) {
-		gm__xen_put(x);
-		free(xr);
-		return gm__xen_fail(__func__, ret, "out of memory");
-	}
 	xr->x = x;
 	xr->pager = &foreign_pager;
 	xr->domid = domid;
@@ -140,6 +133,15 @@ int gm_xen_foreign_region_new(struct gm_xen *x, uint32_t domid, uint64_t gpa,
 	xr->fixed_prot = (flags & GM_XEN_RDONLY) ? GM_PROT_READ
 						 : GM_PROT_READ | GM_PROT_WRITE;
 	gm__xen_window_init(xr);
+	/* Mapped buckets are published to common code (cache.c), in place
+	 * in the window when they can be. */
+	ret = gm_region_pieces_init(&xr->base, xr->shift, xr->win_base);
+	if (ret) {
+		gm__xen_window_fini(xr);
+		gm__xen_put(x);
+		free(xr);
+		return gm__xen_fail(__func__, ret, "out of memory");
+	}
 	*out = &xr->base;
 	return 0;
 }

@@ -107,7 +107,7 @@ int gm_xen_grant_region_new(struct gm_xen *x, uint32_t domid, uint64_t gpa,
 		return ret;
 	}
 	/* Mapped buckets are published to common code (cache.c). */
-	ret = gm_region_pieces_init(&xr->base, XEN_PAGE_SHIFT);
+	ret = gm_region_pieces_init(&xr->base, XEN_PAGE_SHIFT, NULL);
 	if (ret) {
 		gm__xen_put(x);
 		free(xr);

@@ -94,6 +94,7 @@ struct gm_map {
 };
 
 struct gm_region;
+struct gm_pieces; /* common code's, opaque */
 
 struct gm_region_ops {
 	unsigned int version; /* GM_REGION_OPS_VERSION built against */
@@ -134,12 +135,9 @@ struct gm_region {
 	unsigned int flags; /* GM_REGION_* */
 	/* Common code's own. */
 	unsigned int common_flags;
-	unsigned long refs;	   /* space + views + leases + calls */
-	uintptr_t *pieces;	   /* published pieces, or NULL */
-	unsigned char *piece_used; /* accessed since the backend looked */
-	unsigned int piece_shift;  /* log2 of the piece size */
-	unsigned int reserved1;
-	uint64_t reserved[1];
+	unsigned long refs;	  /* space + views + leases + calls */
+	struct gm_pieces *pieces; /* published pieces, or NULL */
+	uint64_t reserved[3];
 };
 
 /**
@@ -171,15 +169,21 @@ GM_EXPORT int gm_region_init(struct gm_region *r,
  * @shift: log2 of the piece size, 12 (one 4 KiB page) to 40; pieces are
  *         aligned to their size, in region offsets, and the last may be
  *         short.
+ * @base: where the backend maps pieces in place when it can (a
+ *        reservation as large as the region: piece n at base + (n <<
+ *        shift)), or NULL.  Accessors find a piece published there without
+ *        loading its address, which keeps random accesses to many pieces
+ *        fast; a piece may still be published anywhere else.
  *
- * Allocates one word and one byte per piece; they are freed after the
+ * Allocates two bytes and one word per piece; they are freed after the
  * region's destroy method returns (which may still unpublish).
  *
  * Return: 0, or -EINVAL (NULL, a persistent region, an ops table of
- * version 1, a bad @shift, pieces already set up, a region in a space),
- * -ENOMEM.
+ * version 1, a bad @shift, @base not aligned to 4096, pieces already set
+ * up, a region in a space), -ENOMEM.
  */
-GM_EXPORT int gm_region_pieces_init(struct gm_region *r, unsigned int shift);
+GM_EXPORT int gm_region_pieces_init(struct gm_region *r, unsigned int shift,
+				    void *base);
 
 /**
  * gm_region_publish() - let accessors use a mapped piece directly.
