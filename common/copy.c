@@ -121,6 +121,13 @@ static int body_level(void)
 
 #define AVX2 __attribute__((target("avx2")))
 #define AVX512 __attribute__((target("avx512f")))
+/*
+ * The out-of-line bodies: each starts a cache line, so that where its loop
+ * falls against the processor's fetch and decode windows does not depend
+ * on what the linker put before it (measured: 4 KiB copies 9% slower with
+ * the fault-safe body merely moved 48 bytes).
+ */
+#define BODY __attribute__((noinline, aligned(64)))
 
 static inline __attribute__((always_inline)) void
 walk_plain16(enum gm__copy_dir dir, uint8_t *g, uint8_t *b, uint64_t f,
@@ -148,17 +155,17 @@ walk_plain64(enum gm__copy_dir dir, uint8_t *g, uint8_t *b, uint64_t f,
 
 /* One out-of-line function per direction and body width. */
 #define DEFINE_PLAIN(dir, name)                                               \
-	static __attribute__((noinline)) void name##_sse(                     \
+	static BODY void name##_sse(                                          \
 		uint8_t *g, uint8_t *b, uint64_t f, size_t n)                 \
 	{                                                                     \
 		walk_plain16(dir, g, b, f, n);                                \
 	}                                                                     \
-	static AVX2 __attribute__((noinline)) void name##_avx2(               \
+	static AVX2 BODY void name##_avx2(                                    \
 		uint8_t *g, uint8_t *b, uint64_t f, size_t n)                 \
 	{                                                                     \
 		walk_plain32(dir, g, b, f, n);                                \
 	}                                                                     \
-	static AVX512 __attribute__((noinline)) void name##_avx512(           \
+	static AVX512 BODY void name##_avx512(                                \
 		uint8_t *g, uint8_t *b, uint64_t f, size_t n)                 \
 	{                                                                     \
 		walk_plain64(dir, g, b, f, n);                                \
@@ -354,17 +361,17 @@ walk_safe64(enum gm__copy_dir dir, uint8_t *g, uint8_t *b, uint64_t f,
 }
 
 #define DEFINE_SAFE(dir, name)                                                \
-	static __attribute__((noinline)) size_t name##_sse(                   \
+	static BODY size_t name##_sse(                                        \
 		uint8_t *g, uint8_t *b, uint64_t f, size_t n)                 \
 	{                                                                     \
 		return walk_safe16(dir, g, b, f, n);                          \
 	}                                                                     \
-	static AVX2 __attribute__((noinline)) size_t name##_avx2(             \
+	static AVX2 BODY size_t name##_avx2(                                  \
 		uint8_t *g, uint8_t *b, uint64_t f, size_t n)                 \
 	{                                                                     \
 		return walk_safe32(dir, g, b, f, n);                          \
 	}                                                                     \
-	static AVX512 __attribute__((noinline)) size_t name##_avx512(         \
+	static AVX512 BODY size_t name##_avx512(                              \
 		uint8_t *g, uint8_t *b, uint64_t f, size_t n)                 \
 	{                                                                     \
 		return walk_safe64(dir, g, b, f, n);                          \
