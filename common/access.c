@@ -343,8 +343,10 @@ range_direct(struct gm__space_reader *rd, const struct gm__table *t,
 		return 1;
 	}
 	/* Across two adjacent persistent regions. */
+	if (!e->hva)
+		return 0;
 	next = gm__space_next(t, e);
-	if (!e->hva || !next || next->gpa != e->last + 1 ||
+	if (!next || next->gpa != e->last + 1 ||
 	    gpa + (len - 1) > next->last || !next->hva ||
 	    (x != XFER_READ && (next->flags & GM_REGION_RDONLY)))
 		return 0;
