@@ -374,7 +374,7 @@ range_direct(struct gm__space_reader *rd, const struct gm__table *t,
  */
 #define DEFINE_ACCESS_MISS(name, x, n)                                        \
 	static __attribute__((noinline)) int name(                            \
-		struct gm_space *s, struct gm__space_reader *rd, uint64_t gpa,  \
+		struct gm_space *s, struct gm__space_reader *rd, uint64_t gpa, \
 		uint8_t *buf, int byte, size_t len)                           \
 	{                                                                     \
 		const struct gm__table *t = gm__space_table(s);               \
@@ -382,12 +382,12 @@ range_direct(struct gm__space_reader *rd, const struct gm__table *t,
 		int safe = s->flags & GM_SPACE_FAULT_SAFE;                    \
 		uint64_t foff;                                                \
 		size_t left;                                                  \
-									      \
+                                                                              \
 		(void)len;                                                    \
 		if (!range_direct(rd, t, e, x, safe, gpa, buf, byte, n,       \
 				  &left, &foff))                              \
 			return range_walk(s, rd, x, gpa, buf, byte, n);       \
-		gm__rcu_exit_leaf_reload(&rd->rcu);                                 \
+		gm__rcu_exit_leaf_reload(&rd->rcu);                           \
 		if (gm_unlikely(left))                                        \
 			return access_fault(s, x, gpa, n, foff);              \
 		return 0;                                                     \
@@ -496,7 +496,8 @@ range_access(struct gm_space *s, enum xfer x, uint64_t gpa, uint8_t *buf,
 	(gm_unlikely(!(s) || !(buf) || (len) - 1 >= GM_MAX_LEN ||             \
 		     (gpa) + ((len) - 1) < (gpa)))
 
-int gm_read(struct gm_space *s, uint64_t gpa, void *buf, size_t len)
+GM__ENTRY int gm_read(struct gm_space *s, uint64_t gpa, void *buf,
+		      size_t len)
 {
 	/* A fast test first; gm__range_args() then gives the exact answer
 	 * (0 for a length of 0). */
@@ -505,14 +506,15 @@ int gm_read(struct gm_space *s, uint64_t gpa, void *buf, size_t len)
 	return range_access(s, XFER_READ, gpa, buf, 0, len);
 }
 
-int gm_write(struct gm_space *s, uint64_t gpa, const void *buf, size_t len)
+GM__ENTRY int gm_write(struct gm_space *s, uint64_t gpa, const void *buf,
+		       size_t len)
 {
 	if (RANGE_ARGS_FAST(s, gpa, buf, len))
 		return gm__range_args(s, "write", gpa, buf, len);
 	return range_access(s, XFER_WRITE, gpa, (uint8_t *)buf, 0, len);
 }
 
-int gm_fill(struct gm_space *s, uint64_t gpa, int byte, size_t len)
+GM__ENTRY int gm_fill(struct gm_space *s, uint64_t gpa, int byte, size_t len)
 {
 	/* The fill has no buffer: pass s, which is what is tested. */
 	if (RANGE_ARGS_FAST(s, gpa, s, len))
@@ -565,31 +567,31 @@ ssize_t gm_write_partial(struct gm_space *s, uint64_t gpa, const void *buf,
 	do {                                                                  \
 		if (gm_unlikely(!s || !(ptr) ||                               \
 				gpa + (sizeof(T) - 1) < gpa))                 \
-			return gm__range_args(s, op, gpa, ptr, sizeof(T));        \
+			return gm__range_args(s, op, gpa, ptr, sizeof(T));    \
 	} while (0)
 #define TYPED_ARGS_W(T)                                                       \
 	do {                                                                  \
 		if (gm_unlikely(!s || gpa + (sizeof(T) - 1) < gpa))           \
-			return gm__range_args(s, "write", gpa, s, sizeof(T));     \
+			return gm__range_args(s, "write", gpa, s, sizeof(T)); \
 	} while (0)
 
 #define DEFINE_TYPED(sfx, T, ...)                                             \
-	int gm_read_##sfx(struct gm_space *s, uint64_t gpa, T *val)           \
+	GM__ENTRY int gm_read_##sfx(struct gm_space *s, uint64_t gpa, T *val) \
 	{                                                                     \
 		TYPED_ARGS("read", T, val);                                   \
 		return range_access(s, XFER_READ, gpa, (uint8_t *)val, 0,     \
 				    sizeof(T));                               \
 	}                                                                     \
-	int gm_write_##sfx(struct gm_space *s, uint64_t gpa, T val)           \
+	GM__ENTRY int gm_write_##sfx(struct gm_space *s, uint64_t gpa, T val) \
 	{                                                                     \
-		TYPED_ARGS_W(T);                                 \
+		TYPED_ARGS_W(T);                                              \
 		return range_access(s, XFER_WRITE, gpa, (uint8_t *)&val, 0,   \
 				    sizeof(T));                               \
 	}
 GM_INT_TYPES(DEFINE_TYPED)
 
 #define DEFINE_ENDIAN(sfx, T, bits, ord)                                      \
-	int gm_read_##sfx(struct gm_space *s, uint64_t gpa, T *val)           \
+	GM__ENTRY int gm_read_##sfx(struct gm_space *s, uint64_t gpa, T *val) \
 	{                                                                     \
 		T raw;                                                        \
 		int ret;                                                      \
@@ -600,10 +602,10 @@ GM_INT_TYPES(DEFINE_TYPED)
 			*val = GM__ORD_##ord(bits, raw);                      \
 		return ret;                                                   \
 	}                                                                     \
-	int gm_write_##sfx(struct gm_space *s, uint64_t gpa, T val)           \
+	GM__ENTRY int gm_write_##sfx(struct gm_space *s, uint64_t gpa, T val) \
 	{                                                                     \
 		T raw = GM__ORD_##ord(bits, val);                             \
-		TYPED_ARGS_W(T);                                 \
+		TYPED_ARGS_W(T);                                              \
 		return range_access(s, XFER_WRITE, gpa, (uint8_t *)&raw, 0,   \
 				    sizeof(T));                               \
 	}

@@ -188,7 +188,7 @@ static int atomic_fault(struct gm_space *s, uint64_t gpa, unsigned int size,
 	{                                                                     \
 		T prev;                                                       \
 		int ret;                                                      \
-									      \
+                                                                              \
 		if (gm__safe_load_##bits(p, &prev))                           \
 			return 1;                                             \
 		/* cmpxchg refreshes prev on failure; retry. */               \
@@ -222,24 +222,24 @@ static __attribute__((noinline)) int atomic_fault_fast(struct gm_space *s,
  * faulted) and a static out-of-line one for everything else
  * (atomic_begin()).
  */
-#define ATOMIC_FAST(T, write, order_ok, slow_call, FAST_OP, SAFE_OP, RET)    \
+#define ATOMIC_FAST(T, write, order_ok, slow_call, FAST_OP, SAFE_OP, RET)     \
 	{                                                                     \
-		struct gm__space_reader *rd;                                    \
+		struct gm__space_reader *rd;                                  \
 		uint64_t seq;                                                 \
 		uint8_t *p;                                                   \
-									      \
+                                                                              \
 		if (gm_likely(atomic_fast(s, gpa, sizeof(T), write, order_ok, \
 					  &rd, &seq, &p))) {                  \
 			if (gm_unlikely(s->flags & GM_SPACE_FAULT_SAFE)) {    \
 				if (SAFE_OP) {                                \
-					gm__rcu_exit_leaf(&rd->rcu, seq);           \
+					gm__rcu_exit_leaf(&rd->rcu, seq);     \
 					return atomic_fault_fast(s, gpa,      \
 								 sizeof(T));  \
 				}                                             \
 			} else {                                              \
 				FAST_OP;                                      \
 			}                                                     \
-			gm__rcu_exit_leaf(&rd->rcu, seq);                           \
+			gm__rcu_exit_leaf(&rd->rcu, seq);                     \
 			return RET;                                           \
 		}                                                             \
 		return slow_call;                                             \
@@ -248,7 +248,7 @@ static __attribute__((noinline)) int atomic_fault_fast(struct gm_space *s,
 #define DEFINE_ATOMIC(sfx, T, bits)                                           \
 	static __attribute__((noinline)) int atomic_load_slow_##sfx(          \
 		struct gm_space *s, uint64_t gpa, T *val, int order,          \
-		struct gm__space_reader *rd)                                    \
+		struct gm__space_reader *rd)                                  \
 	{                                                                     \
 		struct atomic_ref a;                                          \
 		int ret = atomic_begin(s, gpa, sizeof(T), 0,                  \
@@ -265,7 +265,7 @@ static __attribute__((noinline)) int atomic_fault_fast(struct gm_space *s,
 		atomic_end(&a);                                               \
 		return 0;                                                     \
 	}                                                                     \
-	int gm_atomic_load_##sfx(struct gm_space *s, uint64_t gpa, T *val,    \
+	GM__ENTRY int gm_atomic_load_##sfx(struct gm_space *s, uint64_t gpa, T *val, \
 				 int order)                                   \
 	ATOMIC_FAST(T, 0, val && GM__ORDER_OK_LOAD(order),                    \
 		    atomic_load_slow_##sfx(s, gpa, val, order, rd),           \
@@ -273,7 +273,7 @@ static __attribute__((noinline)) int atomic_fault_fast(struct gm_space *s,
 		    gm__safe_load_##bits(p, val), 0)                          \
 	static __attribute__((noinline)) int atomic_store_slow_##sfx(         \
 		struct gm_space *s, uint64_t gpa, T val, int order,           \
-		struct gm__space_reader *rd)                                    \
+		struct gm__space_reader *rd)                                  \
 	{                                                                     \
 		struct atomic_ref a;                                          \
 		int ret = atomic_begin(s, gpa, sizeof(T), 1,                  \
@@ -291,7 +291,7 @@ static __attribute__((noinline)) int atomic_fault_fast(struct gm_space *s,
 		atomic_end(&a);                                               \
 		return 0;                                                     \
 	}                                                                     \
-	int gm_atomic_store_##sfx(struct gm_space *s, uint64_t gpa, T val,    \
+	GM__ENTRY int gm_atomic_store_##sfx(struct gm_space *s, uint64_t gpa, T val, \
 				  int order)                                  \
 	ATOMIC_FAST(T, 1, GM__ORDER_OK_STORE(order),                          \
 		    atomic_store_slow_##sfx(s, gpa, val, order, rd),          \
@@ -299,10 +299,10 @@ static __attribute__((noinline)) int atomic_fault_fast(struct gm_space *s,
 		    (order == GM_SEQ_CST ? gm__safe_xchg_##bits(p, &val)      \
 					 : gm__safe_store_##bits(p, val)),    \
 		    0)                                                        \
-	DEFINE_RMW(xchg, sfx, T, bits, xchg, __atomic_exchange_n)            \
+	DEFINE_RMW(xchg, sfx, T, bits, xchg, __atomic_exchange_n)             \
 	static __attribute__((noinline)) int atomic_cmpxchg_slow_##sfx(       \
 		struct gm_space *s, uint64_t gpa, T *expected, T desired,     \
-		int order, struct gm__space_reader *rd)                         \
+		int order, struct gm__space_reader *rd)                       \
 	{                                                                     \
 		struct atomic_ref a;                                          \
 		int ret = atomic_begin(s, gpa, sizeof(T), 1,                  \
@@ -323,11 +323,11 @@ static __attribute__((noinline)) int atomic_fault_fast(struct gm_space *s,
 		atomic_end(&a);                                               \
 		return ret ? 1 : 0;                                           \
 	}                                                                     \
-	int gm_atomic_cmpxchg_##sfx(struct gm_space *s, uint64_t gpa,         \
+	GM__ENTRY int gm_atomic_cmpxchg_##sfx(struct gm_space *s, uint64_t gpa, \
 				    T *expected, T desired, int order)        \
 	{                                                                     \
 		int ok = 0;                                                   \
-									      \
+                                                                              \
 		ATOMIC_FAST(T, 1, expected && GM__ORDER_OK_RMW(order),        \
 			    atomic_cmpxchg_slow_##sfx(s, gpa, expected,       \
 						      desired, order, rd),    \
@@ -338,7 +338,7 @@ static __attribute__((noinline)) int atomic_fault_fast(struct gm_space *s,
 							  desired)) < 0,      \
 			    ok ? 1 : 0)                                       \
 	}                                                                     \
-	DEFINE_RMW(fetch_add, sfx, T, bits, xadd, __atomic_fetch_add)        \
+	DEFINE_RMW(fetch_add, sfx, T, bits, xadd, __atomic_fetch_add)         \
 	DEFINE_FETCH_LOOP(or, |, sfx, T, bits)                                \
 	DEFINE_FETCH_LOOP(and, &, sfx, T, bits)
 
@@ -347,7 +347,7 @@ static __attribute__((noinline)) int atomic_fault_fast(struct gm_space *s,
 #define DEFINE_RMW(name, sfx, T, bits, safe_op, builtin)                      \
 	static __attribute__((noinline)) int atomic_##name##_slow_##sfx(      \
 		struct gm_space *s, uint64_t gpa, T val, T *old, int order,   \
-		struct gm__space_reader *rd)                                    \
+		struct gm__space_reader *rd)                                  \
 	{                                                                     \
 		struct atomic_ref a;                                          \
 		T prev = val;                                                 \
@@ -366,11 +366,12 @@ static __attribute__((noinline)) int atomic_fault_fast(struct gm_space *s,
 			*old = prev;                                          \
 		return 0;                                                     \
 	}                                                                     \
-	int gm_atomic_##name##_##sfx(struct gm_space *s, uint64_t gpa, T val, \
-				     T *old, int order)                       \
+	GM__ENTRY int gm_atomic_##name##_##sfx(struct gm_space *s,            \
+					       uint64_t gpa, T val, T *old,   \
+					       int order)                     \
 	{                                                                     \
 		T prev;                                                       \
-									      \
+                                                                              \
 		ATOMIC_FAST(T, 1, GM__ORDER_OK_RMW(order),                    \
 			    atomic_##name##_slow_##sfx(s, gpa, val, old,      \
 						       order, rd),            \
@@ -386,7 +387,7 @@ static __attribute__((noinline)) int atomic_fault_fast(struct gm_space *s,
 #define DEFINE_FETCH_LOOP(name, op, sfx, T, bits)                             \
 	static __attribute__((noinline)) int atomic_fetch_##name##_slow_##sfx( \
 		struct gm_space *s, uint64_t gpa, T val, T *old, int order,   \
-		struct gm__space_reader *rd)                                    \
+		struct gm__space_reader *rd)                                  \
 	{                                                                     \
 		struct atomic_ref a;                                          \
 		T prev;                                                       \
@@ -411,11 +412,11 @@ static __attribute__((noinline)) int atomic_fault_fast(struct gm_space *s,
 			*old = prev;                                          \
 		return 0;                                                     \
 	}                                                                     \
-	int gm_atomic_fetch_##name##_##sfx(struct gm_space *s, uint64_t gpa,  \
-					   T val, T *old, int order)          \
+	GM__ENTRY int gm_atomic_fetch_##name##_##sfx(                         \
+		struct gm_space *s, uint64_t gpa, T val, T *old, int order)   \
 	{                                                                     \
 		T prev;                                                       \
-									      \
+                                                                              \
 		ATOMIC_FAST(T, 1, GM__ORDER_OK_RMW(order),                    \
 			    atomic_fetch_##name##_slow_##sfx(s, gpa, val,     \
 							     old, order, rd), \

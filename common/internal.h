@@ -19,6 +19,14 @@
 
 #define GM__ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/*
+ * An accessor's entry point starts a cache line, so that its speed in a
+ * caller's tight loop does not depend on where the linker put it
+ * (measured: random 8-byte reads of a 64 MiB guest 12% slower for a
+ * function merely 48 bytes past a line).
+ */
+#define GM__ENTRY __attribute__((aligned(64)))
+
 /* Branch hints; guestmem.h's own are internal to it, these to the library. */
 #define gm_likely(x) GM__LIKELY(x)
 #define gm_unlikely(x) GM__UNLIKELY(x)
