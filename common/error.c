@@ -73,17 +73,8 @@ int gm__error_record_map(const char *name, const char *op, uint64_t gpa,
 	return err;
 }
 
-int gm__error_msg(int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(last.msg, sizeof(last.msg), fmt, ap);
-	va_end(ap);
-	last.pending = 0;
-	return err;
-}
-
+/* The library records its own free-form messages the way a backend does
+ * (internal.h's gm__error_msg() is this function). */
 int gm_error_set(int err, const char *fmt, ...)
 {
 	va_list ap;

@@ -52,9 +52,9 @@ int gm__error_record(const char *space, const char *op, uint64_t gpa,
 int gm__error_record_map(const char *space, const char *op, uint64_t gpa,
 			 uint64_t len, uint64_t at, int err,
 			 const char *backend);
-/* Record a free-form failure message (printf-style); returns @err. */
-int gm__error_msg(int err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+/* Record a free-form failure message (printf-style); returns @err: the
+ * function backends use (guestmem/backend.h). */
+#define gm__error_msg gm_error_set
 
 /* gm_region.common_flags: the region belongs to a space. */
 #define GM__REGION_IN_SPACE 0x1u
