@@ -42,11 +42,12 @@
  * memory mapped until the matching unmap (a pin count, say).
  *
  * Common code never calls map, unmap or destroy from inside a read-side
- * section, and holds a reference to the region across each call: a
+ * section: it holds a reference to the region across each map and unmap
+ * call instead, and calls destroy once the last reference is gone.  So a
  * backend's methods may block, take locks, and call
  * gm_region_synchronize().
  *
- * Only common/region.h calls through a gm_region_ops table.
+ * Only common/region.[ch] call through a gm_region_ops table.
  *
  * Thread safety: map and unmap may be called concurrently from any number
  * of threads, on the same or different ranges.  destroy is called exactly
