@@ -25,6 +25,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -308,6 +309,8 @@ enum set_id {
 	SET_LOOKUP_ONE,		/* random u64 in guest_one ... */
 	SET_LOOKUP_MANY,	/* ... and the same gpas in guest_many */
 	SET_PAIR_RANDOM,	/* random 16-aligned in GUEST_PAIR's region 0 */
+	SET_PAIR_RANDOM_B,	/* other such addresses, for a second thread */
+	SET_SMALL_RANDOM_B,	/* ... and as SET_SMALL_RANDOM */
 	SET_PAIR_STRADDLE,	/* 8 bytes before GUEST_PAIR's boundary */
 	SET_LOOKUP68_ONE,	/* random u64 in GUEST_ONE68 ... */
 	SET_LOOKUP68_MANY,	/* ... and the same gpas in GUEST_MANY68 */
@@ -378,6 +381,7 @@ static const struct addrs *set_get(enum set_id id)
 		a->guest = GUEST_MANY;
 		break;
 	case SET_PAIR_RANDOM:
+	case SET_PAIR_RANDOM_B:
 	case SET_PAIR_STRADDLE:
 		a->guest = GUEST_PAIR;
 		break;
@@ -431,8 +435,12 @@ static const struct addrs *set_get(enum set_id id)
 			   MANY_REGIONS * cfg.many_size, 8);
 		break;
 	case SET_PAIR_RANDOM:
+	case SET_PAIR_RANDOM_B:
 		addrs_fill(a, g, cfg.small_entries, UINT64_MAX, cfg.pair_size,
 			   16);
+		break;
+	case SET_SMALL_RANDOM_B:
+		addrs_fill(a, g, cfg.small_entries, UINT64_MAX, size, 16);
 		break;
 	case SET_PAIR_STRADDLE:
 		addrs_fill_straddle(a, g, FIXED_ENTRIES, 1);
@@ -711,7 +719,37 @@ static const struct bench benches[] = {
 	  SET_LOOKUP68_ONE, 0, 0, NS_PER_OP, 1.3 },
 	{ "space.lookup68k_1000_regions", space_u64_read, raw_u64_read,
 	  SET_LOOKUP68_MANY, 0, 0, NS_PER_OP, 1.3 },
+	/* Random reads from two threads at once, each on its own addresses
+	 * (these machines have 2 cores). */
+	{ "space.u64_read_random_2threads", space_u64_read, raw_u64_read,
+	  SET_SMALL_RANDOM, 0, 0, NS_PER_OP, 1.3 },
+	{ "space.u64_read_random_64m_2threads", space_u64_read, raw_u64_read,
+	  SET_PAIR_RANDOM, 0, 0, NS_PER_OP, 1.3 },
 };
+
+/*
+ * The two-thread lines: two threads at once, the second on its own set of
+ * addresses.  Such a line is the per-thread time, and its .scaling lines
+ * compare the throughput with one thread alone (target: at least 1.8x).
+ */
+static const struct {
+	const char *name;
+	enum set_id set2;
+} pair_sets[] = {
+	{ "space.u64_read_random_2threads", SET_SMALL_RANDOM_B },
+	{ "space.u64_read_random_64m_2threads", SET_PAIR_RANDOM_B },
+};
+
+/* The second thread's set of two-thread line @name, or SET_COUNT. */
+static enum set_id pair_set(const char *name)
+{
+	size_t k;
+
+	for (k = 0; k < sizeof(pair_sets) / sizeof(pair_sets[0]); k++)
+		if (!strcmp(pair_sets[k].name, name))
+			return pair_sets[k].set2;
+	return SET_COUNT;
+}
 
 /*
  * Growth lines: how much slower the MANY_REGIONS line is than the one-
@@ -736,6 +774,45 @@ static double result_raw[sizeof(benches) / sizeof(benches[0])];
 static char misses[64][128];
 static unsigned int nr_misses;
 
+/* A second thread of a two-thread run (run_pair()). */
+struct pair_arg {
+	kernel_fn *fn;
+	const struct ctx *c;
+	uint64_t n, t, sum;
+	pthread_barrier_t *bar;
+};
+
+static void *pair_thread(void *p)
+{
+	struct pair_arg *a = p;
+
+	pthread_barrier_wait(a->bar);
+	a->t = a->fn(a->c, a->n, &a->sum);
+	return NULL;
+}
+
+/*
+ * Run @fn for @n iterations in this thread on @c and in a second one on
+ * @c2, started together; return the longer of the two times.
+ */
+static uint64_t run_pair(kernel_fn *fn, const struct ctx *c,
+			 const struct ctx *c2, uint64_t n, uint64_t *sum)
+{
+	pthread_barrier_t bar;
+	struct pair_arg a = { .fn = fn, .c = c2, .n = n, .bar = &bar };
+	pthread_t t;
+	uint64_t mine;
+
+	if (pthread_barrier_init(&bar, NULL, 2) ||
+	    pthread_create(&t, NULL, pair_thread, &a))
+		die("pthread", -EAGAIN);
+	pthread_barrier_wait(&bar);
+	mine = fn(c, n, sum);
+	pthread_join(t, NULL);
+	pthread_barrier_destroy(&bar);
+	return mine > a.t ? mine : a.t;
+}
+
 /* Time one side for @n iterations and keep the minimum time. */
 static void run_side(kernel_fn *fn, const struct ctx *c, uint64_t n,
 		     uint64_t *best, uint64_t *sum)
@@ -744,6 +821,49 @@ static void run_side(kernel_fn *fn, const struct ctx *c, uint64_t n,
 
 	if (t < *best)
 		*best = t;
+}
+
+/*
+ * A two-thread line (pair_sets[]): one thread alone, then two at once, each
+ * side; prints the per-thread times of the two-thread run, the ratio, and
+ * the throughput scaling of each side (2 x one-thread time / two-thread
+ * time).
+ */
+static void measure_pair(const struct bench *b, const struct ctx *c,
+			 uint64_t n, uint64_t best_lib, uint64_t best_raw,
+			 double *lib_out, double *raw_out)
+{
+	struct ctx c2 = *c;
+	uint64_t two_lib = UINT64_MAX, two_raw = UINT64_MAX, t, sum;
+	double lib, raw, sc_lib, sc_raw;
+	unsigned int r;
+
+	c2.addrs = set_get(pair_set(b->name));
+	(void)b->lib(&c2, n / 16 + 1, &sum); /* warm the second set */
+	for (r = 0; r < cfg.reps; r++) {
+		run_side(b->lib, c, n, &best_lib, &sum);
+		run_side(b->raw, c, n, &best_raw, &sum);
+		t = run_pair(b->lib, c, &c2, n, &sum);
+		if (t < two_lib)
+			two_lib = t;
+		t = run_pair(b->raw, c, &c2, n, &sum);
+		if (t < two_raw)
+			two_raw = t;
+	}
+	lib = (double)two_lib / (double)n;
+	raw = (double)two_raw / (double)n;
+	sc_lib = 2.0 * (double)best_lib / (double)two_lib;
+	sc_raw = 2.0 * (double)best_raw / (double)two_raw;
+	printf("%s %.2f ns/op\n%s.raw %.2f ns/op\n%s.ratio %.2f x\n"
+	       "%s.scaling %.2f x\n%s.scaling.raw %.2f x\n", b->name, lib,
+	       b->name, raw, b->name, lib / raw, b->name, sc_lib, b->name,
+	       sc_raw);
+	fflush(stdout);
+	*lib_out = lib;
+	*raw_out = raw;
+	if (sc_lib < 1.8 && nr_misses < sizeof(misses) / sizeof(misses[0]))
+		snprintf(misses[nr_misses++], sizeof(misses[0]),
+			 "%s.scaling %.2f x, target >= 1.80", b->name, sc_lib);
 }
 
 static void measure(const struct bench *b, double *lib_out,
@@ -787,6 +907,11 @@ static void measure(const struct bench *b, double *lib_out,
 		b->raw(&c, n / 16 + 1, &sum_raw);
 	}
 
+	if (pair_set(b->name) != SET_COUNT) {
+		measure_pair(b, &c, n, best_lib, best_raw, lib_out, raw_out);
+		free(c.buf);
+		return;
+	}
 	/* Alternate which side goes first, so neither always runs warm. */
 	for (r = 0; r < cfg.reps; r++) {
 		if (r & 1) {
