@@ -87,7 +87,7 @@ static volatile uint64_t sink;
 /* Helpers                                                             */
 /* ------------------------------------------------------------------ */
 
-static void die(const char *what, int err)
+static __attribute__((noreturn)) void die(const char *what, int err)
 {
 	fprintf(stderr, "bench-access: %s: %s\n", what,
 		err ? strerror(-err) : "failed");
