@@ -169,9 +169,7 @@ hash_find(struct gm_xen *x, const struct gm__xen_region *xr, uint64_t index,
 {
 	struct gm__xen_entry *e;
 
-	e = atomic_load_explicit(&x->hash[hash_of(x, xr, index)],
-				 memory_order_relaxed);
-	for (; e; e = atomic_load_explicit(&e->hnext, memory_order_relaxed))
+	for (e = x->hash[hash_of(x, xr, index)]; e; e = e->hnext)
 		if (e->owner == xr && e->index == index &&
 		    (e->prot & prot) == prot)
 			return e;
@@ -181,13 +179,10 @@ hash_find(struct gm_xen *x, const struct gm__xen_region *xr, uint64_t index,
 /* Link a fully initialised entry; lock held. */
 static void entry_link(struct gm_xen *x, struct gm__xen_entry *e)
 {
-	_Atomic(struct gm__xen_entry *) *head =
-		&x->hash[hash_of(x, e->owner, e->index)];
+	struct gm__xen_entry **head = &x->hash[hash_of(x, e->owner, e->index)];
 
-	atomic_store_explicit(&e->hnext,
-			      atomic_load_explicit(head, memory_order_relaxed),
-			      memory_order_relaxed);
-	atomic_store_explicit(head, e, memory_order_relaxed);
+	e->hnext = *head;
+	*head = e;
 	/* Only without failed pages, which common code does not check.
 	 * Cannot fail: the index and address are the bucket's own. */
 	if (!e->err)
@@ -202,25 +197,19 @@ static void entry_link(struct gm_xen *x, struct gm__xen_entry *e)
 		e->cnext = e->cprev = e;
 		x->hand = e;
 	}
-	e->cached = 1;
 }
 
 /* Unlink from the hash and the clock ring, and unpublish; lock held. */
 static void entry_unlink(struct gm_xen *x, struct gm__xen_entry *e)
 {
-	_Atomic(struct gm__xen_entry *) *pp =
-		&x->hash[hash_of(x, e->owner, e->index)];
-	struct gm__xen_entry *cur;
+	struct gm__xen_entry **pp = &x->hash[hash_of(x, e->owner, e->index)];
 
 	/* Accessors that still saw the bucket published are waited for by
 	 * kill_list(), which comes next. */
 	gm_region_unpublish(&e->owner->base, e->index, e->hva);
-	while ((cur = atomic_load_explicit(pp, memory_order_relaxed)) != e)
-		pp = &cur->hnext;
-	atomic_store_explicit(pp,
-			      atomic_load_explicit(&e->hnext,
-						   memory_order_relaxed),
-			      memory_order_relaxed);
+	while (*pp != e)
+		pp = &(*pp)->hnext;
+	*pp = e->hnext;
 	if (e->cnext == e) {
 		x->hand = NULL;
 	} else {
@@ -229,7 +218,6 @@ static void entry_unlink(struct gm_xen *x, struct gm__xen_entry *e)
 		if (x->hand == e)
 			x->hand = e->cnext;
 	}
-	e->cached = 0;
 }
 
 /* Unmap and free an entry nobody can reach or use any more. */
@@ -343,7 +331,7 @@ static void account_map(struct gm_xen *x, uint64_t bytes)
  * cache or as a published piece; clears both marks (lock held). */
 static int entry_used(struct gm__xen_entry *e)
 {
-	int used = atomic_load_explicit(&e->used, memory_order_relaxed);
+	int used = e->used;
 
 	/* A piece's mark may be another entry's of the same bucket (a
 	 * read-only and a writable grant mapping): harmless for CLOCK. */
@@ -385,7 +373,7 @@ static int make_room(struct gm_xen *x, uint64_t bytes)
 		if (atomic_load_explicit(&e->state, memory_order_relaxed))
 			continue;
 		if (entry_used(e)) {
-			atomic_store_explicit(&e->used, 0, memory_order_relaxed);
+			e->used = 0;
 			continue;
 		}
 		entry_unlink(x, e);
@@ -506,8 +494,7 @@ static int entry_new(struct gm_xen *x, struct gm__xen_region *xr,
 	e->prot = prot;
 	e->err = err;
 	atomic_init(&e->state, 0);
-	atomic_init(&e->used, 1);
-	atomic_init(&e->hnext, NULL);
+	e->used = 1;
 	*out = e;
 	return 0;
 }
@@ -581,10 +568,7 @@ static int bucket_get(struct gm_xen *x, struct gm__xen_region *xr,
 		if (e) {
 			atomic_fetch_add_explicit(&x->hits, 1,
 						  memory_order_relaxed);
-			if (!atomic_load_explicit(&e->used,
-						  memory_order_relaxed))
-				atomic_store_explicit(&e->used, 1,
-						      memory_order_relaxed);
+			e->used = 1;
 			ret = 0;
 			break;
 		}

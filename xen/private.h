@@ -74,9 +74,9 @@ struct gm__xen_entry {
 	/* Pin count, plus ENTRY_DEAD once unlinked: whoever sees the count
 	 * reach zero with ENTRY_DEAD set unmaps and frees the entry. */
 	_Atomic unsigned int state;
-	_Atomic unsigned char used; /* CLOCK: accessed since the hand passed */
-	int cached;		/* linked in the hash and the clock ring */
-	_Atomic(struct gm__xen_entry *) hnext; /* hash chain (RCU) */
+	/* Under the cache's lock, as the hash and the ring: */
+	unsigned char used;	/* CLOCK: accessed since the hand passed */
+	struct gm__xen_entry *hnext; /* hash chain */
 	struct gm__xen_entry *cnext, *cprev;   /* clock ring, under lock */
 };
 #define ENTRY_DEAD 0x80000000u
@@ -117,7 +117,7 @@ struct gm_xen {
 	unsigned int bucket_shift;
 
 	/* The mapping cache, under lock (cache.c). */
-	_Atomic(struct gm__xen_entry *) *hash;
+	struct gm__xen_entry **hash;
 	size_t hash_mask;
 	pthread_mutex_t lock;
 	struct gm_xen *cnext, **cpprev; /* every cache, for fork() */
