@@ -79,10 +79,16 @@ int gm_error_set(int err, const char *fmt, ...)
 {
 	va_list ap;
 
+	last.pending = 0;
+	if (!fmt) {
+		/* A caller's bug, but never a crash: say what we know. */
+		snprintf(last.msg, sizeof(last.msg), "error %d (no message)",
+			 err);
+		return err;
+	}
 	va_start(ap, fmt);
 	vsnprintf(last.msg, sizeof(last.msg), fmt, ap);
 	va_end(ap);
-	last.pending = 0;
 	return err;
 }
 

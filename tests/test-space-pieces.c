@@ -586,6 +586,24 @@ static void test_piece_used_after_synchronize(void **state)
 	assert_balanced(f);
 }
 
+/* gm_error_set(): the message gm_last_error() returns, even without one. */
+static void test_error_set(void **state)
+{
+	char long_msg[600];
+
+	(void)state;
+	assert_int_equal(gm_error_set(-ENODEV, "backend %s: %d", "x", 7),
+			 -ENODEV);
+	assert_string_equal(gm_last_error(), "backend x: 7");
+	assert_int_equal(gm_error_set(-EIO, NULL), -EIO);
+	assert_string_equal(gm_last_error(), "error -5 (no message)");
+	memset(long_msg, 'a', sizeof(long_msg) - 1);
+	long_msg[sizeof(long_msg) - 1] = '\0';
+	assert_int_equal(gm_error_set(-EINVAL, "%s", long_msg), -EINVAL);
+	assert_true(strlen(gm_last_error()) < sizeof(long_msg) - 1);
+	assert_int_equal(gm_last_error()[0], 'a');
+}
+
 /*
  * Atomics on a published piece use it without a map call, whether the
  * thread has the piece's range in its cache (after two accesses in a row
@@ -1168,6 +1186,7 @@ int main(void)
 		T(test_piece_misses_use_map),
 		T(test_piece_used_mark),
 		T(test_piece_used_after_synchronize),
+		T(test_error_set),
 		T(test_piece_atomics),
 		T(test_synchronize_waits_for_reader),
 		T(test_synchronize_drops_cached_piece),

@@ -257,12 +257,14 @@ GM_EXPORT int gm_region_piece_used(struct gm_region *r, uint64_t piece);
 /**
  * gm_error_set() - record the calling thread's gm_last_error() message.
  * @err: the negative errno the caller is about to return.
- * @fmt: printf-style message, naming what failed and why.
+ * @fmt: printf-style message, naming what failed and why; NULL records
+ *       "error <err> (no message)".
  *
  * For a backend's own constructors, whose failures the user reads with
- * gm_last_error() like the library's.
+ * gm_last_error() like the library's.  The message is cut to the size of
+ * gm_last_error()'s buffer (319 bytes).
  *
- * Return: @err.
+ * Return: @err, whatever it is (no check: it is the caller's).
  */
 GM_EXPORT int gm_error_set(int err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
