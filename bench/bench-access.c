@@ -402,6 +402,7 @@ static const struct addrs *set_get(enum set_id id)
 		addrs_fill(a, g, FIXED_ENTRIES, size / 2 + 64, 0, 0);
 		break;
 	case SET_SMALL_RANDOM:
+	case SET_SMALL_RANDOM_B: /* the rng has moved on: other addresses */
 		addrs_fill(a, g, cfg.small_entries, UINT64_MAX, size, 16);
 		break;
 	case SET_PAGE_FIXED:
@@ -417,6 +418,7 @@ static const struct addrs *set_get(enum set_id id)
 		addrs_fill(a, g, cfg.copy_entries, UINT64_MAX, size, MIB);
 		break;
 	case SET_STRADDLE_FIXED:
+	case SET_PAIR_STRADDLE:
 		addrs_fill_straddle(a, g, FIXED_ENTRIES, 1);
 		break;
 	case SET_STRADDLE_RANDOM:
@@ -435,15 +437,9 @@ static const struct addrs *set_get(enum set_id id)
 			   MANY_REGIONS * cfg.many_size, 8);
 		break;
 	case SET_PAIR_RANDOM:
-	case SET_PAIR_RANDOM_B:
+	case SET_PAIR_RANDOM_B: /* the rng has moved on: other addresses */
 		addrs_fill(a, g, cfg.small_entries, UINT64_MAX, cfg.pair_size,
 			   16);
-		break;
-	case SET_SMALL_RANDOM_B:
-		addrs_fill(a, g, cfg.small_entries, UINT64_MAX, size, 16);
-		break;
-	case SET_PAIR_STRADDLE:
-		addrs_fill_straddle(a, g, FIXED_ENTRIES, 1);
 		break;
 	case SET_LOOKUP68_ONE:
 	case SET_LOOKUP68_MANY:
