@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -770,6 +771,19 @@ static double result_raw[sizeof(benches) / sizeof(benches[0])];
 static char misses[64][128];
 static unsigned int nr_misses;
 
+/* Record a line that missed its target (printf-style), while room is
+ * left. */
+static __attribute__((format(printf, 1, 2))) void miss(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (nr_misses >= sizeof(misses) / sizeof(misses[0]))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(misses[nr_misses++], sizeof(misses[0]), fmt, ap);
+	va_end(ap);
+}
+
 /* A second thread of a two-thread run (run_pair()). */
 struct pair_arg {
 	kernel_fn *fn;
@@ -857,9 +871,8 @@ static void measure_pair(const struct bench *b, const struct ctx *c,
 	fflush(stdout);
 	*lib_out = lib;
 	*raw_out = raw;
-	if (sc_lib < 1.8 && nr_misses < sizeof(misses) / sizeof(misses[0]))
-		snprintf(misses[nr_misses++], sizeof(misses[0]),
-			 "%s.scaling %.2f x, target >= 1.80", b->name, sc_lib);
+	if (sc_lib < 1.8)
+		miss("%s.scaling %.2f x, target >= 1.80", b->name, sc_lib);
 }
 
 static void measure(const struct bench *b, double *lib_out,
@@ -946,11 +959,9 @@ static void measure(const struct bench *b, double *lib_out,
 	*lib_out = lib;
 	*raw_out = raw;
 
-	if ((b->unit == NS_PER_OP ? ratio > b->target : ratio < b->target) &&
-	    nr_misses < sizeof(misses) / sizeof(misses[0]))
-		snprintf(misses[nr_misses++], sizeof(misses[0]),
-			 "%s.ratio %.2f x, target %s %.2f", b->name, ratio,
-			 b->unit == NS_PER_OP ? "<=" : ">=", b->target);
+	if (b->unit == NS_PER_OP ? ratio > b->target : ratio < b->target)
+		miss("%s.ratio %.2f x, target %s %.2f", b->name, ratio,
+		     b->unit == NS_PER_OP ? "<=" : ">=", b->target);
 }
 
 /* The index of the measurement called @name, if it ran, else -1. */
@@ -981,11 +992,9 @@ static void growth_lines(void)
 		printf("%s %.2f x\n%s.raw %.2f x\n%s.ratio %.2f x\n",
 		       growths[k].name, lib, growths[k].name, raw,
 		       growths[k].name, ratio);
-		if (ratio > growths[k].target &&
-		    nr_misses < sizeof(misses) / sizeof(misses[0]))
-			snprintf(misses[nr_misses++], sizeof(misses[0]),
-				 "%s.ratio %.2f x, target <= %.2f",
-				 growths[k].name, ratio, growths[k].target);
+		if (ratio > growths[k].target)
+			miss("%s.ratio %.2f x, target <= %.2f", growths[k].name,
+			     ratio, growths[k].target);
 	}
 }
 
