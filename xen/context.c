@@ -173,6 +173,18 @@ int gm__xen_region_init(struct gm_region *r, struct gm_xen *x,
 	return 0;
 }
 
+void gm__xen_cached_destroy(struct gm_region *r)
+{
+	struct gm__xen_region *xr =
+		gm__container_of(r, struct gm__xen_region, base);
+	struct gm_xen *x = xr->x;
+
+	gm__xen_cache_purge(xr);
+	gm__xen_window_fini(xr); /* a no-op without a window (grants) */
+	free(xr);
+	gm__xen_put(x);
+}
+
 int gm_xen_get_stats(struct gm_xen *x, struct gm_xen_stats *st)
 {
 	if (!x || !st)

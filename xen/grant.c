@@ -58,23 +58,12 @@ static const struct gm__xen_pager grant_pager = {
 	.unmap = grant_unmap,
 };
 
-static void grant_destroy(struct gm_region *r)
-{
-	struct gm__xen_region *xr =
-		gm__container_of(r, struct gm__xen_region, base);
-	struct gm_xen *x = xr->x;
-
-	gm__xen_cache_purge(xr);
-	free(xr);
-	gm__xen_put(x);
-}
-
 static const struct gm_region_ops grant_ops = {
 	.version = GM_REGION_OPS_VERSION,
 	.name = "xen-grant",
 	.map = gm__xen_map,
 	.unmap = gm__xen_unmap,
-	.destroy = grant_destroy,
+	.destroy = gm__xen_cached_destroy,
 };
 
 int gm_xen_grant_region_new(struct gm_xen *x, uint32_t domid, uint64_t gpa,

@@ -150,6 +150,10 @@ int gm__xen_region_init(struct gm_region *r, struct gm_xen *x,
 			const struct gm_region_ops *ops, uint64_t gpa,
 			uint64_t size, unsigned int rdonly);
 
+/* The destroy method of a region of the cache (foreign on demand, grant):
+ * its entries, its window if any, itself, its reference to the context. */
+void gm__xen_cached_destroy(struct gm_region *r);
+
 /* cache.c */
 int gm__xen_cache_init(struct gm_xen *x);
 void gm__xen_cache_fini(struct gm_xen *x);
