@@ -520,6 +520,26 @@ static void *stay_inside(void *p)
 	return NULL;
 }
 
+/*
+ * Whether the grace period is waiting is seen, not guessed: rcu.c's
+ * wait_readers() calls sched_yield() between looks at a reader still
+ * inside a section, and only then, and this binary is linked with
+ * --wrap=sched_yield, so the synchronizing thread's yields are counted.
+ */
+static pthread_t syncer_thread;
+static atomic_int syncer_armed, syncer_yields;
+
+int __real_sched_yield(void);
+int __wrap_sched_yield(void);
+
+int __wrap_sched_yield(void)
+{
+	if (atomic_load(&syncer_armed) &&
+	    pthread_equal(pthread_self(), syncer_thread))
+		atomic_fetch_add(&syncer_yields, 1);
+	return __real_sched_yield();
+}
+
 struct syncer {
 	struct gm__rcu_domain *d;
 	struct inside *in;
@@ -532,7 +552,10 @@ static void *synchronize_thread(void *p)
 	struct syncer *sy = p;
 	unsigned int i;
 
+	syncer_thread = pthread_self();
+	atomic_store(&syncer_armed, 1);
 	gm__rcu_synchronize(sy->d);
+	atomic_store(&syncer_armed, 0);
 	for (i = 0; i < NINSIDE; i++)
 		sy->early += !atomic_load(&sy->in[i].left);
 	atomic_store(&sy->done, 1);
@@ -571,6 +594,7 @@ static void run_many_inside(unsigned int rank)
 	struct syncer sy = { .in = in };
 	pthread_barrier_t bar;
 	unsigned int i;
+	int y0;
 
 	static const struct gm__rcu_ops bare = {
 		.reader_size = sizeof(struct gm__rcu_reader),
@@ -598,12 +622,19 @@ static void run_many_inside(unsigned int rank)
 	for (i = 0; i < NINSIDE; i++)
 		if (&in[i] != last)
 			let_go(&in[i]);
-	/* Not a threshold: a correct grace period cannot end before the
-	 * last reader leaves; the pause only gives a broken one time to. */
-	usleep(20000);
+	/* Once every other reader has left, the next yield of the grace
+	 * period is a wait for the last one: it must not have ended. */
+	alarm(60);
+	for (i = 0; i < NINSIDE; i++)
+		while (&in[i] != last && !atomic_load(&in[i].left))
+			__real_sched_yield();
+	y0 = atomic_load(&syncer_yields);
+	while (atomic_load(&syncer_yields) == y0 && !atomic_load(&sy.done))
+		__real_sched_yield();
 	assert_int_equal(atomic_load(&sy.done), 0);
 	let_go(last);
 	pthread_join(st, NULL);
+	alarm(0);
 	assert_int_equal(sy.early, 0);
 	for (i = 0; i < NINSIDE; i++)
 		pthread_join(t[i], NULL);
