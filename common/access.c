@@ -238,11 +238,12 @@ range_walk(struct gm_space *s, struct gm__space_reader *rd, enum xfer x,
  * Protocol with gm_region_synchronize() (piece.c), which after the backend
  * unpublished bumps gm__piece_gen, issues a seq_cst fence, then
  * invalidates every cached range with cache_od set and waits for readers:
- * we store the range, then cache_gen, then cache_od (release), fence, and
- * check the generation.  C11 puts the two fences in one total order, so
- * either the check sees the change and we invalidate the range ourselves,
- * or the synchronize sees cache_od and invalidates it, after our store of
- * cache_gen; readers that loaded it before are waited for.
+ * we store the range with its rgen and wgen, then cache_od (release),
+ * fence, and check the generation.  C11 puts the two fences in one total
+ * order, so either the check sees the change and we invalidate the range
+ * ourselves, or the synchronize sees cache_od and invalidates it, after
+ * our stores of rgen and wgen; readers that loaded them before are waited
+ * for.
  */
 static __attribute__((noinline)) void
 od_fill(struct gm__space_reader *rd, const struct gm__table *t,
@@ -250,24 +251,15 @@ od_fill(struct gm__space_reader *rd, const struct gm__table *t,
 	uintptr_t delta, uint64_t genval)
 {
 	rd->cache_entry = e;
-	rd->cache_rlo = lo;
-	rd->cache_rhi = hi;
-	if (writable && !(e->flags & GM_REGION_RDONLY)) {
-		rd->cache_wlo = lo;
-		rd->cache_whi = hi;
-	} else {
-		rd->cache_wlo = UINT64_MAX;
-		rd->cache_whi = 0;
-	}
-	rd->cache_delta = delta;
 	atomic_store_explicit(&rd->cache_gen, t->gen, memory_order_relaxed);
+	if (!gm__space_reader_set(rd, t, e, lo, hi, delta, writable))
+		return;
 	atomic_store_explicit(&rd->cache_od, 1, memory_order_release);
 	/* Pairs with gm_region_synchronize()'s fence (above). */
 	atomic_thread_fence(memory_order_seq_cst);
 	if (atomic_load_explicit(&gm__piece_gen, memory_order_relaxed) !=
 	    genval)
-		atomic_store_explicit(&rd->cache_gen, UINT64_MAX,
-				      memory_order_relaxed);
+		gm__space_reader_clear(rd);
 }
 
 /* A fault-safe copy on a fast path faulted (the section is closed). */
@@ -496,8 +488,8 @@ range_access(struct gm_space *s, enum xfer x, uint64_t gpa, uint8_t *buf,
 	(gm_unlikely(!(s) || !(buf) || (len) - 1 >= GM_MAX_LEN ||             \
 		     (gpa) + ((len) - 1) < (gpa)))
 
-GM__ENTRY int gm_read(struct gm_space *s, uint64_t gpa, void *buf,
-		      size_t len)
+GM__ENTRY int gm__read(struct gm_space *s, uint64_t gpa, void *buf,
+		       size_t len)
 {
 	/* A fast test first; gm__range_args() then gives the exact answer
 	 * (0 for a length of 0). */
@@ -506,8 +498,8 @@ GM__ENTRY int gm_read(struct gm_space *s, uint64_t gpa, void *buf,
 	return range_access(s, XFER_READ, gpa, buf, 0, len);
 }
 
-GM__ENTRY int gm_write(struct gm_space *s, uint64_t gpa, const void *buf,
-		       size_t len)
+GM__ENTRY int gm__write(struct gm_space *s, uint64_t gpa, const void *buf,
+			size_t len)
 {
 	if (RANGE_ARGS_FAST(s, gpa, buf, len))
 		return gm__range_args(s, "write", gpa, buf, len);
@@ -576,13 +568,13 @@ ssize_t gm_write_partial(struct gm_space *s, uint64_t gpa, const void *buf,
 	} while (0)
 
 #define DEFINE_TYPED(sfx, T, ...)                                             \
-	GM__ENTRY int gm_read_##sfx(struct gm_space *s, uint64_t gpa, T *val) \
+	GM__ENTRY int gm__read_##sfx(struct gm_space *s, uint64_t gpa, T *val) \
 	{                                                                     \
 		TYPED_ARGS("read", T, val);                                   \
 		return range_access(s, XFER_READ, gpa, (uint8_t *)val, 0,     \
 				    sizeof(T));                               \
 	}                                                                     \
-	GM__ENTRY int gm_write_##sfx(struct gm_space *s, uint64_t gpa, T val) \
+	GM__ENTRY int gm__write_##sfx(struct gm_space *s, uint64_t gpa, T val) \
 	{                                                                     \
 		TYPED_ARGS_W(T);                                              \
 		return range_access(s, XFER_WRITE, gpa, (uint8_t *)&val, 0,   \
@@ -591,7 +583,7 @@ ssize_t gm_write_partial(struct gm_space *s, uint64_t gpa, const void *buf,
 GM_INT_TYPES(DEFINE_TYPED)
 
 #define DEFINE_ENDIAN(sfx, T, bits, ord)                                      \
-	GM__ENTRY int gm_read_##sfx(struct gm_space *s, uint64_t gpa, T *val) \
+	GM__ENTRY int gm__read_##sfx(struct gm_space *s, uint64_t gpa, T *val) \
 	{                                                                     \
 		T raw;                                                        \
 		int ret;                                                      \
@@ -602,7 +594,7 @@ GM_INT_TYPES(DEFINE_TYPED)
 			*val = GM__ORD_##ord(bits, raw);                      \
 		return ret;                                                   \
 	}                                                                     \
-	GM__ENTRY int gm_write_##sfx(struct gm_space *s, uint64_t gpa, T val) \
+	GM__ENTRY int gm__write_##sfx(struct gm_space *s, uint64_t gpa, T val) \
 	{                                                                     \
 		T raw = GM__ORD_##ord(bits, val);                             \
 		TYPED_ARGS_W(T);                                              \

@@ -265,7 +265,7 @@ static __attribute__((noinline)) int atomic_fault_fast(struct gm_space *s,
 		atomic_end(&a);                                               \
 		return 0;                                                     \
 	}                                                                     \
-	GM__ENTRY int gm_atomic_load_##sfx(struct gm_space *s, uint64_t gpa, T *val, \
+	GM__ENTRY int gm__atomic_load_##sfx(struct gm_space *s, uint64_t gpa, T *val, \
 				 int order)                                   \
 	ATOMIC_FAST(T, 0, val && GM__ORDER_OK_LOAD(order),                    \
 		    atomic_load_slow_##sfx(s, gpa, val, order, rd),           \
@@ -291,7 +291,7 @@ static __attribute__((noinline)) int atomic_fault_fast(struct gm_space *s,
 		atomic_end(&a);                                               \
 		return 0;                                                     \
 	}                                                                     \
-	GM__ENTRY int gm_atomic_store_##sfx(struct gm_space *s, uint64_t gpa, T val, \
+	GM__ENTRY int gm__atomic_store_##sfx(struct gm_space *s, uint64_t gpa, T val, \
 				  int order)                                  \
 	ATOMIC_FAST(T, 1, GM__ORDER_OK_STORE(order),                          \
 		    atomic_store_slow_##sfx(s, gpa, val, order, rd),          \

@@ -138,6 +138,8 @@ static void reader_free(struct gm__rcu_node *n)
 		}
 	}
 	pthread_mutex_unlock(&d->lock);
+	if (d->ops->reader_fini)
+		d->ops->reader_fini(r);
 	if (gm__rcu_last == r)
 		gm__rcu_last = NULL;
 	if (gm__rcu_last2 == r)
@@ -225,6 +227,9 @@ static void set_fence(struct gm__rcu_domain *d)
 		atomic_store_explicit(&gm__rcu_node_reader(n)->dom_id,
 				      d->id | GM__RCU_FENCE,
 				      memory_order_relaxed);
+		/* Nor what the owner keeps for them. */
+		if (d->ops->leaf_off)
+			d->ops->leaf_off(gm__rcu_node_reader(n));
 	}
 	pthread_mutex_unlock(&d->lock);
 }

@@ -61,14 +61,21 @@ struct gm__rcu_reader;
 /*
  * What a domain's owner tells RCU.  reader_size is at least
  * sizeof(struct gm__rcu_reader); reader_init() (or NULL) fills the
- * owner's fields of a new reader, which RCU has zeroed; forget() (or
- * NULL) is called by gm__rcu_synchronize_all() on each reader of the
- * domain, under the domain's lock, before it waits.
+ * owner's fields of a new reader, which RCU has zeroed; reader_fini() (or
+ * NULL) is called just before a reader is freed, outside its sections, by
+ * its own thread or, for another thread's reader, in a fork() child;
+ * forget() (or NULL) is called by gm__rcu_synchronize_all() on each reader
+ * of the domain, under the domain's lock, before it waits; leaf_off() (or
+ * NULL), under the domain's lock too, on each reader that may no longer
+ * open leaf sections (the switch to fencing, rcu.c), for the owner to drop
+ * what it keeps for them.
  */
 struct gm__rcu_ops {
 	size_t reader_size;
 	void (*reader_init)(struct gm__rcu_reader *r);
+	void (*reader_fini)(struct gm__rcu_reader *r);
 	void (*forget)(struct gm__rcu_reader *r);
+	void (*leaf_off)(struct gm__rcu_reader *r);
 };
 
 /*

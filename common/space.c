@@ -18,6 +18,45 @@
 #include "region.h"
 #include "space.h"
 
+__thread struct gm__tcache *gm__tcache_last
+	__attribute__((tls_model("initial-exec")));
+
+/* guestmem.h's inline accessors read a reader's first line as this. */
+#define SAME_FIELD(a, b)                                                      \
+	(offsetof(struct gm__space_reader, a) ==                              \
+		 offsetof(struct gm__tcache, b) &&                            \
+	 sizeof(((struct gm__space_reader *)0)->a) ==                         \
+		 sizeof(((struct gm__tcache *)0)->b))
+_Static_assert(SAME_FIELD(rcu.seq, seq) && SAME_FIELD(rgen, rgen) &&
+		       SAME_FIELD(wgen, wgen) && SAME_FIELD(lo, lo) &&
+		       SAME_FIELD(lim, lim) && SAME_FIELD(delta, delta),
+	       "struct gm__tcache does not match struct gm__space_reader");
+_Static_assert(offsetof(struct gm_space, head) == 0,
+	       "struct gm_space must start with its head");
+
+/*
+ * Table generations: unique in the process, so that a thread's cached
+ * range names its space by its generation alone (space.h).  Never 0,
+ * which is a fault-safe space's igen, nor GM__GEN_NONE.
+ */
+static _Atomic uint64_t next_gen = 1;
+
+static uint64_t gen_new(void)
+{
+	return atomic_fetch_add_explicit(&next_gen, 1, memory_order_relaxed);
+}
+
+/* Publish @gen as the generation of @s's table: what the fast paths
+ * compare (gm__space_cached(), and igen in guestmem.h). */
+static void space_set_gen(struct gm_space *s, uint64_t gen)
+{
+	atomic_store_explicit(&s->gen, gen, memory_order_release);
+	atomic_store_explicit(
+		(_Atomic uint64_t *)&s->head.igen,
+		(s->flags & GM_SPACE_FAULT_SAFE) ? 0 : gen,
+		memory_order_release);
+}
+
 /*
  * In the child of a fork() (rcu.h): a writer of another thread may have
  * held wlock at fork time, and that thread does not exist here.  It left
@@ -36,7 +75,7 @@ static void space_fork_child(struct gm__rcu_fork_hook *h)
 	/* Re-initialise rather than unlock: its owner is not us.  That is
 	 * what glibc does with its own locks in a child. */
 	pthread_mutex_init(&s->wlock, NULL);
-	atomic_store_explicit(&s->gen, t->gen, memory_order_relaxed);
+	space_set_gen(s, t->gen);
 }
 
 /* A new reader's lookup cache: empty. */
@@ -44,18 +83,25 @@ static void space_reader_init(struct gm__rcu_reader *rr)
 {
 	struct gm__space_reader *r = gm__space_reader_of(rr);
 
-	atomic_init(&r->cache_gen, UINT64_MAX);
+	atomic_init(&r->rgen, GM__GEN_NONE);
+	atomic_init(&r->wgen, GM__GEN_NONE);
+	atomic_init(&r->cache_gen, GM__GEN_NONE);
 	atomic_init(&r->cache_od, 0);
 	r->od_last = UINT64_MAX;
-	r->cache_rlo = r->cache_wlo = UINT64_MAX;
-	r->cache_rhi = r->cache_whi = 0;
+}
+
+/* A reader about to be freed: the inline accessors must not find it. */
+static void space_reader_fini(struct gm__rcu_reader *rr)
+{
+	if (gm__tcache_last == (struct gm__tcache *)(void *)rr)
+		gm__tcache_last = NULL;
 }
 
 /*
  * gm__rcu_synchronize_all(), about to wait after a backend unpublished
  * pieces (piece.c): drop a cached range that came from a published piece.
  * Acquire pairs with the owner's release store of cache_od after its store
- * of cache_gen (access.c's od_fill()), so that ours comes after that one;
+ * of rgen and wgen (access.c's od_fill()), so that ours comes after those;
  * an owner that fills one after we looked sees the new gm__piece_gen in
  * its own check and drops it itself.
  */
@@ -64,14 +110,30 @@ static void space_forget(struct gm__rcu_reader *rr)
 	struct gm__space_reader *r = gm__space_reader_of(rr);
 
 	if (atomic_load_explicit(&r->cache_od, memory_order_acquire))
-		atomic_store_explicit(&r->cache_gen, UINT64_MAX,
-				      memory_order_relaxed);
+		gm__space_reader_clear(r);
+}
+
+/*
+ * Readers of the space must fence from now on (rcu.c), so never open a
+ * leaf section: drop the range that only leaf sections use.  An owner
+ * filling it at this very moment may keep it (gm__space_reader_set()
+ * checks dom_id without a fence, to stay cheap): that needs membarrier(2)
+ * to fail after it worked, which Linux does not do, while the tests switch
+ * before their threads read.
+ */
+static void space_leaf_off(struct gm__rcu_reader *rr)
+{
+	struct gm__space_reader *r = gm__space_reader_of(rr);
+
+	gm__space_reader_clear(r);
 }
 
 static const struct gm__rcu_ops space_rcu_ops = {
 	.reader_size = sizeof(struct gm__space_reader),
 	.reader_init = space_reader_init,
+	.reader_fini = space_reader_fini,
 	.forget = space_forget,
+	.leaf_off = space_leaf_off,
 };
 
 int gm_space_new(struct gm_space **out, const char *name, unsigned int flags)
@@ -109,9 +171,9 @@ int gm_space_new(struct gm_space **out, const char *name, unsigned int flags)
 	}
 	s->dom_id = s->dom->id;
 	s->flags = flags;
-	t->gen = s->next_gen++;
+	t->gen = gen_new();
 	atomic_init(&s->table, t);
-	atomic_init(&s->gen, t->gen);
+	space_set_gen(s, t->gen);
 	snprintf(s->name, sizeof(s->name), "%s", name ? name : "guest");
 	s->fork.child = space_fork_child;
 	gm__rcu_fork_hook_add(&s->fork);
@@ -189,22 +251,12 @@ const struct gm__entry *gm__space_lookup_slow(const struct gm__table *t,
 		return NULL;
 	r->cache_entry = e;
 	atomic_store_explicit(&r->cache_gen, t->gen, memory_order_relaxed);
-	if (e->hva) {
-		r->cache_rlo = e->gpa;
-		r->cache_rhi = e->last;
+	if (e->hva)
 		/* Integers: hva - gpa need not be a valid pointer. */
-		r->cache_delta = (uintptr_t)e->hva - (uintptr_t)e->gpa;
-	} else {
-		r->cache_rlo = UINT64_MAX;
-		r->cache_rhi = 0;
-	}
-	if (e->hva && !(e->flags & GM_REGION_RDONLY)) {
-		r->cache_wlo = e->gpa;
-		r->cache_whi = e->last;
-	} else {
-		r->cache_wlo = UINT64_MAX;
-		r->cache_whi = 0;
-	}
+		gm__space_reader_set(r, t, e, e->gpa, e->last,
+				     (uintptr_t)e->hva - (uintptr_t)e->gpa, 1);
+	else
+		gm__space_reader_clear(r);
 	return e;
 }
 
@@ -215,10 +267,10 @@ static void table_replace(struct gm_space *s, struct gm__table *nt)
 	struct gm__table *old =
 		atomic_load_explicit(&s->table, memory_order_relaxed);
 
-	nt->gen = s->next_gen++;
+	nt->gen = gen_new();
 	atomic_store_explicit(&s->table, nt, memory_order_release);
 	/* Before the grace period: see gm__space_cached(). */
-	atomic_store_explicit(&s->gen, nt->gen, memory_order_release);
+	space_set_gen(s, nt->gen);
 	gm__rcu_synchronize(s->dom);
 	free(old);
 }

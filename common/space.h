@@ -23,38 +23,63 @@ struct gm__entry {
 };
 
 struct gm__table {
-	uint64_t gen; /* unique per space: keys the readers' lookup cache */
+	uint64_t gen; /* unique in the process (space.c); never 0 */
 	size_t n;
 	struct gm__entry e[]; /* ascending, non-overlapping */
 };
 
 /*
- * A thread's reader of a space: the RCU reader, then the thread's lookup
- * cache for the space, valid while the space's table generation is
- * cache_gen: the entry it last found, as the guest-physical ranges
- * [lo, hi] that can be read and written directly through host address
- * gpa + cache_delta.  An empty range is lo = UINT64_MAX, hi = 0 (an
- * on-demand region cannot be accessed directly; a read-only one not
- * written).  The first cache line holds everything the fast path reads.
+ * A thread's reader of a space: the RCU reader, then the thread's cached
+ * range, then its lookup cache.  Its first cache line is struct
+ * gm__tcache of guestmem.h, which the header's inline accessors read
+ * (space.c checks that the layouts agree); it holds everything a fast
+ * path reads.
+ *
+ * The cached range: guest-physical addresses [lo, lo + lim + 15], which
+ * are mapped at host address gpa + delta and may be read while rgen is
+ * the space's table generation, written while wgen is (an on-demand
+ * region cannot be cached; a read-only one has no wgen).  lim is thus the
+ * largest offset from lo at which an access of up to 16 bytes fits.
+ * Generations are unique in the process (space.c), so a cached range
+ * whose generation is that of a space belongs to that space's reader: no
+ * other test is needed.  GM__GEN_NONE, which is no generation, marks no
+ * range.
+ *
+ * The lookup cache: the entry it last found (gm__space_lookup()), in the
+ * table of generation cache_gen.
  */
 struct gm__space_reader {
 	struct gm__rcu_reader rcu;  /* first */
-	_Atomic uint64_t cache_gen; /* also written by space_forget() */
-	uint64_t cache_rlo, cache_rhi;
-	uint64_t cache_wlo, cache_whi;
-	uintptr_t cache_delta;
-	/* Second cache line.  The cached entry itself, in the table of
-	 * generation cache_gen (gm__space_lookup()). */
+	_Atomic uint64_t rgen;	    /* also written by space_forget() */
+	_Atomic uint64_t wgen;	    /* likewise */
+	uint64_t lo, lim;
+	uintptr_t delta;
+	_Atomic uint64_t cache_gen;
+	/* Second cache line. */
 	const struct gm__entry *cache_entry;
 	/*
 	 * The cached range is a published piece (access.c), which
 	 * gm__rcu_synchronize_all() invalidates (space_forget()) by storing
-	 * UINT64_MAX in cache_gen.  Set by the owner, never cleared: a stale
-	 * 1 only costs an invalidation that was not needed.
+	 * GM__GEN_NONE in rgen and wgen.  Set by the owner, never cleared: a
+	 * stale 1 only costs an invalidation that was not needed.
 	 */
 	_Atomic int cache_od;
 	uint64_t od_last;	/* owner only: see access.c */
 };
+
+#define GM__GEN_NONE UINT64_MAX
+
+/*
+ * The inline accessors' pointer to this thread's reader of the space it
+ * accessed last through the library (space.c): set by the out-of-line
+ * paths, cleared before the reader is freed.  NULL while the thread has
+ * none, and never a reader that must fence (rcu.h): those never open leaf
+ * sections.
+ */
+static inline void gm__space_reader_use(struct gm__space_reader *r)
+{
+	gm__tcache_last = (struct gm__tcache *)(void *)r;
+}
 
 static inline struct gm__space_reader *
 gm__space_reader_of(struct gm__rcu_reader *r)
@@ -63,6 +88,10 @@ gm__space_reader_of(struct gm__rcu_reader *r)
 }
 
 struct gm_space {
+	/* First: guestmem.h's inline accessors read it.  igen is gen, or
+	 * 0 in a fault-safe space, whose accesses must be guarded: no
+	 * cached range matches it, so they all take the library's paths. */
+	struct gm__space_head head;
 	struct gm__rcu_domain *dom;
 	uint64_t dom_id;		/* copy of dom->id */
 	unsigned int flags;		/* GM_SPACE_* */
@@ -71,7 +100,6 @@ struct gm_space {
 	 * by the fast path (gm__space_cached()). */
 	_Atomic uint64_t gen;
 	pthread_mutex_t wlock;		/* serialises writers */
-	uint64_t next_gen;		/* under wlock */
 	struct gm__rcu_fork_hook fork;	/* takes wlock over in a child */
 	char name[64];
 };
@@ -123,10 +151,10 @@ gm__space_lookup(const struct gm__table *t, struct gm__space_reader *r,
 
 /*
  * The fast path's lookup, inside a section of @r: whether the thread's
- * cache has all of [gpa, gpa + len) (len >= 1, no wrap) in one persistent
- * region that allows the access (@write), and then its host address.
+ * cached range has all of [gpa, gpa + len) (len >= 1, no wrap) for the
+ * access (@write), and then its host address.
  *
- * A cache filled from the table of generation G is used only while s->gen
+ * A range filled from the table of generation G is used only while s->gen
  * reads G inside the section.  That is as safe as loading the table: the
  * writer stores the new generation before its grace period, so a reader
  * that still sees G is waited for before G's regions can go.
@@ -135,17 +163,61 @@ static inline __attribute__((always_inline)) int
 gm__space_cached(struct gm_space *s, const struct gm__space_reader *r,
 		 uint64_t gpa, size_t len, int write, uint8_t **hva)
 {
-	uint64_t lo = write ? r->cache_wlo : r->cache_rlo;
-	uint64_t hi = write ? r->cache_whi : r->cache_rhi;
+	uint64_t gen = atomic_load_explicit(write ? &r->wgen : &r->rgen,
+					    memory_order_relaxed);
+	uint64_t off = gpa - r->lo;
 
-	if (__builtin_expect(atomic_load_explicit(&r->cache_gen,
-						  memory_order_relaxed) !=
-				     atomic_load_explicit(&s->gen,
-							  memory_order_relaxed),
-			     0) ||
-	    gpa < lo || gpa + (len - 1) > hi)
+	if (__builtin_expect(gen != atomic_load_explicit(&s->gen,
+							 memory_order_relaxed),
+			     0))
 		return 0;
-	*hva = (uint8_t *)(r->cache_delta + (uintptr_t)gpa);
+	/* lim + 15 cannot wrap: the range is at most 2^64 - 1 bytes. */
+	if (__builtin_constant_p(len) && len <= 16 ? off > r->lim
+						   : len - 1 > r->lim + 15 ||
+							     off > r->lim + 15 -
+									   (len - 1))
+		return 0;
+	*hva = (uint8_t *)(r->delta + (uintptr_t)gpa);
+	return 1;
+}
+
+/*
+ * gm__space_reader_clear(): @r has no cached range.
+ * gm__space_reader_set(): make [lo, hi] of entry @e of table @t, mapped at
+ * host address gpa + @delta, the cached range of @r (lookup_slow() in space.c, od_fill() in
+ * access.c), writable if @writable and the region is.  A range shorter
+ * than 16 bytes, or at a host address aligned unlike its guest address
+ * (the header's atomics check only the latter), is not cached.  Neither
+ * is one for a reader that must fence, which never opens leaf sections.
+ * Returns whether it was.
+ */
+static inline void gm__space_reader_clear(struct gm__space_reader *r)
+{
+	atomic_store_explicit(&r->rgen, GM__GEN_NONE, memory_order_relaxed);
+	atomic_store_explicit(&r->wgen, GM__GEN_NONE, memory_order_relaxed);
+}
+
+static inline int gm__space_reader_set(struct gm__space_reader *r,
+				       const struct gm__table *t,
+				       const struct gm__entry *e, uint64_t lo,
+				       uint64_t hi, uintptr_t delta,
+				       int writable)
+{
+	if (hi < lo || hi - lo < 15 || (delta & 15) ||
+	    (atomic_load_explicit(&r->rcu.dom_id, memory_order_relaxed) &
+	     GM__RCU_FENCE)) {
+		gm__space_reader_clear(r);
+		return 0;
+	}
+	r->lo = lo;
+	r->lim = hi - lo - 15;
+	r->delta = delta;
+	atomic_store_explicit(&r->rgen, t->gen, memory_order_relaxed);
+	atomic_store_explicit(&r->wgen,
+			      writable && !(e->flags & GM_REGION_RDONLY)
+				      ? t->gen
+				      : GM__GEN_NONE,
+			      memory_order_relaxed);
 	return 1;
 }
 
@@ -157,11 +229,15 @@ gm__space_reader_fast(const struct gm_space *s)
 	struct gm__rcu_reader *r = gm__rcu_last;
 
 	if (__builtin_expect(r != NULL && gm__rcu_is(r, s->dom_id), 1))
-		return gm__space_reader_of(r);
+		goto found;
 	r = gm__rcu_last2;
 	if (__builtin_expect(r != NULL && gm__rcu_is(r, s->dom_id), 1))
-		return gm__space_reader_of(r);
+		goto found;
 	return NULL;
+found:
+	/* The header's inline accessors try this one first from now on. */
+	gm__space_reader_use(gm__space_reader_of(r));
+	return gm__space_reader_of(r);
 }
 
 /* This thread's reader for @s, or NULL when out of memory. */

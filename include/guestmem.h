@@ -338,9 +338,9 @@ GM_EXPORT const char *gm_last_error(void);
  * -EFAULT (hole or unmappable page), -EACCES (gm_write to read-only),
  * -ENOMEM or a backend's mapping error.
  */
-GM_EXPORT int gm_read(struct gm_space *s, uint64_t gpa, void *buf,
+GM_INLINE int gm_read(struct gm_space *s, uint64_t gpa, void *buf,
 		      size_t len);
-GM_EXPORT int gm_write(struct gm_space *s, uint64_t gpa, const void *buf,
+GM_INLINE int gm_write(struct gm_space *s, uint64_t gpa, const void *buf,
 		       size_t len);
 
 /**
@@ -389,26 +389,26 @@ GM_EXPORT int gm_zero(struct gm_space *s, uint64_t gpa, size_t len);
 	X(le64, uint64_t, 64, le) X(be16, uint16_t, 16, be)                   \
 	X(be32, uint32_t, 32, be) X(be64, uint64_t, 64, be)
 
-GM_EXPORT int gm_read_u8(struct gm_space *s, uint64_t gpa, uint8_t *val);
-GM_EXPORT int gm_write_u8(struct gm_space *s, uint64_t gpa, uint8_t val);
-GM_EXPORT int gm_read_u16(struct gm_space *s, uint64_t gpa, uint16_t *val);
-GM_EXPORT int gm_write_u16(struct gm_space *s, uint64_t gpa, uint16_t val);
-GM_EXPORT int gm_read_u32(struct gm_space *s, uint64_t gpa, uint32_t *val);
-GM_EXPORT int gm_write_u32(struct gm_space *s, uint64_t gpa, uint32_t val);
-GM_EXPORT int gm_read_u64(struct gm_space *s, uint64_t gpa, uint64_t *val);
-GM_EXPORT int gm_write_u64(struct gm_space *s, uint64_t gpa, uint64_t val);
-GM_EXPORT int gm_read_le16(struct gm_space *s, uint64_t gpa, uint16_t *val);
-GM_EXPORT int gm_write_le16(struct gm_space *s, uint64_t gpa, uint16_t val);
-GM_EXPORT int gm_read_le32(struct gm_space *s, uint64_t gpa, uint32_t *val);
-GM_EXPORT int gm_write_le32(struct gm_space *s, uint64_t gpa, uint32_t val);
-GM_EXPORT int gm_read_le64(struct gm_space *s, uint64_t gpa, uint64_t *val);
-GM_EXPORT int gm_write_le64(struct gm_space *s, uint64_t gpa, uint64_t val);
-GM_EXPORT int gm_read_be16(struct gm_space *s, uint64_t gpa, uint16_t *val);
-GM_EXPORT int gm_write_be16(struct gm_space *s, uint64_t gpa, uint16_t val);
-GM_EXPORT int gm_read_be32(struct gm_space *s, uint64_t gpa, uint32_t *val);
-GM_EXPORT int gm_write_be32(struct gm_space *s, uint64_t gpa, uint32_t val);
-GM_EXPORT int gm_read_be64(struct gm_space *s, uint64_t gpa, uint64_t *val);
-GM_EXPORT int gm_write_be64(struct gm_space *s, uint64_t gpa, uint64_t val);
+GM_INLINE int gm_read_u8(struct gm_space *s, uint64_t gpa, uint8_t *val);
+GM_INLINE int gm_write_u8(struct gm_space *s, uint64_t gpa, uint8_t val);
+GM_INLINE int gm_read_u16(struct gm_space *s, uint64_t gpa, uint16_t *val);
+GM_INLINE int gm_write_u16(struct gm_space *s, uint64_t gpa, uint16_t val);
+GM_INLINE int gm_read_u32(struct gm_space *s, uint64_t gpa, uint32_t *val);
+GM_INLINE int gm_write_u32(struct gm_space *s, uint64_t gpa, uint32_t val);
+GM_INLINE int gm_read_u64(struct gm_space *s, uint64_t gpa, uint64_t *val);
+GM_INLINE int gm_write_u64(struct gm_space *s, uint64_t gpa, uint64_t val);
+GM_INLINE int gm_read_le16(struct gm_space *s, uint64_t gpa, uint16_t *val);
+GM_INLINE int gm_write_le16(struct gm_space *s, uint64_t gpa, uint16_t val);
+GM_INLINE int gm_read_le32(struct gm_space *s, uint64_t gpa, uint32_t *val);
+GM_INLINE int gm_write_le32(struct gm_space *s, uint64_t gpa, uint32_t val);
+GM_INLINE int gm_read_le64(struct gm_space *s, uint64_t gpa, uint64_t *val);
+GM_INLINE int gm_write_le64(struct gm_space *s, uint64_t gpa, uint64_t val);
+GM_INLINE int gm_read_be16(struct gm_space *s, uint64_t gpa, uint16_t *val);
+GM_INLINE int gm_write_be16(struct gm_space *s, uint64_t gpa, uint16_t val);
+GM_INLINE int gm_read_be32(struct gm_space *s, uint64_t gpa, uint32_t *val);
+GM_INLINE int gm_write_be32(struct gm_space *s, uint64_t gpa, uint32_t val);
+GM_INLINE int gm_read_be64(struct gm_space *s, uint64_t gpa, uint64_t *val);
+GM_INLINE int gm_write_be64(struct gm_space *s, uint64_t gpa, uint64_t val);
 
 /*
  * Atomics on naturally aligned 1/2/4/8-byte values, with an explicit memory
@@ -431,9 +431,9 @@ GM_EXPORT int gm_write_be64(struct gm_space *s, uint64_t gpa, uint64_t val);
  * boundary because regions start and end on page boundaries in every
  * backend of this library; when one does not, the atomic fails -EINVAL.
  */
-GM_EXPORT int gm_atomic_load_u8(struct gm_space *s, uint64_t gpa, uint8_t *val,
+GM_INLINE int gm_atomic_load_u8(struct gm_space *s, uint64_t gpa, uint8_t *val,
 				int order);
-GM_EXPORT int gm_atomic_store_u8(struct gm_space *s, uint64_t gpa, uint8_t val,
+GM_INLINE int gm_atomic_store_u8(struct gm_space *s, uint64_t gpa, uint8_t val,
 				 int order);
 GM_EXPORT int gm_atomic_xchg_u8(struct gm_space *s, uint64_t gpa, uint8_t val,
 				uint8_t *old, int order);
@@ -445,9 +445,9 @@ GM_EXPORT int gm_atomic_fetch_or_u8(struct gm_space *s, uint64_t gpa,
 				    uint8_t val, uint8_t *old, int order);
 GM_EXPORT int gm_atomic_fetch_and_u8(struct gm_space *s, uint64_t gpa,
 				     uint8_t val, uint8_t *old, int order);
-GM_EXPORT int gm_atomic_load_u16(struct gm_space *s, uint64_t gpa, uint16_t *val,
+GM_INLINE int gm_atomic_load_u16(struct gm_space *s, uint64_t gpa, uint16_t *val,
 				int order);
-GM_EXPORT int gm_atomic_store_u16(struct gm_space *s, uint64_t gpa, uint16_t val,
+GM_INLINE int gm_atomic_store_u16(struct gm_space *s, uint64_t gpa, uint16_t val,
 				 int order);
 GM_EXPORT int gm_atomic_xchg_u16(struct gm_space *s, uint64_t gpa, uint16_t val,
 				uint16_t *old, int order);
@@ -459,9 +459,9 @@ GM_EXPORT int gm_atomic_fetch_or_u16(struct gm_space *s, uint64_t gpa,
 				    uint16_t val, uint16_t *old, int order);
 GM_EXPORT int gm_atomic_fetch_and_u16(struct gm_space *s, uint64_t gpa,
 				     uint16_t val, uint16_t *old, int order);
-GM_EXPORT int gm_atomic_load_u32(struct gm_space *s, uint64_t gpa, uint32_t *val,
+GM_INLINE int gm_atomic_load_u32(struct gm_space *s, uint64_t gpa, uint32_t *val,
 				int order);
-GM_EXPORT int gm_atomic_store_u32(struct gm_space *s, uint64_t gpa, uint32_t val,
+GM_INLINE int gm_atomic_store_u32(struct gm_space *s, uint64_t gpa, uint32_t val,
 				 int order);
 GM_EXPORT int gm_atomic_xchg_u32(struct gm_space *s, uint64_t gpa, uint32_t val,
 				uint32_t *old, int order);
@@ -473,9 +473,9 @@ GM_EXPORT int gm_atomic_fetch_or_u32(struct gm_space *s, uint64_t gpa,
 				    uint32_t val, uint32_t *old, int order);
 GM_EXPORT int gm_atomic_fetch_and_u32(struct gm_space *s, uint64_t gpa,
 				     uint32_t val, uint32_t *old, int order);
-GM_EXPORT int gm_atomic_load_u64(struct gm_space *s, uint64_t gpa, uint64_t *val,
+GM_INLINE int gm_atomic_load_u64(struct gm_space *s, uint64_t gpa, uint64_t *val,
 				int order);
-GM_EXPORT int gm_atomic_store_u64(struct gm_space *s, uint64_t gpa, uint64_t val,
+GM_INLINE int gm_atomic_store_u64(struct gm_space *s, uint64_t gpa, uint64_t val,
 				 int order);
 GM_EXPORT int gm_atomic_xchg_u64(struct gm_space *s, uint64_t gpa, uint64_t val,
 				uint64_t *old, int order);
@@ -853,6 +853,324 @@ GM_INLINE int gm_view_atomic_cmpxchg_u64(const struct gm_view *v,
 			       : 0;                                           \
 	}
 GM_INT_TYPES(GM__VIEW_ATOMIC)
+
+/* ------------------------------------------------------------------ */
+/* The accessors' inline fast path: ABI, not API                       */
+/* ------------------------------------------------------------------ */
+
+/*
+ * As liburing does, the library keeps the common case of its accessors in
+ * this header, so that it compiles into the caller: an access that the
+ * calling thread's last region (or published piece) of the space covers
+ * costs about fifteen instructions and no call.  Everything else, and
+ * every call with an argument the inline code does not check itself,
+ * calls the library: the gm__ functions below take the same arguments
+ * and give the same results and errors as the accessors.  The library
+ * also exports every inline function under its own name, for FFI callers
+ * and for binaries built against an older header.
+ *
+ * struct gm__tcache is the first cache line of the calling thread's
+ * record of the space it accessed last through the library
+ * (gm__tcache_last, NULL while there is none).  seq is odd while the
+ * thread is inside a read-side section of that space; the library waits
+ * for every odd seq to change before it frees or unmaps anything such a
+ * section could use.  The thread may read [lo, lo + lim + 15] at host
+ * address gpa + delta while rgen equals the space's igen, and write it
+ * while wgen does.  A space's igen changes whenever its regions do, and
+ * generations are unique in the process, so a match also proves that the
+ * record is the thread's record of that very space.  Fault-safe spaces
+ * have igen 0, which no record matches: their accesses must be guarded.
+ * Other threads read seq and may overwrite rgen and wgen: hence atomics.
+ *
+ * These layouts and gm__tcache_last are part of the ABI (symbol node
+ * GM_0.3): the library changes them only together with the symbol's name.
+ */
+struct gm__tcache {
+	uint64_t seq;
+	uint64_t priv0;
+	uint64_t rgen;
+	uint64_t wgen;
+	uint64_t lo;
+	uint64_t lim;
+	uintptr_t delta;
+	uint64_t priv1;
+};
+
+/* What struct gm_space starts with. */
+struct gm__space_head {
+	uint64_t igen;
+};
+
+GM_EXPORT extern __thread struct gm__tcache *gm__tcache_last
+	__attribute__((tls_model("initial-exec")));
+
+/* Guest accesses of one size at any alignment: one instruction each. */
+typedef uint8_t gm__ua8;
+typedef uint16_t gm__ua16 __attribute__((aligned(1), may_alias));
+typedef uint32_t gm__ua32 __attribute__((aligned(1), may_alias));
+typedef uint64_t gm__ua64 __attribute__((aligned(1), may_alias));
+
+/*
+ * Enter a read-side section of the space of the thread's record and set
+ * *p to the host address of [gpa, gpa + n), n <= 16, and *tcp and *seqp
+ * for gm__fast_exit(), if the record covers it for the access (@write):
+ * return 1.  Else leave the section and return 0.
+ */
+static inline __attribute__((always_inline)) int
+gm__fast_enter(struct gm_space *s, uint64_t gpa, int write,
+	       unsigned char **p, struct gm__tcache **tcp, uint64_t *seqp)
+{
+	const struct gm__space_head *h =
+		(const struct gm__space_head *)(const void *)s;
+	struct gm__tcache *tc = gm__tcache_last;
+	uint64_t seq, gen;
+
+	if (GM__UNLIKELY(!tc))
+		return 0;
+	seq = __atomic_load_n(&tc->seq, __ATOMIC_RELAXED);
+	/* Odd: a section is already open (a signal handler's call). */
+	if (GM__UNLIKELY(seq & 1))
+		return 0;
+	__atomic_store_n(&tc->seq, seq + 1, __ATOMIC_RELAXED);
+	/* The library's membarrier(2) orders this store before the loads
+	 * below; the compiler must not reorder them itself. */
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	gen = __atomic_load_n(write ? &tc->wgen : &tc->rgen, __ATOMIC_RELAXED);
+	if (GM__LIKELY(gen == __atomic_load_n(&h->igen, __ATOMIC_RELAXED) &&
+		       gpa - tc->lo <= tc->lim)) {
+		*p = (unsigned char *)(tc->delta + (uintptr_t)gpa);
+		*tcp = tc;
+		*seqp = seq;
+		return 1;
+	}
+	__atomic_store_n(&tc->seq, seq + 2, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/* Leave the section gm__fast_enter() opened. */
+static inline __attribute__((always_inline)) void
+gm__fast_exit(struct gm__tcache *tc, uint64_t seq)
+{
+	__atomic_store_n(&tc->seq, seq + 2, __ATOMIC_RELEASE);
+}
+
+GM_EXPORT int gm__read(struct gm_space *s, uint64_t gpa, void *buf,
+		       size_t len);
+GM_EXPORT int gm__write(struct gm_space *s, uint64_t gpa, const void *buf,
+			size_t len);
+
+/*
+ * A length known at compile time of 1, 2, 4 or 8 bytes is one access; 16
+ * bytes at an 8-aligned address are two (a descriptor), which keeps the
+ * promise of "Single-copy atomicity" above.
+ */
+#define GM__FAST_LEN(len)                                                     \
+	(__builtin_constant_p(len) &&                                         \
+	 ((len) == 1 || (len) == 2 || (len) == 4 || (len) == 8 || (len) == 16))
+
+/* Copy @len bytes (GM__FAST_LEN()) between guest @g and @b: 0, or -1
+ * for a 16-byte copy at a host address that is not 8-aligned. */
+static inline __attribute__((always_inline)) int
+gm__fast_copy(unsigned char *g, unsigned char *b, size_t len, int write)
+{
+	gm__ua64 *g64 = (gm__ua64 *)(void *)g;
+
+#define GM__MOVE(T)                                                           \
+	{                                                                     \
+		T v;                                                          \
+		if (write) {                                                  \
+			memcpy(&v, b, sizeof(v));                             \
+			*(volatile T *)(void *)g = v;                         \
+		} else {                                                      \
+			v = *(const volatile T *)(void *)g;                   \
+			memcpy(b, &v, sizeof(v));                             \
+		}                                                             \
+	}
+	switch (len) {
+	case 1:
+		GM__MOVE(gm__ua8)
+		return 0;
+	case 2:
+		GM__MOVE(gm__ua16)
+		return 0;
+	case 4:
+		GM__MOVE(gm__ua32)
+		return 0;
+	case 8:
+		GM__MOVE(gm__ua64)
+		return 0;
+	}
+#undef GM__MOVE
+	if ((uintptr_t)g & 7)
+		return -1;
+	if (write) {
+		uint64_t v[2];
+
+		memcpy(v, b, sizeof(v));
+		((volatile gm__ua64 *)g64)[0] = v[0];
+		((volatile gm__ua64 *)g64)[1] = v[1];
+	} else {
+		uint64_t v[2];
+
+		v[0] = ((const volatile gm__ua64 *)g64)[0];
+		v[1] = ((const volatile gm__ua64 *)g64)[1];
+		memcpy(b, v, sizeof(v));
+	}
+	return 0;
+}
+
+GM_INLINE int gm_read(struct gm_space *s, uint64_t gpa, void *buf,
+		      size_t len)
+{
+	if (GM__FAST_LEN(len) && GM__LIKELY(s && buf)) {
+		struct gm__tcache *tc;
+		uint64_t seq;
+		unsigned char *p;
+
+		if (GM__LIKELY(gm__fast_enter(s, gpa, 0, &p, &tc, &seq))) {
+			int r = gm__fast_copy(p, (unsigned char *)buf, len, 0);
+
+			gm__fast_exit(tc, seq);
+			if (GM__LIKELY(!r))
+				return 0;
+		}
+	}
+	return gm__read(s, gpa, buf, len);
+}
+
+GM_INLINE int gm_write(struct gm_space *s, uint64_t gpa, const void *buf,
+		       size_t len)
+{
+	if (GM__FAST_LEN(len) && GM__LIKELY(s && buf)) {
+		struct gm__tcache *tc;
+		uint64_t seq;
+		unsigned char *p;
+
+		if (GM__LIKELY(gm__fast_enter(s, gpa, 1, &p, &tc, &seq))) {
+			int r = gm__fast_copy(p, (unsigned char *)buf, len, 1);
+
+			gm__fast_exit(tc, seq);
+			if (GM__LIKELY(!r))
+				return 0;
+		}
+	}
+	return gm__write(s, gpa, buf, len);
+}
+
+#define GM__SPACE_TYPED(sfx, T, bits)                                         \
+	GM_EXPORT int gm__read_##sfx(struct gm_space *s, uint64_t gpa,        \
+				     T *val);                                 \
+	GM_EXPORT int gm__write_##sfx(struct gm_space *s, uint64_t gpa,       \
+				      T val);                                 \
+	GM_INLINE int gm_read_##sfx(struct gm_space *s, uint64_t gpa, T *val) \
+	{                                                                     \
+		struct gm__tcache *tc;                                        \
+		uint64_t seq;                                                 \
+		unsigned char *p;                                             \
+                                                                              \
+		if (GM__LIKELY(s && val) &&                                   \
+		    GM__LIKELY(gm__fast_enter(s, gpa, 0, &p, &tc, &seq))) {    \
+			T v = *(const volatile gm__ua##bits *)(void *)p;      \
+			gm__fast_exit(tc, seq);                               \
+			*val = v;                                             \
+			return 0;                                             \
+		}                                                             \
+		return gm__read_##sfx(s, gpa, val);                           \
+	}                                                                     \
+	GM_INLINE int gm_write_##sfx(struct gm_space *s, uint64_t gpa, T val) \
+	{                                                                     \
+		struct gm__tcache *tc;                                        \
+		uint64_t seq;                                                 \
+		unsigned char *p;                                             \
+                                                                              \
+		if (GM__LIKELY(s != NULL) &&                                  \
+		    GM__LIKELY(gm__fast_enter(s, gpa, 1, &p, &tc, &seq))) {    \
+			*(volatile gm__ua##bits *)(void *)p = val;            \
+			gm__fast_exit(tc, seq);                               \
+			return 0;                                             \
+		}                                                             \
+		return gm__write_##sfx(s, gpa, val);                          \
+	}
+GM_INT_TYPES(GM__SPACE_TYPED)
+
+#define GM__SPACE_ENDIAN(sfx, T, bits, ord)                                   \
+	GM_EXPORT int gm__read_##sfx(struct gm_space *s, uint64_t gpa,        \
+				     T *val);                                 \
+	GM_EXPORT int gm__write_##sfx(struct gm_space *s, uint64_t gpa,       \
+				      T val);                                 \
+	GM_INLINE int gm_read_##sfx(struct gm_space *s, uint64_t gpa, T *val) \
+	{                                                                     \
+		struct gm__tcache *tc;                                        \
+		uint64_t seq;                                                 \
+		unsigned char *p;                                             \
+                                                                              \
+		if (GM__LIKELY(s && val) &&                                   \
+		    GM__LIKELY(gm__fast_enter(s, gpa, 0, &p, &tc, &seq))) {    \
+			T raw = *(const volatile gm__ua##bits *)(void *)p;    \
+			gm__fast_exit(tc, seq);                               \
+			*val = GM__ORD_##ord(bits, raw);                      \
+			return 0;                                             \
+		}                                                             \
+		return gm__read_##sfx(s, gpa, val);                           \
+	}                                                                     \
+	GM_INLINE int gm_write_##sfx(struct gm_space *s, uint64_t gpa, T val) \
+	{                                                                     \
+		struct gm__tcache *tc;                                        \
+		uint64_t seq;                                                 \
+		unsigned char *p;                                             \
+                                                                              \
+		if (GM__LIKELY(s != NULL) &&                                  \
+		    GM__LIKELY(gm__fast_enter(s, gpa, 1, &p, &tc, &seq))) {    \
+			*(volatile gm__ua##bits *)(void *)p =                 \
+				GM__ORD_##ord(bits, val);                     \
+			gm__fast_exit(tc, seq);                               \
+			return 0;                                             \
+		}                                                             \
+		return gm__write_##sfx(s, gpa, val);                          \
+	}
+GM_ENDIAN_TYPES(GM__SPACE_ENDIAN)
+
+/* Atomic loads and stores; a misaligned address or an order the operation
+ * cannot take goes to the library, which reports it. */
+#define GM__SPACE_ATOMIC(sfx, T, bits)                                        \
+	GM_EXPORT int gm__atomic_load_##sfx(struct gm_space *s, uint64_t gpa, \
+					    T *val, int order);               \
+	GM_EXPORT int gm__atomic_store_##sfx(struct gm_space *s,              \
+					     uint64_t gpa, T val, int order); \
+	GM_INLINE int gm_atomic_load_##sfx(struct gm_space *s, uint64_t gpa,  \
+					   T *val, int order)                 \
+	{                                                                     \
+		struct gm__tcache *tc;                                        \
+		uint64_t seq;                                                 \
+		unsigned char *p;                                             \
+                                                                              \
+		if (GM__LIKELY(s && val && GM__ORDER_OK_LOAD(order) &&        \
+			       !(gpa & (sizeof(T) - 1))) &&                   \
+		    GM__LIKELY(gm__fast_enter(s, gpa, 0, &p, &tc, &seq))) {    \
+			T v = __atomic_load_n((T *)(void *)p, order);         \
+			gm__fast_exit(tc, seq);                               \
+			*val = v;                                             \
+			return 0;                                             \
+		}                                                             \
+		return gm__atomic_load_##sfx(s, gpa, val, order);             \
+	}                                                                     \
+	GM_INLINE int gm_atomic_store_##sfx(struct gm_space *s, uint64_t gpa, \
+					    T val, int order)                 \
+	{                                                                     \
+		struct gm__tcache *tc;                                        \
+		uint64_t seq;                                                 \
+		unsigned char *p;                                             \
+                                                                              \
+		if (GM__LIKELY(s && GM__ORDER_OK_STORE(order) &&              \
+			       !(gpa & (sizeof(T) - 1))) &&                   \
+		    GM__LIKELY(gm__fast_enter(s, gpa, 1, &p, &tc, &seq))) {    \
+			__atomic_store_n((T *)(void *)p, val, order);         \
+			gm__fast_exit(tc, seq);                               \
+			return 0;                                             \
+		}                                                             \
+		return gm__atomic_store_##sfx(s, gpa, val, order);            \
+	}
+GM_INT_TYPES(GM__SPACE_ATOMIC)
 
 #ifdef __cplusplus
 }
