@@ -136,6 +136,8 @@ static const struct gm__rcu_ops space_rcu_ops = {
 	.leaf_off = space_leaf_off,
 };
 
+static void table_free(struct gm__table *t);
+
 int gm_space_new(struct gm_space **out, const char *name, unsigned int flags)
 {
 	struct gm_space *s;
@@ -198,7 +200,7 @@ void gm_space_free(struct gm_space *s)
 		t->e[i].region->common_flags &= ~GM__REGION_IN_SPACE;
 		gm__region_put(t->e[i].region);
 	}
-	free(t);
+	table_free(t);
 	pthread_mutex_destroy(&s->wlock);
 	gm__rcu_domain_release(s->dom);
 	free(s);
@@ -210,16 +212,14 @@ const char *gm_space_name(const struct gm_space *s)
 }
 
 /*
- * The last entry that starts at or below @gpa, or NULL.  Branch-free (the
- * compiler makes the step a conditional move): the lookups that miss the
- * thread's cache go to random regions, where a branch would mispredict.
+ * The last of the @n entries from @base that starts at or below @gpa, or
+ * NULL.  Branch-free (the compiler makes the step a conditional move):
+ * lookups that miss the thread's cache go to random regions, where a
+ * branch would mispredict.
  */
-static const struct gm__entry *table_floor(const struct gm__table *t,
-					   uint64_t gpa)
+static const struct gm__entry *entries_floor(const struct gm__entry *base,
+					     size_t n, uint64_t gpa)
 {
-	const struct gm__entry *base = t->e;
-	size_t n = t->n;
-
 	if (!n || base->gpa > gpa)
 		return NULL;
 	/* base starts at or below gpa; the answer is in [base, base + n). */
@@ -230,6 +230,87 @@ static const struct gm__entry *table_floor(const struct gm__table *t,
 		n -= half;
 	}
 	return base;
+}
+
+static const struct gm__entry *table_floor(const struct gm__table *t,
+					   uint64_t gpa)
+{
+	return entries_floor(t->e, t->n, gpa);
+}
+
+/*
+ * Slots per entry the index aims at: with regions about as large as
+ * each other, a slot then meets one or two of them.
+ */
+#define SLOTS_PER_ENTRY 4
+
+/*
+ * Build @t's index (space.h): slots of the smallest power-of-two size, at
+ * least a page, that keeps their number within SLOTS_PER_ENTRY per entry
+ * (and 16).  Without memory there is none, and lookups search the whole
+ * table.
+ */
+static void table_index(struct gm__table *t)
+{
+	uint64_t span, k, target;
+	unsigned int shift = 12;
+	uint32_t *slot;
+	size_t i;
+
+	t->slot = NULL;
+	if (!t->n || t->n >= UINT32_MAX)
+		return;
+	t->base = t->e[0].gpa;
+	span = t->e[t->n - 1].last - t->base;
+	target = t->n < 16 / SLOTS_PER_ENTRY ? 16 : SLOTS_PER_ENTRY * t->n;
+	while ((span >> shift) >= target)
+		shift++;
+	t->nslots = (span >> shift) + 1;
+	slot = malloc((t->nslots + 1) * sizeof(*slot));
+	if (!slot)
+		return;
+	/* slot[k]: the first entry that ends at or after slot k's start. */
+	for (k = 0, i = 0; k < t->nslots; k++) {
+		uint64_t start = t->base + (k << shift);
+
+		while (t->e[i].last < start)
+			i++;
+		slot[k] = (uint32_t)i;
+	}
+	slot[t->nslots] = (uint32_t)(t->n - 1);
+	t->slot = slot;
+	t->shift = shift;
+}
+
+static void table_free(struct gm__table *t)
+{
+	if (t)
+		free((void *)t->slot);
+	free(t);
+}
+
+/* The entry that may hold @gpa (the caller checks), or NULL. */
+static const struct gm__entry *table_find(const struct gm__table *t,
+					  uint64_t gpa)
+{
+	const struct gm__entry *e, *end;
+	uint64_t k;
+
+	if (gm_unlikely(!t->slot))
+		return table_floor(t, gpa);
+	/* Below base, k is huge: at most the last slot, whose entries the
+	 * caller finds do not hold gpa. */
+	k = (gpa - t->base) >> t->shift;
+	if (k >= t->nslots)
+		return NULL;
+	e = &t->e[t->slot[k]];
+	end = &t->e[t->slot[k + 1]];
+	if (gm_likely(end - e < 4)) {
+		while (e < end && e[1].gpa <= gpa)
+			e++;
+		return e;
+	}
+	return entries_floor(e, (size_t)(end - e) + 1, gpa);
 }
 
 /* Index of the first entry that starts above @gpa. */
@@ -244,10 +325,9 @@ const struct gm__entry *gm__space_lookup_slow(const struct gm__table *t,
 					      struct gm__space_reader *r,
 					      uint64_t gpa)
 {
-	/* The last entry that starts at or below gpa, if it reaches gpa. */
-	const struct gm__entry *e = table_floor(t, gpa);
+	const struct gm__entry *e = table_find(t, gpa);
 
-	if (!e || gpa > e->last)
+	if (!e || gpa < e->gpa || gpa > e->last)
 		return NULL;
 	r->cache_entry = e;
 	atomic_store_explicit(&r->cache_gen, t->gen, memory_order_relaxed);
@@ -272,7 +352,7 @@ static void table_replace(struct gm_space *s, struct gm__table *nt)
 	/* Before the grace period: see gm__space_cached(). */
 	space_set_gen(s, nt->gen);
 	gm__rcu_synchronize(s->dom);
-	free(old);
+	table_free(old);
 }
 
 int gm_space_add_region(struct gm_space *s, struct gm_region *r)
@@ -330,6 +410,7 @@ int gm_space_add_region(struct gm_space *s, struct gm_region *r)
 				       .region = r };
 	memcpy(&nt->e[i + 1], &t->e[i], (t->n - i) * sizeof(nt->e[0]));
 	r->common_flags |= GM__REGION_IN_SPACE;
+	table_index(nt);
 	table_replace(s, nt);
 out:
 	pthread_mutex_unlock(&s->wlock);
@@ -365,6 +446,7 @@ int gm_space_remove_region(struct gm_space *s, uint64_t gpa)
 	nt->n = t->n - 1;
 	memcpy(nt->e, t->e, i * sizeof(nt->e[0]));
 	memcpy(&nt->e[i], &t->e[i + 1], (t->n - i - 1) * sizeof(nt->e[0]));
+	table_index(nt);
 	table_replace(s, nt);
 	pthread_mutex_unlock(&s->wlock);
 

@@ -25,6 +25,17 @@ struct gm__entry {
 struct gm__table {
 	uint64_t gen; /* unique in the process (space.c); never 0 */
 	size_t n;
+	/*
+	 * The index, for lookups that miss the thread's cache (space.c):
+	 * the addresses [base + (k << shift), base + ((k + 1) << shift)) of
+	 * slot k < nslots are in no entry but e[slot[k]] ... e[slot[k + 1]]
+	 * (the last one capped at n - 1).  NULL without entries, or when
+	 * there was no memory for it: lookups then search the whole table.
+	 */
+	const uint32_t *slot;
+	uint64_t base;
+	uint64_t nslots;
+	unsigned int shift;
 	struct gm__entry e[]; /* ascending, non-overlapping */
 };
 
