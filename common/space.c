@@ -27,7 +27,8 @@ __thread struct gm__tcache *gm__tcache_last
 		 offsetof(struct gm__tcache, b) &&                            \
 	 sizeof(((struct gm__space_reader *)0)->a) ==                         \
 		 sizeof(((struct gm__tcache *)0)->b))
-_Static_assert(SAME_FIELD(rcu.seq, seq) && SAME_FIELD(rgen, rgen) &&
+_Static_assert(SAME_FIELD(rcu.seq, seq) && SAME_FIELD(rcu.dom_id, priv0) &&
+		       SAME_FIELD(rgen, rgen) &&
 		       SAME_FIELD(wgen, wgen) && SAME_FIELD(lo, lo) &&
 		       SAME_FIELD(lim, lim) && SAME_FIELD(delta, delta),
 	       "struct gm__tcache does not match struct gm__space_reader");
@@ -46,14 +47,23 @@ static uint64_t gen_new(void)
 	return atomic_fetch_add_explicit(&next_gen, 1, memory_order_relaxed);
 }
 
-/* Publish @gen as the generation of @s's table: what the fast paths
- * compare (gm__space_cached(), and igen in guestmem.h). */
-static void space_set_gen(struct gm_space *s, uint64_t gen)
+/*
+ * Publish what the fast paths read of @s's table @t, which is already in
+ * s->table: its index for guestmem.h's inline lookups (head.ftab), then
+ * its generation, which they and gm__space_cached() compare with the
+ * thread's cached range (head.igen, s->gen).  A reader that sees the
+ * new index with the old generation caches ranges under the new
+ * table's generation (ft.gen), which the old one never matches.
+ */
+static void space_set_gen(struct gm_space *s, struct gm__table *t)
 {
-	atomic_store_explicit(&s->gen, gen, memory_order_release);
+	t->ft.gen = t->gen;
+	atomic_store_explicit((_Atomic(const struct gm__ftab *) *)&s->head.ftab,
+			      &t->ft, memory_order_release);
+	atomic_store_explicit(&s->gen, t->gen, memory_order_release);
 	atomic_store_explicit(
 		(_Atomic uint64_t *)&s->head.igen,
-		(s->flags & GM_SPACE_FAULT_SAFE) ? 0 : gen,
+		(s->flags & GM_SPACE_FAULT_SAFE) ? 0 : t->gen,
 		memory_order_release);
 }
 
@@ -75,7 +85,7 @@ static void space_fork_child(struct gm__rcu_fork_hook *h)
 	/* Re-initialise rather than unlock: its owner is not us.  That is
 	 * what glibc does with its own locks in a child. */
 	pthread_mutex_init(&s->wlock, NULL);
-	space_set_gen(s, t->gen);
+	space_set_gen(s, t);
 }
 
 /* A new reader's lookup cache: empty. */
@@ -175,7 +185,8 @@ int gm_space_new(struct gm_space **out, const char *name, unsigned int flags)
 	s->flags = flags;
 	t->gen = gen_new();
 	atomic_init(&s->table, t);
-	space_set_gen(s, t->gen);
+	s->head.dom_id = s->dom_id;
+	space_set_gen(s, t);
 	snprintf(s->name, sizeof(s->name), "%s", name ? name : "guest");
 	s->fork.child = space_fork_child;
 	gm__rcu_fork_hook_add(&s->fork);
@@ -245,12 +256,33 @@ static const struct gm__entry *table_floor(const struct gm__table *t,
 #define SLOTS_PER_ENTRY 4
 
 /*
- * Build @t's index (space.h): slots of the smallest power-of-two size, at
- * least a page, that keeps their number within SLOTS_PER_ENTRY per entry
- * (and 16).  Without memory there is none, and lookups search the whole
- * table.
+ * Fill @f, what guestmem.h's inline accessors know of entry @e: a
+ * persistent region of at least 16 bytes at a host address aligned like
+ * its guest address (modulo 16, for the atomics) may be accessed inline,
+ * within lim of its start (the last 15 bytes go to the library).
  */
-static void table_index(struct gm__table *t)
+static void fent_fill(struct gm__fent *f, const struct gm__entry *e)
+{
+	uintptr_t delta = (uintptr_t)e->hva - (uintptr_t)e->gpa;
+
+	*f = (struct gm__fent){ .gpa = UINT64_MAX };
+	if (!e->hva || e->last - e->gpa < 15 || (delta & 15))
+		return;
+	f->gpa = e->gpa;
+	f->lim = e->last - e->gpa - 15;
+	f->delta = delta;
+	f->prot = GM__FENT_READ |
+		  (e->flags & GM_REGION_RDONLY ? 0 : GM__FENT_WRITE);
+}
+
+/*
+ * Build @t's index (space.h) for space @s: slots of the smallest
+ * power-of-two size, at least a page, that keeps their number within
+ * SLOTS_PER_ENTRY per entry (and 16), and its inline view (ft, fent).
+ * Without memory there is none: lookups search the whole table, and the
+ * inline accessors call the library.
+ */
+static void table_index(const struct gm_space *s, struct gm__table *t)
 {
 	uint64_t span, k, target;
 	unsigned int shift = 12;
@@ -258,6 +290,8 @@ static void table_index(struct gm__table *t)
 	size_t i;
 
 	t->slot = NULL;
+	t->fent = NULL;
+	t->ft = (struct gm__ftab){ .gen = t->gen };
 	if (!t->n || t->n >= UINT32_MAX)
 		return;
 	t->base = t->e[0].gpa;
@@ -280,12 +314,29 @@ static void table_index(struct gm__table *t)
 	slot[t->nslots] = (uint32_t)(t->n - 1);
 	t->slot = slot;
 	t->shift = shift;
+
+	/* A fault-safe space's accesses must be guarded: none inline. */
+	if (s->flags & GM_SPACE_FAULT_SAFE)
+		return;
+	t->fent = malloc((t->n + 1) * sizeof(*t->fent));
+	if (!t->fent)
+		return;
+	for (i = 0; i < t->n; i++)
+		fent_fill(&t->fent[i], &t->e[i]);
+	t->fent[t->n] = (struct gm__fent){ .gpa = UINT64_MAX };
+	t->ft.base = t->base;
+	t->ft.nslots = t->nslots;
+	t->ft.slot = slot;
+	t->ft.ent = t->fent;
+	t->ft.shift = shift;
 }
 
 static void table_free(struct gm__table *t)
 {
-	if (t)
+	if (t) {
 		free((void *)t->slot);
+		free(t->fent);
+	}
 	free(t);
 }
 
@@ -350,7 +401,7 @@ static void table_replace(struct gm_space *s, struct gm__table *nt)
 	nt->gen = gen_new();
 	atomic_store_explicit(&s->table, nt, memory_order_release);
 	/* Before the grace period: see gm__space_cached(). */
-	space_set_gen(s, nt->gen);
+	space_set_gen(s, nt);
 	gm__rcu_synchronize(s->dom);
 	table_free(old);
 }
@@ -410,7 +461,7 @@ int gm_space_add_region(struct gm_space *s, struct gm_region *r)
 				       .region = r };
 	memcpy(&nt->e[i + 1], &t->e[i], (t->n - i) * sizeof(nt->e[0]));
 	r->common_flags |= GM__REGION_IN_SPACE;
-	table_index(nt);
+	table_index(s, nt);
 	table_replace(s, nt);
 out:
 	pthread_mutex_unlock(&s->wlock);
@@ -446,7 +497,7 @@ int gm_space_remove_region(struct gm_space *s, uint64_t gpa)
 	nt->n = t->n - 1;
 	memcpy(nt->e, t->e, i * sizeof(nt->e[0]));
 	memcpy(&nt->e[i], &t->e[i + 1], (t->n - i - 1) * sizeof(nt->e[0]));
-	table_index(nt);
+	table_index(s, nt);
 	table_replace(s, nt);
 	pthread_mutex_unlock(&s->wlock);
 

@@ -36,6 +36,14 @@ struct gm__table {
 	uint64_t base;
 	uint64_t nslots;
 	unsigned int shift;
+	/*
+	 * The index as guestmem.h's inline accessors read it (struct
+	 * gm__ftab), over fent: one struct gm__fent per entry and a last
+	 * one that allows nothing.  ft.nslots is 0 when the inline path
+	 * must not look anything up (no index, or a fault-safe space).
+	 */
+	struct gm__ftab ft;
+	struct gm__fent *fent;
 	struct gm__entry e[]; /* ascending, non-overlapping */
 };
 
@@ -78,7 +86,6 @@ struct gm__space_reader {
 	uint64_t od_last;	/* owner only: see access.c */
 };
 
-#define GM__GEN_NONE UINT64_MAX
 
 /*
  * The inline accessors' pointer to this thread's reader of the space it

@@ -19,7 +19,11 @@
  *   atomics and fd I/O work on the space by guest address.  They look the
  *   address up, map what they need, copy, and release it again; accesses
  *   that cross from one region into the next work; a hole fails with
- *   -EFAULT.  Nothing they return points into guest memory.
+ *   -EFAULT.  Nothing they return points into guest memory.  The typed
+ *   accessors, their atomic loads and stores, and gm_read() / gm_write()
+ *   of a small constant length are inline: an access to the region the
+ *   calling thread used last compiles into the caller (see the end of
+ *   this header); the library exports each under its name as well.
  *
  * Views (struct gm_view) and leases (struct gm_lease): the only ways to hold
  *   host pointers into guest memory.  A view maps one contiguous range of a
@@ -862,7 +866,9 @@ GM_INT_TYPES(GM__VIEW_ATOMIC)
  * As liburing does, the library keeps the common case of its accessors in
  * this header, so that it compiles into the caller: an access that the
  * calling thread's last region (or published piece) of the space covers
- * costs about fifteen instructions and no call.  Everything else, and
+ * costs about fifteen instructions and no call; one in another region
+ * looks the region up in the space's index (gm__fast_lookup()) and makes
+ * it the thread's range, still without a call.  Everything else, and
  * every call with an argument the inline code does not check itself,
  * calls the library: the gm__ functions below take the same arguments
  * and give the same results and errors as the accessors.  The library
@@ -896,10 +902,46 @@ struct gm__tcache {
 	uint64_t priv1;
 };
 
-/* What struct gm_space starts with. */
+/*
+ * A space's regions as the inline path sees them, in the table of
+ * generation gen: slot k of 2^shift bytes from base (k < nslots) meets
+ * no entry but ent[slot[k]] and the one after it (a slot that meets more
+ * sends the access to the library).  Entry e may be read (prot
+ * GM__FENT_READ) or written (GM__FENT_WRITE) inline at host address gpa
+ * + delta for gpa in [e.gpa, e.gpa + e.lim + 15]; an entry it may not
+ * touch has prot 0, and so has the one after the last.
+ */
+struct gm__fent {
+	uint64_t gpa;
+	uint64_t lim;
+	uintptr_t delta;
+	uint64_t prot;
+};
+#define GM__FENT_READ 1u
+#define GM__FENT_WRITE 2u
+
+struct gm__ftab {
+	uint64_t gen;
+	uint64_t base;
+	uint64_t nslots;
+	const uint32_t *slot;
+	const struct gm__fent *ent;
+	unsigned int shift;
+};
+
+/*
+ * What struct gm_space starts with: its current igen, the id its
+ * readers carry (a record is the space's own when its priv0 is dom_id),
+ * and its current index.
+ */
 struct gm__space_head {
 	uint64_t igen;
+	uint64_t dom_id;
+	const struct gm__ftab *ftab;
 };
+
+/* rgen or wgen of a record with no range. */
+#define GM__GEN_NONE (~(uint64_t)0)
 
 GM_EXPORT extern __thread struct gm__tcache *gm__tcache_last
 	__attribute__((tls_model("initial-exec")));
@@ -909,6 +951,46 @@ typedef uint8_t gm__ua8;
 typedef uint16_t gm__ua16 __attribute__((aligned(1), may_alias));
 typedef uint32_t gm__ua32 __attribute__((aligned(1), may_alias));
 typedef uint64_t gm__ua64 __attribute__((aligned(1), may_alias));
+
+/*
+ * Inside the section gm__fast_enter() opened on @tc, whose range missed:
+ * if @tc is the space's own record, look @gpa up in the space's index,
+ * and if 16 bytes from @gpa are in one region that the inline path may
+ * access (@write), make that region @tc's range and return 1 with *p the
+ * host address of @gpa.  Else 0, with nothing changed.
+ */
+static inline __attribute__((always_inline)) int
+gm__fast_lookup(const struct gm__space_head *h, uint64_t gpa, int write,
+		struct gm__tcache *tc, unsigned char **p)
+{
+	const struct gm__ftab *ft;
+	const struct gm__fent *e;
+	uint64_t k;
+
+	if (__atomic_load_n(&tc->priv0, __ATOMIC_RELAXED) != h->dom_id)
+		return 0;
+	ft = __atomic_load_n(&h->ftab, __ATOMIC_ACQUIRE);
+	k = (gpa - ft->base) >> ft->shift;
+	if (k >= ft->nslots)
+		return 0;
+	e = &ft->ent[ft->slot[k]];
+	if (gpa - e->gpa > e->lim)
+		e++;
+	if (gpa - e->gpa > e->lim ||
+	    !(e->prot & (write ? GM__FENT_WRITE : GM__FENT_READ)))
+		return 0;
+	tc->lo = e->gpa;
+	tc->lim = e->lim;
+	tc->delta = e->delta;
+	__atomic_store_n(&tc->rgen,
+			 (e->prot & GM__FENT_READ) ? ft->gen : GM__GEN_NONE,
+			 __ATOMIC_RELAXED);
+	__atomic_store_n(&tc->wgen,
+			 (e->prot & GM__FENT_WRITE) ? ft->gen : GM__GEN_NONE,
+			 __ATOMIC_RELAXED);
+	*p = (unsigned char *)(e->delta + (uintptr_t)gpa);
+	return 1;
+}
 
 /*
  * Enter a read-side section of the space of the thread's record and set
@@ -939,6 +1021,11 @@ gm__fast_enter(struct gm_space *s, uint64_t gpa, int write,
 	if (GM__LIKELY(gen == __atomic_load_n(&h->igen, __ATOMIC_RELAXED) &&
 		       gpa - tc->lo <= tc->lim)) {
 		*p = (unsigned char *)(tc->delta + (uintptr_t)gpa);
+		*tcp = tc;
+		*seqp = seq;
+		return 1;
+	}
+	if (gm__fast_lookup(h, gpa, write, tc, p)) {
 		*tcp = tc;
 		*seqp = seq;
 		return 1;

@@ -285,6 +285,9 @@ static void test_region_change_is_seen(void **state)
 /*
  * Two spaces with regions at the same guest address, used in turn: each
  * access finds its own space's memory, whichever record the thread holds.
+ * Each switch calls the library: a read-side section opened on one
+ * space's record does not hold off the other space's writers, so the
+ * inline path must not look the other space up under it.
  */
 static void test_spaces_in_turn(void **state)
 {
@@ -295,12 +298,14 @@ static void test_spaces_in_turn(void **state)
 	int i;
 
 	assert_int_equal(gm_write_u64(s2, GPA + 8, 0xabcd), 0);
+	calls = 0;
 	for (i = 0; i < 100; i++) {
 		assert_int_equal(gm_read_u64(fx->s, GPA + 8, &x), 0);
 		assert_int_equal(x, host_u64(fx, GPA + 8));
 		assert_int_equal(gm_read_u64(s2, GPA + 8, &x), 0);
 		assert_int_equal(x, 0xabcd);
 	}
+	assert_int_equal(calls, 200);
 	gm_view_put(&v);
 	gm_space_free(s2);
 }
@@ -358,6 +363,74 @@ static void test_record_of_freed_space(void **state)
 	}
 }
 
+
+/*
+ * Many regions, some read-only, with holes between some: accesses to any
+ * of them are answered inline through the space's index (no call), with
+ * the right memory; holes, read-only writes and the last 15 bytes of a
+ * region still get the library's answers.
+ */
+#define NREG 64
+static void test_lookup_other_regions_inline(void **state)
+{
+	struct gm_view v[NREG];
+	uint64_t gpa[NREG], x;
+	struct gm_space *s;
+	unsigned int i, j;
+
+	(void)state;
+	assert_int_equal(gm_space_new(&s, "many", 0), 0);
+	for (i = 0; i < NREG; i++) {
+		struct gm_region *r;
+		unsigned int rflags = i % 5 == 3 ? GM_REGION_RDONLY : 0;
+
+		/* Every third region leaves a hole of a page before it. */
+		gpa[i] = i ? gpa[i - 1] + SIZE + (i % 3 == 0 ? PAGE : 0) : GPA;
+		assert_int_equal(gm_unix_region_new_anon(gpa[i], SIZE, rflags,
+							 &r),
+				 0);
+		assert_int_equal(gm_space_add_region(s, r), 0);
+		assert_int_equal(gm_view_get(s, gpa[i], SIZE, GM_PROT_READ,
+					     &v[i]),
+				 0);
+		/* Read-only regions stay zero (mapped read-only). */
+		if (!rflags)
+			memset(v[i].hva, (int)i + 1, SIZE);
+	}
+	assert_int_equal(gm_read_u64(s, gpa[0], &x), 0);
+	calls = 0;
+	for (j = 0; j < 4000; j++) {
+		unsigned int k = (j * 37) % NREG;
+		uint64_t off = (uint64_t)(j * 4093) % (SIZE - 16), want;
+
+		assert_int_equal(gm_read_u64(s, gpa[k] + off, &x), 0);
+		memcpy(&want, v[k].hva + off, sizeof(want));
+		assert_int_equal(x, want);
+		if (k % 5 != 3) {
+			assert_int_equal(gm_write_u64(s, gpa[k] + off, j), 0);
+			memcpy(&want, v[k].hva + off, sizeof(want));
+			assert_int_equal(want, j);
+		}
+	}
+	if (inline_on())
+		assert_int_equal(calls, 0);
+	/* What the inline path leaves to the library; a read first makes
+	 * the read-only region the thread's range. */
+	assert_int_equal(gm_read_u64(s, gpa[3] + 16, &x), 0);
+	calls = 0;
+	assert_int_equal(gm_write_u64(s, gpa[3] + 8, 1), -EACCES);
+	assert_int_equal(v[3].hva[8], 0);
+	assert_int_equal(gm_read_u64(s, gpa[3] - 8, &x), -EFAULT);
+	assert_int_equal(gm_read_u64(s, gpa[1] + SIZE - 8, &x), 0);
+	assert_int_equal(x, 0x0202020202020202u);
+	assert_int_equal(gm_read_u64(s, gpa[1] + SIZE - 4, &x), 0);
+	assert_int_equal(x, 0x0303030302020202u);
+	assert_int_equal(calls, 4);
+	for (i = 0; i < NREG; i++)
+		gm_view_put(&v[i]);
+	gm_space_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -369,6 +442,7 @@ int main(void)
 		T(test_spaces_in_turn),
 		cmocka_unit_test(test_fault_safe_space_always_calls),
 		cmocka_unit_test(test_record_of_freed_space),
+		cmocka_unit_test(test_lookup_other_regions_inline),
 #undef T
 	};
 
