@@ -160,6 +160,11 @@ extern "C" {
 #endif
 #ifndef GM_INLINE
 #define GM_INLINE static inline
+/* The space accessors' inline fast path: inlined whatever the caller's
+ * inlining budget, since a call is what it saves. */
+#define GM__HOT_INLINE static inline __attribute__((always_inline))
+#else
+#define GM__HOT_INLINE GM_INLINE
 #endif
 /* Branch hints of the inline functions: internal, not part of the API. */
 #define GM__LIKELY(x) __builtin_expect(!!(x), 1)
@@ -957,12 +962,16 @@ typedef uint64_t gm__ua64 __attribute__((aligned(1), may_alias));
  * if @tc is the space's own record, look @gpa up in the space's index,
  * and if 16 bytes from @gpa are in one region that the inline path may
  * access (@write), make that region @tc's range and return 1 with *p the
- * host address of @gpa.  Else 0, with nothing changed.
+ * host address of @gpa.  With @p2, 16 bytes at an 8-aligned @gpa whose
+ * second half starts the next region (a descriptor across two memory
+ * slots) return 2, with *p2 the host address of that half.  Else 0, with
+ * nothing changed.
  */
 static inline __attribute__((always_inline)) int
 gm__fast_lookup(const struct gm__space_head *h, uint64_t gpa, int write,
-		struct gm__tcache *tc, unsigned char **p)
+		struct gm__tcache *tc, unsigned char **p, unsigned char **p2)
 {
+	uint64_t need = write ? GM__FENT_WRITE : GM__FENT_READ;
 	const struct gm__ftab *ft;
 	const struct gm__fent *e;
 	uint64_t k;
@@ -973,11 +982,20 @@ gm__fast_lookup(const struct gm__space_head *h, uint64_t gpa, int write,
 	k = (gpa - ft->base) >> ft->shift;
 	if (k >= ft->nslots)
 		return 0;
+	/* A real entry: the one after it is at most the last one. */
 	e = &ft->ent[ft->slot[k]];
-	if (gpa - e->gpa > e->lim)
+	if (gpa - e->gpa > e->lim) {
+		if (p2 && !(gpa & 7) && (e->prot & need) &&
+		    gpa - e->gpa == e->lim + 8 && e[1].gpa == gpa + 8 &&
+		    (e[1].prot & need)) {
+			*p = (unsigned char *)(e->delta + (uintptr_t)gpa);
+			*p2 = (unsigned char *)(e[1].delta +
+						(uintptr_t)(gpa + 8));
+			return 2;
+		}
 		e++;
-	if (gpa - e->gpa > e->lim ||
-	    !(e->prot & (write ? GM__FENT_WRITE : GM__FENT_READ)))
+	}
+	if (gpa - e->gpa > e->lim || !(e->prot & need))
 		return 0;
 	tc->lo = e->gpa;
 	tc->lim = e->lim;
@@ -995,13 +1013,17 @@ gm__fast_lookup(const struct gm__space_head *h, uint64_t gpa, int write,
 /*
  * Enter a read-side section of the space of the thread's record and set
  * *p to the host address of [gpa, gpa + n), n <= 16, and *tcp and *seqp
- * for gm__fast_exit(), if the record covers it for the access (@write):
- * return 1.  Else leave the section and return 0.
+ * for gm__fast_exit(), if the record covers it for the access (@write),
+ * or the space's index does (gm__fast_lookup()): return 1 (or 2 for a
+ * pair, with @p2).  Else leave the section and return 0.
  */
 static inline __attribute__((always_inline)) int
 gm__fast_enter(struct gm_space *s, uint64_t gpa, int write,
-	       unsigned char **p, struct gm__tcache **tcp, uint64_t *seqp)
+	       unsigned char **p, unsigned char **p2,
+	       struct gm__tcache **tcp, uint64_t *seqp)
 {
+	int r;
+
 	const struct gm__space_head *h =
 		(const struct gm__space_head *)(const void *)s;
 	struct gm__tcache *tc = gm__tcache_last;
@@ -1025,10 +1047,11 @@ gm__fast_enter(struct gm_space *s, uint64_t gpa, int write,
 		*seqp = seq;
 		return 1;
 	}
-	if (gm__fast_lookup(h, gpa, write, tc, p)) {
+	r = gm__fast_lookup(h, gpa, write, tc, p, p2);
+	if (r) {
 		*tcp = tc;
 		*seqp = seq;
-		return 1;
+		return r;
 	}
 	__atomic_store_n(&tc->seq, seq + 2, __ATOMIC_RELEASE);
 	return 0;
@@ -1106,39 +1129,51 @@ gm__fast_copy(unsigned char *g, unsigned char *b, size_t len, int write)
 	return 0;
 }
 
-GM_INLINE int gm_read(struct gm_space *s, uint64_t gpa, void *buf,
+GM__HOT_INLINE int gm_read(struct gm_space *s, uint64_t gpa, void *buf,
 		      size_t len)
 {
 	if (GM__FAST_LEN(len) && GM__LIKELY(s && buf)) {
 		struct gm__tcache *tc;
 		uint64_t seq;
-		unsigned char *p;
+		unsigned char *p, *p2;
+		int r = gm__fast_enter(s, gpa, 0, &p, len == 16 ? &p2 : NULL,
+				       &tc, &seq);
 
-		if (GM__LIKELY(gm__fast_enter(s, gpa, 0, &p, &tc, &seq))) {
-			int r = gm__fast_copy(p, (unsigned char *)buf, len, 0);
-
+		if (GM__LIKELY(r == 1)) {
+			r = gm__fast_copy(p, (unsigned char *)buf, len, 0);
 			gm__fast_exit(tc, seq);
 			if (GM__LIKELY(!r))
 				return 0;
+		} else if (r == 2) {
+			gm__fast_copy(p, (unsigned char *)buf, 8, 0);
+			gm__fast_copy(p2, (unsigned char *)buf + 8, 8, 0);
+			gm__fast_exit(tc, seq);
+			return 0;
 		}
 	}
 	return gm__read(s, gpa, buf, len);
 }
 
-GM_INLINE int gm_write(struct gm_space *s, uint64_t gpa, const void *buf,
+GM__HOT_INLINE int gm_write(struct gm_space *s, uint64_t gpa, const void *buf,
 		       size_t len)
 {
 	if (GM__FAST_LEN(len) && GM__LIKELY(s && buf)) {
 		struct gm__tcache *tc;
 		uint64_t seq;
-		unsigned char *p;
+		unsigned char *p, *p2;
+		int r = gm__fast_enter(s, gpa, 1, &p, len == 16 ? &p2 : NULL,
+				       &tc, &seq);
 
-		if (GM__LIKELY(gm__fast_enter(s, gpa, 1, &p, &tc, &seq))) {
-			int r = gm__fast_copy(p, (unsigned char *)buf, len, 1);
-
+		if (GM__LIKELY(r == 1)) {
+			r = gm__fast_copy(p, (unsigned char *)buf, len, 1);
 			gm__fast_exit(tc, seq);
 			if (GM__LIKELY(!r))
 				return 0;
+		} else if (r == 2) {
+			gm__fast_copy(p, (unsigned char *)buf, 8, 1);
+			gm__fast_copy(p2, (unsigned char *)buf + 8, 8, 1);
+			gm__fast_exit(tc, seq);
+			return 0;
 		}
 	}
 	return gm__write(s, gpa, buf, len);
@@ -1149,14 +1184,16 @@ GM_INLINE int gm_write(struct gm_space *s, uint64_t gpa, const void *buf,
 				     T *val);                                 \
 	GM_EXPORT int gm__write_##sfx(struct gm_space *s, uint64_t gpa,       \
 				      T val);                                 \
-	GM_INLINE int gm_read_##sfx(struct gm_space *s, uint64_t gpa, T *val) \
+	GM__HOT_INLINE int gm_read_##sfx(struct gm_space *s, uint64_t gpa,    \
+					 T *val)                              \
 	{                                                                     \
 		struct gm__tcache *tc;                                        \
 		uint64_t seq;                                                 \
 		unsigned char *p;                                             \
                                                                               \
 		if (GM__LIKELY(s && val) &&                                   \
-		    GM__LIKELY(gm__fast_enter(s, gpa, 0, &p, &tc, &seq))) {    \
+		    GM__LIKELY(gm__fast_enter(s, gpa, 0, &p, NULL, &tc,       \
+					      &seq))) {                       \
 			T v = *(const volatile gm__ua##bits *)(void *)p;      \
 			gm__fast_exit(tc, seq);                               \
 			*val = v;                                             \
@@ -1164,14 +1201,16 @@ GM_INLINE int gm_write(struct gm_space *s, uint64_t gpa, const void *buf,
 		}                                                             \
 		return gm__read_##sfx(s, gpa, val);                           \
 	}                                                                     \
-	GM_INLINE int gm_write_##sfx(struct gm_space *s, uint64_t gpa, T val) \
+	GM__HOT_INLINE int gm_write_##sfx(struct gm_space *s, uint64_t gpa,   \
+					  T val)                              \
 	{                                                                     \
 		struct gm__tcache *tc;                                        \
 		uint64_t seq;                                                 \
 		unsigned char *p;                                             \
                                                                               \
 		if (GM__LIKELY(s != NULL) &&                                  \
-		    GM__LIKELY(gm__fast_enter(s, gpa, 1, &p, &tc, &seq))) {    \
+		    GM__LIKELY(gm__fast_enter(s, gpa, 1, &p, NULL, &tc,       \
+					      &seq))) {                       \
 			*(volatile gm__ua##bits *)(void *)p = val;            \
 			gm__fast_exit(tc, seq);                               \
 			return 0;                                             \
@@ -1185,14 +1224,16 @@ GM_INT_TYPES(GM__SPACE_TYPED)
 				     T *val);                                 \
 	GM_EXPORT int gm__write_##sfx(struct gm_space *s, uint64_t gpa,       \
 				      T val);                                 \
-	GM_INLINE int gm_read_##sfx(struct gm_space *s, uint64_t gpa, T *val) \
+	GM__HOT_INLINE int gm_read_##sfx(struct gm_space *s, uint64_t gpa,    \
+					 T *val)                              \
 	{                                                                     \
 		struct gm__tcache *tc;                                        \
 		uint64_t seq;                                                 \
 		unsigned char *p;                                             \
                                                                               \
 		if (GM__LIKELY(s && val) &&                                   \
-		    GM__LIKELY(gm__fast_enter(s, gpa, 0, &p, &tc, &seq))) {    \
+		    GM__LIKELY(gm__fast_enter(s, gpa, 0, &p, NULL, &tc,       \
+					      &seq))) {                       \
 			T raw = *(const volatile gm__ua##bits *)(void *)p;    \
 			gm__fast_exit(tc, seq);                               \
 			*val = GM__ORD_##ord(bits, raw);                      \
@@ -1200,14 +1241,16 @@ GM_INT_TYPES(GM__SPACE_TYPED)
 		}                                                             \
 		return gm__read_##sfx(s, gpa, val);                           \
 	}                                                                     \
-	GM_INLINE int gm_write_##sfx(struct gm_space *s, uint64_t gpa, T val) \
+	GM__HOT_INLINE int gm_write_##sfx(struct gm_space *s, uint64_t gpa,   \
+					  T val)                              \
 	{                                                                     \
 		struct gm__tcache *tc;                                        \
 		uint64_t seq;                                                 \
 		unsigned char *p;                                             \
                                                                               \
 		if (GM__LIKELY(s != NULL) &&                                  \
-		    GM__LIKELY(gm__fast_enter(s, gpa, 1, &p, &tc, &seq))) {    \
+		    GM__LIKELY(gm__fast_enter(s, gpa, 1, &p, NULL, &tc,       \
+					      &seq))) {                       \
 			*(volatile gm__ua##bits *)(void *)p =                 \
 				GM__ORD_##ord(bits, val);                     \
 			gm__fast_exit(tc, seq);                               \
@@ -1224,8 +1267,9 @@ GM_ENDIAN_TYPES(GM__SPACE_ENDIAN)
 					    T *val, int order);               \
 	GM_EXPORT int gm__atomic_store_##sfx(struct gm_space *s,              \
 					     uint64_t gpa, T val, int order); \
-	GM_INLINE int gm_atomic_load_##sfx(struct gm_space *s, uint64_t gpa,  \
-					   T *val, int order)                 \
+	GM__HOT_INLINE int gm_atomic_load_##sfx(struct gm_space *s,           \
+						uint64_t gpa, T *val,         \
+						int order)                    \
 	{                                                                     \
 		struct gm__tcache *tc;                                        \
 		uint64_t seq;                                                 \
@@ -1233,7 +1277,8 @@ GM_ENDIAN_TYPES(GM__SPACE_ENDIAN)
                                                                               \
 		if (GM__LIKELY(s && val && GM__ORDER_OK_LOAD(order) &&        \
 			       !(gpa & (sizeof(T) - 1))) &&                   \
-		    GM__LIKELY(gm__fast_enter(s, gpa, 0, &p, &tc, &seq))) {    \
+		    GM__LIKELY(gm__fast_enter(s, gpa, 0, &p, NULL, &tc,       \
+					      &seq))) {                       \
 			T v = __atomic_load_n((T *)(void *)p, order);         \
 			gm__fast_exit(tc, seq);                               \
 			*val = v;                                             \
@@ -1241,8 +1286,9 @@ GM_ENDIAN_TYPES(GM__SPACE_ENDIAN)
 		}                                                             \
 		return gm__atomic_load_##sfx(s, gpa, val, order);             \
 	}                                                                     \
-	GM_INLINE int gm_atomic_store_##sfx(struct gm_space *s, uint64_t gpa, \
-					    T val, int order)                 \
+	GM__HOT_INLINE int gm_atomic_store_##sfx(struct gm_space *s,          \
+						 uint64_t gpa, T val,         \
+						 int order)                   \
 	{                                                                     \
 		struct gm__tcache *tc;                                        \
 		uint64_t seq;                                                 \
@@ -1250,7 +1296,8 @@ GM_ENDIAN_TYPES(GM__SPACE_ENDIAN)
                                                                               \
 		if (GM__LIKELY(s && GM__ORDER_OK_STORE(order) &&              \
 			       !(gpa & (sizeof(T) - 1))) &&                   \
-		    GM__LIKELY(gm__fast_enter(s, gpa, 1, &p, &tc, &seq))) {    \
+		    GM__LIKELY(gm__fast_enter(s, gpa, 1, &p, NULL, &tc,       \
+					      &seq))) {                       \
 			__atomic_store_n((T *)(void *)p, val, order);         \
 			gm__fast_exit(tc, seq);                               \
 			return 0;                                             \

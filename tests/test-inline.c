@@ -61,6 +61,17 @@ int __wrap_gm__read(struct gm_space *s, uint64_t gpa, void *buf, size_t len)
 	return __real_gm__read(s, gpa, buf, len);
 }
 
+int __real_gm__write(struct gm_space *s, uint64_t gpa, const void *buf,
+		     size_t len);
+int __wrap_gm__write(struct gm_space *s, uint64_t gpa, const void *buf,
+		     size_t len);
+int __wrap_gm__write(struct gm_space *s, uint64_t gpa, const void *buf,
+		     size_t len)
+{
+	calls++;
+	return __real_gm__write(s, gpa, buf, len);
+}
+
 int __real_gm__atomic_load_u32(struct gm_space *s, uint64_t gpa,
 			       uint32_t *val, int order);
 int __wrap_gm__atomic_load_u32(struct gm_space *s, uint64_t gpa,
@@ -426,6 +437,35 @@ static void test_lookup_other_regions_inline(void **state)
 	assert_int_equal(gm_read_u64(s, gpa[1] + SIZE - 4, &x), 0);
 	assert_int_equal(x, 0x0303030302020202u);
 	assert_int_equal(calls, 4);
+
+	/* 16 bytes across two adjacent regions, 8 in each: inline. */
+	{
+		uint64_t d[2], w[2] = { 0x1111111111111111u,
+					0x2222222222222222u };
+
+		calls = 0;
+		assert_int_equal(gm_read(s, gpa[2] - 8, d, sizeof(d)), 0);
+		assert_int_equal(d[0], 0x0202020202020202u);
+		assert_int_equal(d[1], 0x0303030303030303u);
+		assert_int_equal(gm_write(s, gpa[2] - 8, w, sizeof(w)), 0);
+		memcpy(d, v[1].hva + SIZE - 8, 8);
+		memcpy(d + 1, v[2].hva, 8);
+		assert_memory_equal(d, w, sizeof(w));
+		if (inline_on())
+			assert_int_equal(calls, 0);
+		/* Into a read-only region: nothing written; into a hole;
+		 * not 8-aligned: the library's answers. */
+		calls = 0;
+		assert_int_equal(gm_write(s, gpa[8] - 8, w, sizeof(w)),
+				 -EACCES);
+		assert_int_equal(v[7].hva[SIZE - 8], 8);
+		assert_int_equal(gm_read(s, gpa[3] - 8, d, sizeof(d)), -EFAULT);
+		assert_int_equal(gm_read(s, gpa[2] + SIZE - 8, d, sizeof(d)),
+				 -EFAULT);
+		assert_int_equal(gm_read(s, gpa[5] - 4, d, sizeof(d)), 0);
+		assert_int_equal(d[0], 0x0606060605050505u);
+		assert_int_equal(calls, 4);
+	}
 	for (i = 0; i < NREG; i++)
 		gm_view_put(&v[i]);
 	gm_space_free(s);
