@@ -15,6 +15,10 @@
  *       64 KiB chunks scattered over the whole guest;
  *   W2  gm_read_le16() at one fixed address (a ring index), in a page
  *       outside the working set;
+ *   W3  gm_read_u64() at random 8-aligned addresses of the working set,
+ *       which fits the default cache budget (all hits after warm-up);
+ *   W4  gm_read_u64() at random 8-aligned addresses of the whole guest,
+ *       which does not (misses and evictions);
  *
  * through each configuration:
  *
@@ -29,6 +33,9 @@
  *
  * W2 also has an informational line "a_view": a gm_view_get() of the ring
  * page on configuration a's space, then the inline gm_view_read_le16().
+ * W3 and W4 go through configuration a only, from one thread and from two
+ * at once ("a_2threads"), each thread on its own addresses, to see how the
+ * cache scales with threads.
  *
  * Every configuration is warmed up before it is timed (the cache filled,
  * every working-set page touched once so that no page fault is timed).  A
@@ -46,6 +53,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +90,9 @@
 
 /* Entries of W2's address array, all equal (a power of two, L1-sized). */
 #define W2_ENTRIES (UINT64_C(1) << 10)
+
+/* Entries of each thread's W3 and W4 address array (a power of two). */
+#define U64_ENTRIES (UINT64_C(1) << 16)
 
 /* Most frames one map-per-access read covers (b); W1 and W2 need one. */
 #define MAPPER_MAX_PAGES 2
@@ -156,6 +167,8 @@ static uint64_t ring_gpa;		/* W2's address */
  * view's) out of the loop.
  */
 static uint64_t w2_addr[W2_ENTRIES];
+/* W3's and W4's addresses: U64_ENTRIES for each of the two threads. */
+static uint64_t *w3_addr[2], *w4_addr[2];
 
 static uint64_t *xmalloc_addrs(uint64_t n)
 {
@@ -169,6 +182,7 @@ static uint64_t *xmalloc_addrs(uint64_t n)
 static void sets_init(void)
 {
 	uint64_t nchunks = guest.size / CHUNK_SIZE, *all, i;
+	unsigned int t;
 
 	/*
 	 * Pick the working set's chunks with a partial Fisher-Yates shuffle
@@ -195,10 +209,30 @@ static void sets_init(void)
 	for (i = 0; i < W1_ENTRIES; i++)
 		w1_addr[i] = chunks[rng_next() % NR_CHUNKS] +
 			     rng_next() % PAGES_PER_CHUNK * PAGE_SIZE;
+
+	/*
+	 * Drawn after W1's, so that W1's addresses stay those of the
+	 * benchmark before W3 and W4 existed.
+	 */
+	for (t = 0; t < 2; t++) {
+		w3_addr[t] = xmalloc_addrs(U64_ENTRIES);
+		w4_addr[t] = xmalloc_addrs(U64_ENTRIES);
+		for (i = 0; i < U64_ENTRIES; i++) {
+			w3_addr[t][i] = chunks[rng_next() % NR_CHUNKS] +
+					rng_next() % (CHUNK_SIZE / 8) * 8;
+			w4_addr[t][i] = rng_next() % (guest.size / 8) * 8;
+		}
+	}
 }
 
 static void sets_fini(void)
 {
+	unsigned int t;
+
+	for (t = 0; t < 2; t++) {
+		free(w3_addr[t]);
+		free(w4_addr[t]);
+	}
 	free(w1_addr);
 }
 
@@ -206,15 +240,15 @@ static void sets_fini(void)
 /* Configurations                                                      */
 /* ------------------------------------------------------------------ */
 
-enum workload { W1, W2, W_COUNT };
+enum workload { W1, W2, W3, W4, W_COUNT };
 
-static const char *const workload_name[W_COUNT] = { "w1", "w2" };
+static const char *const workload_name[W_COUNT] = { "w1", "w2", "w3", "w4" };
 
 enum conf_id { CONF_A, CONF_A72, CONF_AVIEW, CONF_B, CONF_C, CONF_COUNT };
 
 /* What the timed runs of one configuration and workload gave. */
 struct result {
-	uint64_t n;		/* accesses per timed run */
+	uint64_t n;		/* accesses per timed run (per thread) */
 	uint64_t best_ns;	/* shortest timed run */
 	uint64_t ops;		/* accesses timed in total */
 	uint64_t maps;		/* map calls (stats, or b: own count) */
@@ -223,6 +257,9 @@ struct result {
 	uint64_t sim_unmaps;	/* xenforeignmemory_unmap calls */
 	int done;
 };
+
+/* The two-thread runs of W3 and W4 on configuration a. */
+static struct result two_threads[W_COUNT];
 
 struct conf {
 	const char *name;
@@ -500,6 +537,123 @@ static kernel_fn *const kernels[CONF_COUNT][W_COUNT] = {
 	[CONF_C] = { w1_space, w2_space },
 };
 
+/*
+ * W3 and W4: @n reads of a u64 at @addr[@start + i] (modulo the array's
+ * size) through @s, each independent of the last.  One loop for both the
+ * one-thread and the two-thread runs, so that they time the same code.
+ * Returns ns; the sum of what was read goes to @sum, any error to @err.
+ */
+static __attribute__((noinline)) uint64_t u64_reads(struct gm_space *s,
+						    const uint64_t *addr,
+						    uint64_t start, uint64_t n,
+						    uint64_t *sum, int *err)
+{
+	uint64_t acc = 0, t0, i;
+	int e = 0;
+
+	t0 = now_ns();
+	for (i = start; i < start + n; i++) {
+		uint64_t v = 0;
+
+		e |= gm_read_u64(s, addr[i & (U64_ENTRIES - 1)], &v);
+		acc += v;
+	}
+	t0 = now_ns() - t0;
+	*sum = acc;
+	*err = e;
+	return t0;
+}
+
+/* The addresses of W3 or W4 for thread 0 or 1. */
+static const uint64_t *u64_set(enum workload w, unsigned int thread)
+{
+	return w == W3 ? w3_addr[thread] : w4_addr[thread];
+}
+
+/* The workload that the one-thread kernels below run: W3 or W4. */
+static enum workload u64_workload;
+
+/*
+ * Where each thread's next run starts in its array, W3's and W4's.  Each
+ * run goes on where the thread's last one stopped: were every run to
+ * start at the first entry, a run of fewer accesses than W4's cache holds
+ * buckets would hit only, and one of more would (LRU) miss only.
+ */
+static uint64_t u64_next[W_COUNT][2];
+
+/* The start of thread @thread's next run of @n on W3 or W4. */
+static uint64_t u64_start(enum workload w, unsigned int thread, uint64_t n)
+{
+	uint64_t start = u64_next[w][thread];
+
+	u64_next[w][thread] = (start + n) & (U64_ENTRIES - 1);
+	return start;
+}
+
+/* One thread, thread 0's addresses: a kernel_fn for calibrate(). */
+static uint64_t u64_one(struct conf *c, uint64_t n)
+{
+	uint64_t sum, t;
+	int err;
+
+	t = u64_reads(c->space, u64_set(u64_workload, 0),
+		      u64_start(u64_workload, 0, n), n, &sum, &err);
+	sink = sum;
+	if (err)
+		kernel_failed(c, "u64_reads", err);
+	return t;
+}
+
+/* The second thread of a two-thread run (run_pair()). */
+struct pair_arg {
+	struct gm_space *s;
+	const uint64_t *addr;
+	uint64_t start, n, t, sum;
+	int err;
+	pthread_barrier_t *bar;
+};
+
+static void *pair_thread(void *p)
+{
+	struct pair_arg *a = p;
+
+	pthread_barrier_wait(a->bar);
+	a->t = u64_reads(a->s, a->addr, a->start, a->n, &a->sum, &a->err);
+	return NULL;
+}
+
+/*
+ * @n reads in this thread on thread 0's addresses and @n in a second one
+ * on thread 1's, both on @c's space, started together by a barrier;
+ * return the longer of the two times, the run's length.
+ */
+static uint64_t run_pair(struct conf *c, enum workload w, uint64_t n)
+{
+	pthread_barrier_t bar;
+	struct pair_arg a = { .s = c->space,
+			      .addr = u64_set(w, 1),
+			      .start = u64_start(w, 1, n),
+			      .n = n,
+			      .bar = &bar };
+	uint64_t mine, sum;
+	pthread_t t;
+	int err;
+
+	if (pthread_barrier_init(&bar, NULL, 2))
+		die("pthread_barrier_init", -EAGAIN);
+	if (pthread_create(&t, NULL, pair_thread, &a))
+		die("pthread_create", -EAGAIN);
+	pthread_barrier_wait(&bar);
+	mine = u64_reads(c->space, u64_set(w, 0), u64_start(w, 0, n), n, &sum,
+			 &err);
+	pthread_join(t, NULL);
+	pthread_barrier_destroy(&bar);
+	sink = sum + a.sum;
+	if (err || a.err)
+		kernel_failed(c, "u64_reads (two threads)", err ? err : a.err);
+	return mine > a.t ? mine : a.t;
+}
+
 /* ------------------------------------------------------------------ */
 /* Correctness                                                         */
 /* ------------------------------------------------------------------ */
@@ -511,12 +665,19 @@ static kernel_fn *const kernels[CONF_COUNT][W_COUNT] = {
  */
 static int conf_read(struct conf *c, enum workload w, uint64_t gpa, void *buf)
 {
+	uint64_t v64 = 0;
 	uint16_t v;
 	int ret;
 
 	if (w == W1)
 		return c->fmem ? mapper_read(c, gpa, buf, PAGE_SIZE)
 			       : gm_read(c->space, gpa, buf, PAGE_SIZE);
+	if (w == W3 || w == W4) {
+		ret = gm_read_u64(c->space, gpa, &v64);
+		v64 = htole64(v64);
+		memcpy(buf, &v64, sizeof(v64));
+		return ret;
+	}
 	if (c->fmem) {
 		ret = mapper_read(c, gpa, &v, sizeof(v));
 		v = le16toh(v);
@@ -540,7 +701,7 @@ static int conf_read(struct conf *c, enum workload w, uint64_t gpa, void *buf)
 static int check_read(struct conf *c, enum workload w, uint64_t gpa)
 {
 	uint8_t got[PAGE_SIZE], before[PAGE_SIZE], after[PAGE_SIZE];
-	size_t len = w == W1 ? PAGE_SIZE : 2;
+	size_t len = w == W1 ? PAGE_SIZE : w == W2 ? 2 : 8;
 	int ret;
 
 	guest_read(gpa, before, len);
@@ -594,6 +755,23 @@ static void verify(struct conf *c)
 	checked(c, "w2", 1, (unsigned int)check_read(c, W2, ring_gpa));
 }
 
+/* The same for W3 or W4 (@w), both threads' addresses. */
+static void verify_u64(struct conf *c, enum workload w)
+{
+	unsigned int t, ok = 0, tried = 0;
+	size_t i;
+
+	for (t = 0; t < 2; t++) {
+		for (i = 0; i < cfg.verify / 8; i++, tried++) {
+			uint64_t gpa =
+				u64_set(w, t)[(i * 7919) & (U64_ENTRIES - 1)];
+
+			ok += check_read(c, w, gpa);
+		}
+	}
+	checked(c, workload_name[w], tried, ok);
+}
+
 /* ------------------------------------------------------------------ */
 /* Measurements                                                        */
 /* ------------------------------------------------------------------ */
@@ -636,6 +814,19 @@ static uint64_t calibrate(struct conf *c, kernel_fn *fn)
 	return n ? n : 1;
 }
 
+/* Count a timed run of @ops accesses that took @t ns in @r. */
+static void account(struct result *r, uint64_t t, uint64_t ops,
+		    const struct snap *before, const struct snap *after)
+{
+	if (t < r->best_ns)
+		r->best_ns = t;
+	r->ops += ops;
+	r->maps += after->maps - before->maps;
+	r->misses += after->misses - before->misses;
+	r->sim_maps += after->sim_maps - before->sim_maps;
+	r->sim_unmaps += after->sim_unmaps - before->sim_unmaps;
+}
+
 /* One timed run of @c, counted in its result for @w. */
 static void run_one(struct conf *c, enum workload w)
 {
@@ -646,13 +837,7 @@ static void run_one(struct conf *c, enum workload w)
 	snap_take(c, &before);
 	t = kernels[c - confs][w](c, r->n);
 	snap_take(c, &after);
-	if (t < r->best_ns)
-		r->best_ns = t;
-	r->ops += r->n;
-	r->maps += after.maps - before.maps;
-	r->misses += after.misses - before.misses;
-	r->sim_maps += after.sim_maps - before.sim_maps;
-	r->sim_unmaps += after.sim_unmaps - before.sim_unmaps;
+	account(r, t, r->n, &before, &after);
 }
 
 static double ns_per_op(const struct result *r)
@@ -665,23 +850,32 @@ static double per_1k(uint64_t count, uint64_t ops)
 	return 1000.0 * (double)count / (double)ops;
 }
 
-static void report(const struct conf *c, enum workload w)
+/*
+ * The lines of result @r, named <@wn>.<@name>.*: the time of one access
+ * (per thread), the rate of all @threads together, and the counts per
+ * 1,000 accesses (library cache misses only with @stats).
+ */
+static void report_result(const char *wn, const char *name,
+			  const struct result *r, unsigned int threads,
+			  int stats)
 {
-	const struct result *r = &c->res[w];
-	const char *wn = workload_name[w];
 	double ns = ns_per_op(r);
 
-	printf("%s.%s.time %.2f ns/op\n", wn, c->name, ns);
-	printf("%s.%s.rate %.0f ops/s\n", wn, c->name, 1e9 / ns);
-	printf("%s.%s.maps %.3f maps/1k\n", wn, c->name,
-	       per_1k(r->maps, r->ops));
-	if (c->x)
-		printf("%s.%s.misses %.3f misses/1k\n", wn, c->name,
+	printf("%s.%s.time %.2f ns/op\n", wn, name, ns);
+	printf("%s.%s.rate %.0f ops/s\n", wn, name, threads * 1e9 / ns);
+	printf("%s.%s.maps %.3f maps/1k\n", wn, name, per_1k(r->maps, r->ops));
+	if (stats)
+		printf("%s.%s.misses %.3f misses/1k\n", wn, name,
 		       per_1k(r->misses, r->ops));
-	printf("%s.%s.%s_maps %.3f maps/1k\n", wn, c->name, guest.counter,
+	printf("%s.%s.%s_maps %.3f maps/1k\n", wn, name, guest.counter,
 	       per_1k(r->sim_maps, r->ops));
-	printf("%s.%s.%s_unmaps %.3f unmaps/1k\n", wn, c->name, guest.counter,
+	printf("%s.%s.%s_unmaps %.3f unmaps/1k\n", wn, name, guest.counter,
 	       per_1k(r->sim_unmaps, r->ops));
+}
+
+static void report(const struct conf *c, enum workload w)
+{
+	report_result(workload_name[w], c->name, &c->res[w], 1, c->x != NULL);
 }
 
 /* Ratio lines that missed their target, for the summary at the end. */
@@ -752,6 +946,54 @@ static void measure(enum workload w)
 	fflush(stdout);
 }
 
+/*
+ * W3 or W4 (@w) through configuration a: runs of one thread and runs of
+ * two at once, taking turns.  Prints both results and the throughput
+ * scaling, the two threads' rate over one thread's: 2.00 x when the second
+ * thread takes nothing from the first.
+ */
+static void measure_threads(enum workload w)
+{
+	struct conf *c = &confs[CONF_A];
+	struct result *one = &c->res[w], *two = &two_threads[w];
+	const char *wn = workload_name[w];
+	struct snap before, after;
+	unsigned int rep, k;
+	uint64_t t;
+
+	verify_u64(c, w);
+	u64_workload = w;
+	one->n = two->n = calibrate(c, u64_one);
+	one->best_ns = two->best_ns = UINT64_MAX;
+	one->done = two->done = 1;
+	/* Alternate which goes first, so that neither always runs warm. */
+	for (rep = 0; rep < cfg.reps; rep++) {
+		for (k = 0; k < 2; k++) {
+			snap_take(c, &before);
+			if ((rep + k) & 1) {
+				t = run_pair(c, w, two->n);
+				snap_take(c, &after);
+				account(two, t, 2 * two->n, &before, &after);
+			} else {
+				t = u64_one(c, one->n);
+				snap_take(c, &after);
+				account(one, t, one->n, &before, &after);
+			}
+		}
+	}
+	report_result(wn, c->name, one, 1, 1);
+	report_result(wn, "a_2threads", two, 2, 1);
+	/* Each thread made as many accesses as the one thread alone. */
+	if (w == W3)
+		ratio(wn, "a.scaling", 2.0 * (double)one->best_ns,
+		      (double)two->best_ns, 1.8, 1);
+	else
+		/* Informational: every miss maps and evicts. */
+		printf("%s.a.scaling %.2f x\n", wn,
+		       2.0 * (double)one->best_ns / (double)two->best_ns);
+	fflush(stdout);
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -791,6 +1033,12 @@ int main(int argc, char **argv)
 	printf("# W1: gm_read of 4 KiB at random pages of the working set; "
 	       "W2: gm_read_le16 at gpa %#" PRIx64 " (outside it)\n",
 	       ring_gpa);
+	printf("# W3, W4: gm_read_u64 at random 8-aligned addresses through "
+	       "a, W3 in the working set (fits a's budget), W4 anywhere in "
+	       "the guest (does not); a: one thread, a_2threads: two at "
+	       "once, each on its own addresses (time per thread, rate of "
+	       "both); a.scaling = a_2threads rate / a rate (W3 target "
+	       ">= 1.8)\n");
 	printf("# best of %u rotating runs of ~%" PRIu64 " ms; a_vs_b = b / a "
 	       "(target >= 20), a_vs_c = a / c (target <= 1.5)\n",
 	       cfg.reps, cfg.run_ns / 1000000);
@@ -816,6 +1064,16 @@ int main(int argc, char **argv)
 		die("gm_view_get", ret);
 	verify(&confs[CONF_AVIEW]);
 	measure(W2);
+
+	/*
+	 * W3 reads W1's working set, which fills a's budget exactly: drop
+	 * the view, whose pinned bucket would take a place, and read the set
+	 * once more, so that W3 runs on hits only.
+	 */
+	gm_view_put(&confs[CONF_AVIEW].view);
+	warm_up(&confs[CONF_A]);
+	measure_threads(W3);
+	measure_threads(W4);
 	guest_report();
 
 	/* The view first: it holds a reference into a's space. */
