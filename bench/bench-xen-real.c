@@ -5,8 +5,8 @@
  * real Xen libraries.  bench/bench-xen-real is meant to run there only
  * ("make bench-xen-qemu"); see xen-guest.h and bench/README-xen.md.
  *
- * The guest is a running one: its RAM is found by mapping frames from gfn
- * 0 up to the first one Xen refuses, and its bytes are read for the checks
+ * The guest is a running one: its RAM is found by mapping its frames (the
+ * longest run that Xen maps is used), and its bytes are read for the checks
  * with this file's own libxenforeignmemory handle.  Its memory is not the
  * benchmark's to fill, so a page may change while it is checked;
  * bench-xen.c tells such a page from a wrong read.
@@ -32,11 +32,11 @@
 #define REAL_PAGE_SIZE (UINT64_C(1) << REAL_PAGE_SHIFT)
 #define MIB (UINT64_C(1) << 20)
 
-/* Frames mapped per call while looking for the end of the guest's RAM. */
+/* Frames mapped per call while looking for the guest's RAM. */
 #define PROBE_BATCH 1024
 
-/* Look no further than this for the end of RAM: the harness's guest has
- * 256 MiB, and the benchmark needs no more than the simulator's 1 GiB. */
+/* Look no further than this for RAM: the harness's guest has 256 MiB, and
+ * the benchmark needs no more than the simulator's 1 GiB. */
 #define PROBE_LIMIT (UINT64_C(1024) * MIB)
 
 /* The least RAM the benchmark can use: its working set is 64 MiB, and W2's
@@ -127,44 +127,54 @@ int __wrap_xenforeignmemory_unmap(xenforeignmemory_handle *fmem, void *addr,
 }
 
 /*
- * The guest address of the first frame from gfn 0 up that Xen refuses
- * (err[i] set), or PROBE_LIMIT if it maps every frame up to there.
+ * The longest run of frames that Xen maps for the guest below PROBE_LIMIT:
+ * its first frame's guest address in @start, its length in bytes returned.
  */
-static uint64_t find_ram_end(void)
+static uint64_t find_ram(uint64_t *start)
 {
 	static xen_pfn_t arr[PROBE_BATCH];
 	static int err[PROBE_BATCH];
-	uint64_t gfn = 0, end = PROBE_LIMIT >> REAL_PAGE_SHIFT;
+	uint64_t gfn, run = 0, best = 0, best_start = 0;
 	unsigned int i;
 	void *p;
 
-	while (gfn < end) {
+	for (gfn = 0; gfn < PROBE_LIMIT >> REAL_PAGE_SHIFT;
+	     gfn += PROBE_BATCH) {
 		for (i = 0; i < PROBE_BATCH; i++)
 			arr[i] = (xen_pfn_t)(gfn + i);
 		p = __real_xenforeignmemory_map(own_fmem, guest.domid,
 						PROT_READ, PROBE_BATCH, arr,
 						err);
 		if (!p)
-			die("xenforeignmemory_map (looking for the end of the "
-			    "guest's RAM)", -errno);
-		/* A refused frame comes back mapped with err[i] set (real Xen
-		 * 4.17, tests/xen-qemu/README.md); only reading it faults. */
-		for (i = 0; i < PROBE_BATCH && !err[i]; i++)
-			;
+			die("xenforeignmemory_map (looking for the guest's "
+			    "RAM)", -errno);
+		/*
+		 * A refused frame comes back mapped with err[i] set (real
+		 * Xen 4.17, tests/xen-qemu/README.md); only reading it would
+		 * fault, and nothing here reads.
+		 */
+		for (i = 0; i < PROBE_BATCH; i++) {
+			if (err[i]) {
+				run = 0;
+				continue;
+			}
+			if (++run > best) {
+				best = run;
+				best_start = gfn + i + 1 - run;
+			}
+		}
 		__real_xenforeignmemory_unmap(own_fmem, p, PROBE_BATCH);
-		if (i < PROBE_BATCH)
-			return (gfn + i) << REAL_PAGE_SHIFT;
-		gfn += PROBE_BATCH;
 	}
-	return PROBE_LIMIT;
+	*start = best_start << REAL_PAGE_SHIFT;
+	return best << REAL_PAGE_SHIFT;
 }
 
 void guest_open(void)
 {
 	const char *env = getenv("GM_XEN_DOMID");
+	uint64_t start, len, end;
 	unsigned long domid;
-	uint64_t ram_end;
-	char *end;
+	char *tail;
 
 	if (!env || !*env) {
 		fprintf(stderr, "bench-xen: GM_XEN_DOMID is not set: this "
@@ -173,8 +183,8 @@ void guest_open(void)
 		exit(1);
 	}
 	errno = 0;
-	domid = strtoul(env, &end, 10);
-	if (errno || *end || !domid || domid >= 0x7ff0)
+	domid = strtoul(env, &tail, 10);
+	if (errno || *tail || !domid || domid >= 0x7ff0)
 		die("GM_XEN_DOMID is not a domain id", -EINVAL);
 	guest.domid = (uint32_t)domid;
 	guest.kind = "real Xen";
@@ -183,23 +193,28 @@ void guest_open(void)
 	own_fmem = xenforeignmemory_open(NULL, 0);
 	if (!own_fmem)
 		die("xenforeignmemory_open", -errno);
-	ram_end = find_ram_end();
+	len = find_ram(&start);
 	/* Whole MiBs: every chunk and cache bucket is then whole too. */
-	guest.size = ram_end & ~(MIB - 1);
+	guest.base = (start + MIB - 1) & ~(MIB - 1);
+	end = (start + len) & ~(MIB - 1);
+	guest.size = end > guest.base ? end - guest.base : 0;
 	if (guest.size < MIN_SIZE) {
-		fprintf(stderr, "bench-xen: domain %u: Xen refuses gfn "
-			"%#" PRIx64 ": %" PRIu64 " MiB of RAM from gfn 0, less "
-			"than the %" PRIu64 " MiB needed\n", guest.domid,
-			ram_end >> REAL_PAGE_SHIFT, guest.size / MIB,
-			MIN_SIZE / MIB);
+		fprintf(stderr, "bench-xen: domain %u: the longest run of "
+			"frames Xen maps is gfn %#" PRIx64 "-%#" PRIx64 ", "
+			"less than the %" PRIu64 " MiB needed\n", guest.domid,
+			start >> REAL_PAGE_SHIFT,
+			(start + len) >> REAL_PAGE_SHIFT, MIN_SIZE / MIB);
 		exit(1);
 	}
 	snprintf(guest.note, sizeof(guest.note),
-		 "real Xen: domain %u (GM_XEN_DOMID), RAM from gfn 0 up to "
-		 "gfn %#" PRIx64 " (the first that Xen refuses): a guest of "
-		 "%" PRIu64 " MiB instead of the simulator's 1024; working "
+		 "real Xen: domain %u (GM_XEN_DOMID); Xen maps its frames "
+		 "%#" PRIx64 "-%#" PRIx64 " (the longest run below %" PRIu64
+		 " MiB): the benchmark uses gpa %#" PRIx64 "-%#" PRIx64
+		 ", %" PRIu64 " MiB instead of the simulator's 1024; working "
 		 "set and budgets as on the simulator",
-		 guest.domid, ram_end >> REAL_PAGE_SHIFT, guest.size / MIB);
+		 guest.domid, start >> REAL_PAGE_SHIFT,
+		 (start + len) >> REAL_PAGE_SHIFT, PROBE_LIMIT / MIB,
+		 guest.base, end, guest.size / MIB);
 }
 
 void guest_read(uint64_t gpa, void *buf, size_t len)

@@ -44,6 +44,7 @@ void guest_open(void)
 	for (i = 0; i < SIM_SIZE / 8; i++)
 		((uint64_t *)(void *)guest_mem)[i] = pattern(i * 8);
 	guest.domid = SIM_DOMID;
+	guest.base = 0;
 	guest.size = SIM_SIZE;
 	guest.kind = "simulated";
 	guest.counter = "sim";

@@ -73,7 +73,7 @@
 #define PAGE_SHIFT 12
 #define PAGE_SIZE (UINT64_C(1) << PAGE_SHIFT)
 
-/* The working set in the guest (guest.size bytes, xen-guest.h). */
+/* The working set in the guest's RAM (guest.base, guest.size). */
 #define CHUNK_SIZE (64 * KIB)
 #define WSET_SIZE (64 * MIB)
 #define NR_CHUNKS (WSET_SIZE / CHUNK_SIZE)
@@ -199,8 +199,8 @@ static void sets_init(void)
 		all[j] = t;
 	}
 	for (i = 0; i < NR_CHUNKS; i++)
-		chunks[i] = all[i] * CHUNK_SIZE;
-	ring_gpa = all[NR_CHUNKS] * CHUNK_SIZE + RING_OFFSET;
+		chunks[i] = guest.base + all[i] * CHUNK_SIZE;
+	ring_gpa = guest.base + all[NR_CHUNKS] * CHUNK_SIZE + RING_OFFSET;
 	free(all);
 	for (i = 0; i < W2_ENTRIES; i++)
 		w2_addr[i] = ring_gpa;
@@ -220,7 +220,8 @@ static void sets_init(void)
 		for (i = 0; i < U64_ENTRIES; i++) {
 			w3_addr[t][i] = chunks[rng_next() % NR_CHUNKS] +
 					rng_next() % (CHUNK_SIZE / 8) * 8;
-			w4_addr[t][i] = rng_next() % (guest.size / 8) * 8;
+			w4_addr[t][i] = guest.base +
+					rng_next() % (guest.size / 8) * 8;
 		}
 	}
 }
@@ -290,7 +291,10 @@ static struct conf confs[CONF_COUNT] = {
 			     "at creation" },
 };
 
-/* A space with one foreign region over the whole guest, through @x. */
+/*
+ * A space with one foreign region over the guest's RAM, through @x, at the
+ * guest's own addresses (gpa = gfn << 12).
+ */
 static struct gm_space *space_new(struct gm_xen *x, const char *name,
 				  unsigned int flags)
 {
@@ -301,8 +305,8 @@ static struct gm_space *space_new(struct gm_xen *x, const char *name,
 	ret = gm_space_new(&s, name, 0);
 	if (ret)
 		die("gm_space_new", ret);
-	ret = gm_xen_foreign_region_new(x, guest.domid, 0, guest.size, 0, flags,
-					&r);
+	ret = gm_xen_foreign_region_new(x, guest.domid, guest.base, guest.size,
+					guest.base >> PAGE_SHIFT, flags, &r);
 	if (ret)
 		die("gm_xen_foreign_region_new", ret);
 	ret = gm_space_add_region(s, r);

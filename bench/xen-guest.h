@@ -23,10 +23,11 @@
 /* The guest the benchmark reads, as guest_open() found or made it. */
 struct guest {
 	uint32_t domid;
-	uint64_t size;		/* bytes of RAM from guest address 0 */
+	uint64_t base;		/* guest address of the RAM used, 1 MiB-aligned */
+	uint64_t size;		/* bytes of it from there, whole MiBs */
 	const char *kind;	/* "simulated", "real Xen" */
 	const char *counter;	/* prefix of the map-call count lines */
-	char note[256];		/* a "#" line for the output, or "" */
+	char note[512];		/* a "#" line for the output, or "" */
 };
 
 extern struct guest guest;
