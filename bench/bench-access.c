@@ -23,9 +23,11 @@
  * Output: one "name value unit" line per number; lines starting with '#'
  * are comments.  See bench/README.md.
  */
+#define _GNU_SOURCE /* sched_getaffinity(), pthread_setaffinity_np() */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -790,12 +792,51 @@ struct pair_arg {
 	const struct ctx *c;
 	uint64_t n, t, sum;
 	pthread_barrier_t *bar;
+	int cpu;	/* to pin the thread to, or -1 */
 };
+
+/*
+ * The CPUs of the two-thread lines: the first two the process may run on,
+ * one per thread, so that the scheduler never puts both on one CPU for a
+ * while (which made the scaling of one side vary from 1.3x to 1.8x between
+ * runs); -1 when there are fewer than two.
+ */
+static int pair_cpu[2] = { -1, -1 };
+
+static void pair_cpus_init(void)
+{
+	cpu_set_t set;
+	int cpu, found = 0;
+
+	if (sched_getaffinity(0, sizeof(set), &set))
+		return;
+	for (cpu = 0; cpu < CPU_SETSIZE && found < 2; cpu++)
+		if (CPU_ISSET(cpu, &set))
+			pair_cpu[found++] = cpu;
+	if (found < 2)
+		pair_cpu[0] = pair_cpu[1] = -1;
+}
+
+/* Pin the calling thread to @cpu (-1: to every CPU of @all). */
+static void pin_to(int cpu, const cpu_set_t *all)
+{
+	cpu_set_t set;
+
+	if (cpu < 0) {
+		(void)pthread_setaffinity_np(pthread_self(), sizeof(*all), all);
+		return;
+	}
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	(void)pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
 
 static void *pair_thread(void *p)
 {
 	struct pair_arg *a = p;
 
+	if (a->cpu >= 0)
+		pin_to(a->cpu, NULL);
 	pthread_barrier_wait(a->bar);
 	a->t = a->fn(a->c, a->n, &a->sum);
 	return NULL;
@@ -809,7 +850,8 @@ static uint64_t run_pair(kernel_fn *fn, const struct ctx *c,
 			 const struct ctx *c2, uint64_t n, uint64_t *sum)
 {
 	pthread_barrier_t bar;
-	struct pair_arg a = { .fn = fn, .c = c2, .n = n, .bar = &bar };
+	struct pair_arg a = { .fn = fn, .c = c2, .n = n, .bar = &bar,
+			      .cpu = pair_cpu[1] };
 	pthread_t t;
 	uint64_t mine;
 
@@ -846,8 +888,17 @@ static void measure_pair(const struct bench *b, const struct ctx *c,
 	struct ctx c2 = *c;
 	uint64_t two_lib = UINT64_MAX, two_raw = UINT64_MAX, t, sum;
 	double lib, raw, sc_lib, sc_raw;
+	cpu_set_t all;
 	unsigned int r;
 
+	/* This thread on the first CPU for both its runs, alone and in a
+	 * pair; its single-thread times are taken again there. */
+	if (pthread_getaffinity_np(pthread_self(), sizeof(all), &all))
+		CPU_ZERO(&all);
+	if (pair_cpu[0] >= 0) {
+		pin_to(pair_cpu[0], NULL);
+		best_lib = best_raw = UINT64_MAX;
+	}
 	c2.addrs = set_get(pair_set(b->name));
 	(void)b->lib(&c2, n / 16 + 1, &sum); /* warm the second set */
 	for (r = 0; r < cfg.reps; r++) {
@@ -860,6 +911,8 @@ static void measure_pair(const struct bench *b, const struct ctx *c,
 		if (t < two_raw)
 			two_raw = t;
 	}
+	if (pair_cpu[0] >= 0)
+		pin_to(-1, &all);
 	lib = (double)two_lib / (double)n;
 	raw = (double)two_raw / (double)n;
 	sc_lib = 2.0 * (double)best_lib / (double)two_lib;
@@ -1019,6 +1072,7 @@ int main(int argc, char **argv)
 	unsigned int nr_run = 0;
 	size_t k;
 
+	pair_cpus_init();
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--quick")) {
 			quick = 1;
