@@ -30,7 +30,8 @@ __thread struct gm__tcache *gm__tcache_last
 _Static_assert(SAME_FIELD(rcu.seq, seq) && SAME_FIELD(rcu.dom_id, priv0) &&
 		       SAME_FIELD(rgen, rgen) &&
 		       SAME_FIELD(wgen, wgen) && SAME_FIELD(lo, lo) &&
-		       SAME_FIELD(lim, lim) && SAME_FIELD(delta, delta),
+		       SAME_FIELD(lim, lim) && SAME_FIELD(delta, delta) &&
+		       SAME_FIELD(flast, flast),
 	       "struct gm__tcache does not match struct gm__space_reader");
 _Static_assert(offsetof(struct gm_space, head) == 0,
 	       "struct gm_space must start with its head");

@@ -73,8 +73,9 @@ struct gm__space_reader {
 	_Atomic uint64_t wgen;	    /* likewise */
 	uint64_t lo, lim;
 	uintptr_t delta;
-	_Atomic uint64_t cache_gen;
+	uintptr_t flast;	    /* guestmem.h's */
 	/* Second cache line. */
+	_Atomic uint64_t cache_gen;
 	const struct gm__entry *cache_entry;
 	/*
 	 * The cached range is a published piece (access.c), which

@@ -892,6 +892,8 @@ GM_INT_TYPES(GM__VIEW_ATOMIC)
  * record is the thread's record of that very space.  Fault-safe spaces
  * have igen 0, which no record matches: their accesses must be guarded.
  * Other threads read seq and may overwrite rgen and wgen: hence atomics.
+ * flast is the index entry (struct gm__fent) the thread's inline lookup
+ * found last: one found twice in a row becomes the thread's range.
  *
  * These layouts and gm__tcache_last are part of the ABI (symbol node
  * GM_0.3): the library changes them only together with the symbol's name.
@@ -904,7 +906,7 @@ struct gm__tcache {
 	uint64_t lo;
 	uint64_t lim;
 	uintptr_t delta;
-	uint64_t priv1;
+	uintptr_t flast;
 };
 
 /*
@@ -961,8 +963,8 @@ typedef uint64_t gm__ua64 __attribute__((aligned(1), may_alias));
  * Inside the section gm__fast_enter() opened on @tc, whose range missed:
  * if @tc is the space's own record, look @gpa up in the space's index,
  * and if 16 bytes from @gpa are in one region that the inline path may
- * access (@write), make that region @tc's range and return 1 with *p the
- * host address of @gpa.  With @p2, 16 bytes at an 8-aligned @gpa whose
+ * access (@write), return 1 with *p the host address of @gpa (and make
+ * the region @tc's range if it was also the last one found).  With @p2, 16 bytes at an 8-aligned @gpa whose
  * second half starts the next region (a descriptor across two memory
  * slots) return 2, with *p2 the host address of that half.  Else 0, with
  * nothing changed.
@@ -997,15 +999,23 @@ gm__fast_lookup(const struct gm__space_head *h, uint64_t gpa, int write,
 	}
 	if (gpa - e->gpa > e->lim || !(e->prot & need))
 		return 0;
-	tc->lo = e->gpa;
-	tc->lim = e->lim;
-	tc->delta = e->delta;
-	__atomic_store_n(&tc->rgen,
-			 (e->prot & GM__FENT_READ) ? ft->gen : GM__GEN_NONE,
-			 __ATOMIC_RELAXED);
-	__atomic_store_n(&tc->wgen,
-			 (e->prot & GM__FENT_WRITE) ? ft->gen : GM__GEN_NONE,
-			 __ATOMIC_RELAXED);
+	/* The second access in a row to a region makes it the thread's
+	 * range; random accesses over many regions only pay this store. */
+	if (tc->flast != (uintptr_t)e) {
+		tc->flast = (uintptr_t)e;
+	} else {
+		tc->lo = e->gpa;
+		tc->lim = e->lim;
+		tc->delta = e->delta;
+		__atomic_store_n(&tc->rgen,
+				 (e->prot & GM__FENT_READ) ? ft->gen
+							   : GM__GEN_NONE,
+				 __ATOMIC_RELAXED);
+		__atomic_store_n(&tc->wgen,
+				 (e->prot & GM__FENT_WRITE) ? ft->gen
+							    : GM__GEN_NONE,
+				 __ATOMIC_RELAXED);
+	}
 	*p = (unsigned char *)(e->delta + (uintptr_t)gpa);
 	return 1;
 }
