@@ -1139,96 +1139,57 @@ gm__fast_copy(unsigned char *g, unsigned char *b, size_t len, int write)
 	return 0;
 }
 
-GM__HOT_INLINE int gm_read(struct gm_space *s, uint64_t gpa, void *buf,
-		      size_t len)
+/*
+ * gm_read() / gm_write() of a length GM__FAST_LEN() accepts, in the
+ * thread's range or through the space's index: 1 when done, else 0 (the
+ * caller calls the library).
+ */
+static inline __attribute__((always_inline)) int
+gm__fast_bytes(struct gm_space *s, uint64_t gpa, unsigned char *buf,
+	       size_t len, int write)
 {
-	if (GM__FAST_LEN(len) && GM__LIKELY(s && buf)) {
-		struct gm__tcache *tc;
-		uint64_t seq;
-		unsigned char *p, *p2;
-		int r = gm__fast_enter(s, gpa, 0, &p, len == 16 ? &p2 : NULL,
-				       &tc, &seq);
+	struct gm__tcache *tc;
+	uint64_t seq;
+	unsigned char *p, *p2;
+	int r;
 
-		if (GM__LIKELY(r == 1)) {
-			r = gm__fast_copy(p, (unsigned char *)buf, len, 0);
-			gm__fast_exit(tc, seq);
-			if (GM__LIKELY(!r))
-				return 0;
-		} else if (r == 2) {
-			gm__fast_copy(p, (unsigned char *)buf, 8, 0);
-			gm__fast_copy(p2, (unsigned char *)buf + 8, 8, 0);
-			gm__fast_exit(tc, seq);
-			return 0;
-		}
+	if (!GM__FAST_LEN(len) || GM__UNLIKELY(!s || !buf))
+		return 0;
+	r = gm__fast_enter(s, gpa, write, &p, len == 16 ? &p2 : NULL, &tc,
+			   &seq);
+	if (GM__LIKELY(r == 1)) {
+		r = gm__fast_copy(p, buf, len, write);
+		gm__fast_exit(tc, seq);
+		return GM__LIKELY(!r);
 	}
+	if (r == 2) {
+		gm__fast_copy(p, buf, 8, write);
+		gm__fast_copy(p2, buf + 8, 8, write);
+		gm__fast_exit(tc, seq);
+		return 1;
+	}
+	return 0;
+}
+
+GM__HOT_INLINE int gm_read(struct gm_space *s, uint64_t gpa, void *buf,
+			   size_t len)
+{
+	if (GM__LIKELY(gm__fast_bytes(s, gpa, (unsigned char *)buf, len, 0)))
+		return 0;
 	return gm__read(s, gpa, buf, len);
 }
 
-GM__HOT_INLINE int gm_write(struct gm_space *s, uint64_t gpa, const void *buf,
-		       size_t len)
+GM__HOT_INLINE int gm_write(struct gm_space *s, uint64_t gpa,
+			    const void *buf, size_t len)
 {
-	if (GM__FAST_LEN(len) && GM__LIKELY(s && buf)) {
-		struct gm__tcache *tc;
-		uint64_t seq;
-		unsigned char *p, *p2;
-		int r = gm__fast_enter(s, gpa, 1, &p, len == 16 ? &p2 : NULL,
-				       &tc, &seq);
-
-		if (GM__LIKELY(r == 1)) {
-			r = gm__fast_copy(p, (unsigned char *)buf, len, 1);
-			gm__fast_exit(tc, seq);
-			if (GM__LIKELY(!r))
-				return 0;
-		} else if (r == 2) {
-			gm__fast_copy(p, (unsigned char *)buf, 8, 1);
-			gm__fast_copy(p2, (unsigned char *)buf + 8, 8, 1);
-			gm__fast_exit(tc, seq);
-			return 0;
-		}
-	}
+	/* gm__fast_bytes() only reads *buf when it writes guest memory. */
+	if (GM__LIKELY(gm__fast_bytes(s, gpa, (unsigned char *)buf, len, 1)))
+		return 0;
 	return gm__write(s, gpa, buf, len);
 }
 
-#define GM__SPACE_TYPED(sfx, T, bits)                                         \
-	GM_EXPORT int gm__read_##sfx(struct gm_space *s, uint64_t gpa,        \
-				     T *val);                                 \
-	GM_EXPORT int gm__write_##sfx(struct gm_space *s, uint64_t gpa,       \
-				      T val);                                 \
-	GM__HOT_INLINE int gm_read_##sfx(struct gm_space *s, uint64_t gpa,    \
-					 T *val)                              \
-	{                                                                     \
-		struct gm__tcache *tc;                                        \
-		uint64_t seq;                                                 \
-		unsigned char *p;                                             \
-                                                                              \
-		if (GM__LIKELY(s && val) &&                                   \
-		    GM__LIKELY(gm__fast_enter(s, gpa, 0, &p, NULL, &tc,       \
-					      &seq))) {                       \
-			T v = *(const volatile gm__ua##bits *)(void *)p;      \
-			gm__fast_exit(tc, seq);                               \
-			*val = v;                                             \
-			return 0;                                             \
-		}                                                             \
-		return gm__read_##sfx(s, gpa, val);                           \
-	}                                                                     \
-	GM__HOT_INLINE int gm_write_##sfx(struct gm_space *s, uint64_t gpa,   \
-					  T val)                              \
-	{                                                                     \
-		struct gm__tcache *tc;                                        \
-		uint64_t seq;                                                 \
-		unsigned char *p;                                             \
-                                                                              \
-		if (GM__LIKELY(s != NULL) &&                                  \
-		    GM__LIKELY(gm__fast_enter(s, gpa, 1, &p, NULL, &tc,       \
-					      &seq))) {                       \
-			*(volatile gm__ua##bits *)(void *)p = val;            \
-			gm__fast_exit(tc, seq);                               \
-			return 0;                                             \
-		}                                                             \
-		return gm__write_##sfx(s, gpa, val);                          \
-	}
-GM_INT_TYPES(GM__SPACE_TYPED)
 
+/* Typed reads and writes, in byte order @ord (le, be, or ne: the host's). */
 #define GM__SPACE_ENDIAN(sfx, T, bits, ord)                                   \
 	GM_EXPORT int gm__read_##sfx(struct gm_space *s, uint64_t gpa,        \
 				     T *val);                                 \
@@ -1269,6 +1230,11 @@ GM_INT_TYPES(GM__SPACE_TYPED)
 		return gm__write_##sfx(s, gpa, val);                          \
 	}
 GM_ENDIAN_TYPES(GM__SPACE_ENDIAN)
+
+/* Host byte order: the typed accessors of GM_INT_TYPES. */
+#define GM__ORD_ne(bits, x) (x)
+#define GM__SPACE_TYPED(sfx, T, bits) GM__SPACE_ENDIAN(sfx, T, bits, ne)
+GM_INT_TYPES(GM__SPACE_TYPED)
 
 /* Atomic loads and stores; a misaligned address or an order the operation
  * cannot take goes to the library, which reports it. */
