@@ -92,8 +92,8 @@ struct gm__space_reader {
  * The inline accessors' pointer to this thread's reader of the space it
  * accessed last through the library (space.c): set by the out-of-line
  * paths, cleared before the reader is freed.  NULL while the thread has
- * none, and never a reader that must fence (rcu.h): those never open leaf
- * sections.
+ * none or last used a fault-safe space, and never a reader that must
+ * fence (rcu.h): those never open leaf sections.
  */
 static inline void gm__space_reader_use(struct gm__space_reader *r)
 {
@@ -254,8 +254,14 @@ gm__space_reader_fast(const struct gm_space *s)
 		goto found;
 	return NULL;
 found:
-	/* The header's inline accessors try this one first from now on. */
-	gm__space_reader_use(gm__space_reader_of(r));
+	/*
+	 * The header's inline accessors try this one first from now on;
+	 * none after an access to a fault-safe space, which they can never
+	 * serve, so that its accesses reach the library at once.
+	 */
+	gm__space_reader_use(s->flags & GM_SPACE_FAULT_SAFE
+				     ? NULL
+				     : gm__space_reader_of(r));
 	return gm__space_reader_of(r);
 }
 
