@@ -430,6 +430,19 @@ static void wait_readers(struct gm__rcu_domain *d)
 
 void gm__rcu_synchronize(struct gm__rcu_domain *d)
 {
+	int none;
+
+	/*
+	 * No reader registered: none can be inside a section.  One that
+	 * registers after we looked takes d->lock after we released it, so
+	 * it sees everything published before this call: no membarrier(2)
+	 * (a new space's first regions, say).
+	 */
+	pthread_mutex_lock(&d->lock);
+	none = d->readers == NULL;
+	pthread_mutex_unlock(&d->lock);
+	if (none)
+		return;
 	/*
 	 * Pairs with the reader's store of an odd seq followed by its load of
 	 * the published pointer: after this, a reader that loaded the old
