@@ -153,6 +153,7 @@ int gm_space_new(struct gm_space **out, const char *name, unsigned int flags)
 {
 	struct gm_space *s;
 	struct gm__table *t;
+	size_t len;
 	int ret;
 
 	if (!out)
@@ -188,7 +189,11 @@ int gm_space_new(struct gm_space **out, const char *name, unsigned int flags)
 	atomic_init(&s->table, t);
 	s->head.dom_id = s->dom_id;
 	space_set_gen(s, t);
-	snprintf(s->name, sizeof(s->name), "%s", name ? name : "guest");
+	/* Truncated to fit, as snprintf() would, without its cost. */
+	name = name ? name : "guest";
+	len = strnlen(name, sizeof(s->name) - 1);
+	memcpy(s->name, name, len);
+	s->name[len] = '\0';
 	s->fork.child = space_fork_child;
 	gm__rcu_fork_hook_add(&s->fork);
 	*out = s;
@@ -279,7 +284,8 @@ static void fent_fill(struct gm__fent *f, const struct gm__entry *e)
 /*
  * Build @t's index (space.h) for space @s: slots of the smallest
  * power-of-two size, at least a page, that keeps their number within
- * SLOTS_PER_ENTRY per entry (and 16), and its inline view (ft, fent).
+ * SLOTS_PER_ENTRY per entry, and its inline view (ft, fent), in one
+ * block.
  * Without memory there is none: lookups search the whole table, and the
  * inline accessors call the library.
  */
@@ -297,13 +303,19 @@ static void table_index(const struct gm_space *s, struct gm__table *t)
 		return;
 	t->base = t->e[0].gpa;
 	span = t->e[t->n - 1].last - t->base;
-	target = t->n < 16 / SLOTS_PER_ENTRY ? 16 : SLOTS_PER_ENTRY * t->n;
-	while ((span >> shift) >= target)
-		shift++;
+	target = SLOTS_PER_ENTRY * t->n;
+	/* The smallest shift with (span >> shift) < target, the bit length
+	 * of span / target, if above a page's. */
+	k = span / target;
+	if (k >> shift)
+		shift = 64 - (unsigned int)__builtin_clzll(k);
 	t->nslots = (span >> shift) + 1;
-	slot = malloc((t->nslots + 1) * sizeof(*slot));
-	if (!slot)
+	/* One block: fent (n + 1 entries), then the nslots + 1 slots. */
+	t->fent = malloc((t->n + 1) * sizeof(*t->fent) +
+			 (t->nslots + 1) * sizeof(*slot));
+	if (!t->fent)
 		return;
+	slot = (uint32_t *)(void *)(t->fent + t->n + 1);
 	/* slot[k]: the first entry that ends at or after slot k's start. */
 	for (k = 0, i = 0; k < t->nslots; k++) {
 		uint64_t start = t->base + (k << shift);
@@ -319,9 +331,6 @@ static void table_index(const struct gm_space *s, struct gm__table *t)
 	/* A fault-safe space's accesses must be guarded: none inline. */
 	if (s->flags & GM_SPACE_FAULT_SAFE)
 		return;
-	t->fent = malloc((t->n + 1) * sizeof(*t->fent));
-	if (!t->fent)
-		return;
 	for (i = 0; i < t->n; i++)
 		fent_fill(&t->fent[i], &t->e[i]);
 	t->fent[t->n] = (struct gm__fent){ .gpa = UINT64_MAX };
@@ -334,10 +343,8 @@ static void table_index(const struct gm_space *s, struct gm__table *t)
 
 static void table_free(struct gm__table *t)
 {
-	if (t) {
-		free((void *)t->slot);
-		free(t->fent);
-	}
+	if (t)
+		free(t->fent); /* and the slots */
 	free(t);
 }
 

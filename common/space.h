@@ -39,7 +39,8 @@ struct gm__table {
 	/*
 	 * The index as guestmem.h's inline accessors read it (struct
 	 * gm__ftab), over fent: one struct gm__fent per entry and a last
-	 * one that allows nothing.  ft.nslots is 0 when the inline path
+	 * one that allows nothing (unset in a fault-safe space), then the
+	 * slots, in one allocation.  ft.nslots is 0 when the inline path
 	 * must not look anything up (no index, or a fault-safe space).
 	 */
 	struct gm__ftab ft;
