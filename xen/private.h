@@ -10,9 +10,10 @@
  * region (eager.c) maps the whole of itself when it is created, and the
  * cache has no part in it; both kinds of foreign region map a domain's
  * frames through frames.c.  domain.c opens a whole domain as a space.
+ * copy.c copies to and from granted pages through Xen, without mapping.
  *
  * A file calls only files below it in this list: domain.c; foreign.c,
- * grant.c; eager.c; context.c; cache.c, frames.c; window.c.
+ * grant.c, copy.c; eager.c; context.c; cache.c, frames.c; window.c.
  */
 #ifndef GM_XEN_PRIVATE_H
 #define GM_XEN_PRIVATE_H

@@ -37,6 +37,13 @@
  *   range, read-only when the access only reads (never RW first: Xen logs
  *   every failed grant map).  Grant maps are all-or-nothing.
  *
+ * Grant copy (gm_xen_grant_copy): Xen copies between local buffers and
+ *   (domain, grant ref, offset, length) segments, in either direction,
+ *   without mapping anything: for backends that receive arbitrary refs
+ *   (blkif, netif requests) and touch each one once.  Segments are
+ *   checked before any copy, go to Xen in bounded batches, and each gets
+ *   its own status (0 or a negative errno from Xen's GNTST_* code).
+ *
  * Mapping cache: buckets of a power-of-two size; at most `cache_bytes` of
  *   guest memory mapped at any time by the context; entries evicted with
  *   CLOCK when unpinned.  When views and leases pin the whole budget, an
@@ -250,6 +257,95 @@ GM_EXPORT int gm_xen_get_stats(struct gm_xen *x, struct gm_xen_stats *st);
  * -EOPNOTSUPP.
  */
 GM_EXPORT int gm_xen_invalidate(struct gm_xen *x);
+
+/* ------------------------------------------------------------------ */
+/* Grant copy                                                          */
+/* ------------------------------------------------------------------ */
+
+/* Direction of a struct gm_xen_copy_seg: exactly one must be set. */
+#define GM_XEN_COPY_FROM_GRANT 0x1u /* granted page -> buf (a read) */
+#define GM_XEN_COPY_TO_GRANT 0x2u   /* buf -> granted page (a write) */
+
+/* Most segments one gm_xen_grant_copy() call takes. */
+#define GM_XEN_COPY_MAX 65536u
+/* Segments per xengnttab_grant_copy() call: gm_xen_grant_copy() splits a
+ * longer array into batches of this many, on the stack. */
+#define GM_XEN_COPY_BATCH 64u
+
+/*
+ * One segment of a grant copy: @len bytes between local memory at @buf and
+ * byte @offset of the page that domain @domid granted us as @ref.  32
+ * bytes; the caller owns the array.
+ */
+struct gm_xen_copy_seg {
+	void *buf;	 /* local memory: @len bytes, any alignment, may
+			  * cross pages */
+	uint32_t domid;	 /* the granting domain (a domid_t: <= 0xffff) */
+	uint32_t ref;	 /* the grant reference */
+	uint32_t offset; /* byte offset in the granted page */
+	uint32_t len;	 /* bytes, 1 .. 4096 - @offset */
+	uint32_t flags;	 /* GM_XEN_COPY_FROM_GRANT or GM_XEN_COPY_TO_GRANT */
+	int32_t status;	 /* out: 0, or a negative errno (see below) */
+};
+
+/**
+ * gm_xen_grant_copy() - copy between local buffers and granted pages.
+ * @x: the context (its libxengnttab handle).
+ * @segs: @n segments; only their status fields are written.
+ * @n: the number of segments, 0 .. GM_XEN_COPY_MAX (0: nothing to do).
+ *
+ * Xen copies each segment itself (GNTTABOP_copy, through gntdev's
+ * IOCTL_GNTDEV_GRANT_COPY): nothing is mapped into this process and the
+ * mapping cache is neither used nor disturbed.  The caller's grants need
+ * not be consecutive, nor of one domain.  Segments are checked first, all
+ * of them: if any is malformed (NULL @buf, @len 0, @offset + @len beyond
+ * the 4096-byte page, unknown or no or both direction flags, @domid above
+ * 0xffff), nothing is copied, no call reaches Xen, and the function fails
+ * with -EINVAL.  Otherwise the segments go to Xen in order, in batches of
+ * GM_XEN_COPY_BATCH per call (no memory is allocated); a segment that
+ * fails does not stop the others.
+ *
+ * Every status is written: 0 (copied), -ECANCELED (not attempted: the
+ * call was refused, or stopped at an earlier batch), or the segment's
+ * error.  The errors of a segment, from Xen's GNTST_* status:
+ *   -ESRCH   GNTST_bad_domain: @domid names no domain (or a dying one);
+ *   -EINVAL  GNTST_bad_gntref: @ref is beyond the domain's grant table;
+ *            also a malformed segment, found before any copy;
+ *   -EACCES  GNTST_general_error: the entry does not grant this domain
+ *            that access: @ref is not in use, is granted to another
+ *            domain, or is read-only and the segment copies into it
+ *            (real Xen 4.17 reports all of these alike), or Xen could not
+ *            take the page for writing;
+ *   -EPERM   GNTST_permission_denied: the security policy (XSM) forbids
+ *            copies between these domains;
+ *   -EFAULT  GNTST_bad_page: the granted frame is not a usable page;
+ *   -EAGAIN  GNTST_eagain: the frame is paged out or being changed: try
+ *            again later (the library does not retry);
+ *   -EIO     any other status.
+ * A batch that Xen's libraries refuse as a whole (the xengnttab_grant_copy
+ * call fails) gives every one of its segments that call's error (its
+ * segments may have been copied in part: gntdev copies as it goes), e.g.
+ * -EFAULT for a @buf the kernel cannot read, or write for
+ * GM_XEN_COPY_FROM_GRANT; the later batches are not attempted
+ * (-ECANCELED).
+ *
+ * Threads: any number of threads may copy through one context at once,
+ * and while its regions are accessed: each batch is one ioctl on the
+ * context's gntdev handle, and gntdev keeps no state between copies.  A
+ * segment array must not be shared by concurrent calls, and a buffer being
+ * copied into must not be read until the call returns.
+ *
+ * Return: 0 when every segment was copied; else the first failure's error
+ * (in array order: the error of the first failed segment, or of the batch
+ * call that failed), with gm_last_error() naming that segment (its index,
+ * direction, domain, ref, offset and length) and how many others failed.
+ * Besides the segment errors above: -EINVAL (@x NULL, @segs NULL with @n
+ * non-zero, @n above GM_XEN_COPY_MAX), -EOPNOTSUPP (built without Xen), or
+ * the errno of xengnttab_open when the context could not open libxengnttab
+ * (every status -ECANCELED).
+ */
+GM_EXPORT int gm_xen_grant_copy(struct gm_xen *x, struct gm_xen_copy_seg *segs,
+				unsigned int n);
 
 #ifdef __cplusplus
 }
