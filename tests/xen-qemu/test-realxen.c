@@ -22,8 +22,8 @@
  *
  * One program of several files, run as one by the harness: this one has
  * the set-up, the list of tests and main(); the tests are in
- * realxen-foreign.c, realxen-grant.c and realxen-errors.c, and what they
- * share in realxen.h and realxen-util.c.
+ * realxen-foreign.c, realxen-grant.c, realxen-gcopy.c and
+ * realxen-errors.c, and what they share in realxen.h and realxen-util.c.
  */
 #define _GNU_SOURCE
 
@@ -109,6 +109,9 @@ static const struct test tests[] = {
 	{ "grant-read-write", t_grant_read_write },
 	{ "grant-rdonly-region-eacces", t_grant_rdonly_region },
 	{ "grant-never-shared-einval", t_grant_never_shared },
+	{ "grant-copy-reads", t_gcopy_reads },
+	{ "grant-copy-writes-guest-sees", t_gcopy_writes },
+	{ "grant-copy-errors", t_gcopy_errors },
 	{ "foreign-beyond-memory-einval", t_foreign_beyond_memory },
 	{ "foreign-ram-end-exact", t_foreign_ram_end },
 	{ "fault-safe-refused-frames", t_fault_safe },
