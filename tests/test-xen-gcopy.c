@@ -227,7 +227,7 @@ static void test_gcopy_mixed_statuses(void **state)
 	s[2] = seg(buf[2], DOMID, ro + 100, 0, 16, FROM); /* not in use */
 	s[3] = seg(buf[3], NODOM, rw, 0, 16, FROM);
 	s[4] = seg(junk, DOMID, ro, 0x80, 256, TO);	  /* read-only */
-	s[5] = seg(buf[5], DOMID, ro, 0x80, 256, FROM);	  /* reading it is fine */
+	s[5] = seg(buf[5], DOMID, ro, 0x80, 256, FROM);	  /* reading is fine */
 	s[6] = seg(junk, DOMID, rw + 1, 8, 100, TO);
 	s[7] = seg(buf[7], DOMID, rw + 1, 0, 256, FROM);
 	assert_int_equal(gm_xen_grant_copy(x, s, 8), -EINVAL);
@@ -329,7 +329,7 @@ static void test_gcopy_malformed_refused(void **state)
 		int null_buf;
 		const char *why;
 	} bad[] = {
-		{ DOMID, 1, PAGE, TO, 0, "crosses the end of the granted page" },
+		{ DOMID, 1, PAGE, TO, 0, "crosses the end of the granted" },
 		{ DOMID, 4000, 97, FROM, 0, "crosses the end" },
 		{ DOMID, PAGE, 1, FROM, 0, "crosses the end" },
 		{ DOMID, 0xffffffffu, 2, FROM, 0, "crosses the end" },

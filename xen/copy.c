@@ -183,6 +183,7 @@ int gm_xen_grant_copy(struct gm_xen *x, struct gm_xen_copy_seg *segs,
 			 * trusted.  The next batch would most likely fail
 			 * alike, so stop here.
 			 */
+			/* errno 0 cannot happen; never report success. */
 			int e = errno ? -errno : -EIO;
 
 			for (j = 0; j < nb; j++)

@@ -305,9 +305,10 @@ struct gm_xen_copy_seg {
  * GM_XEN_COPY_BATCH per call (no memory is allocated); a segment that
  * fails does not stop the others.
  *
- * Every status is written: 0 (copied), -ECANCELED (not attempted: the
- * call was refused, or stopped at an earlier batch), or the segment's
- * error.  The errors of a segment, from Xen's GNTST_* status:
+ * Every status is written (unless @segs is NULL or @n is above
+ * GM_XEN_COPY_MAX): 0 (copied), -ECANCELED (not attempted: the call was
+ * refused, or stopped at an earlier batch), or the segment's error.
+ * The errors of a segment, from Xen's GNTST_* status:
  *   -ESRCH   GNTST_bad_domain: @domid names no domain (or a dying one);
  *   -EINVAL  GNTST_bad_gntref: @ref is beyond the domain's grant table;
  *            also a malformed segment, found before any copy;
@@ -338,7 +339,7 @@ struct gm_xen_copy_seg {
  * Return: 0 when every segment was copied; else the first failure's error
  * (in array order: the error of the first failed segment, or of the batch
  * call that failed), with gm_last_error() naming that segment (its index,
- * direction, domain, ref, offset and length) and how many others failed.
+ * direction, domain, ref, offset and length) and how many failed in all.
  * Besides the segment errors above: -EINVAL (@x NULL, @segs NULL with @n
  * non-zero, @n above GM_XEN_COPY_MAX), -EOPNOTSUPP (built without Xen), or
  * the errno of xengnttab_open when the context could not open libxengnttab
