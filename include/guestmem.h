@@ -871,7 +871,7 @@ GM_INT_TYPES(GM__VIEW_ATOMIC)
  * As liburing does, the library keeps the common case of its accessors in
  * this header, so that it compiles into the caller: an access that the
  * calling thread's last region (or published piece) of the space covers
- * costs about fifteen instructions and no call; one in another region
+ * costs about twenty instructions and no call; one in another region
  * looks the region up in the space's index (gm__fast_lookup()) and makes
  * it the thread's range, still without a call.  Everything else, and
  * every call with an argument the inline code does not check itself,
@@ -964,10 +964,10 @@ typedef uint64_t gm__ua64 __attribute__((aligned(1), may_alias));
  * if @tc is the space's own record, look @gpa up in the space's index,
  * and if 16 bytes from @gpa are in one region that the inline path may
  * access (@write), return 1 with *p the host address of @gpa (and make
- * the region @tc's range if it was also the last one found).  With @p2, 16 bytes at an 8-aligned @gpa whose
- * second half starts the next region (a descriptor across two memory
- * slots) return 2, with *p2 the host address of that half.  Else 0, with
- * nothing changed.
+ * the region @tc's range if it was also the last one found).  With @p2,
+ * 16 bytes at an 8-aligned @gpa whose second half starts the next region
+ * (a descriptor across two memory slots) return 2, with *p2 the host
+ * address of that half.  Else 0, with nothing changed.
  */
 static inline __attribute__((always_inline)) int
 gm__fast_lookup(const struct gm__space_head *h, uint64_t gpa, int write,
