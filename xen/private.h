@@ -11,9 +11,12 @@
  * cache has no part in it; both kinds of foreign region map a domain's
  * frames through frames.c.  domain.c opens a whole domain as a space.
  * copy.c copies to and from granted pages through Xen, without mapping.
+ * glist.c maps lists of arbitrary grant refs outside the cache, and asks
+ * copy.c which refs Xen refuses when a map fails.
  *
- * A file calls only files below it in this list: domain.c; foreign.c,
- * grant.c, copy.c; eager.c; context.c; cache.c, frames.c; window.c.
+ * A file calls only files below it in this list: domain.c; glist.c;
+ * foreign.c, grant.c, copy.c; eager.c; context.c; cache.c, frames.c;
+ * window.c.
  */
 #ifndef GM_XEN_PRIVATE_H
 #define GM_XEN_PRIVATE_H

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <string.h>
 
 #include <guestmem/backend.h>
 #include <guestmem/xen.h>
@@ -73,5 +74,41 @@ int gm_xen_grant_copy(struct gm_xen *x, struct gm_xen_copy_seg *segs,
 	if (segs && n <= GM_XEN_COPY_MAX)
 		for (i = 0; i < n; i++)
 			segs[i].status = -ECANCELED;
+	return no_xen(__func__);
+}
+
+int gm_xen_grant_list_map(struct gm_xen *x, uint32_t domid,
+			  const uint32_t *refs, unsigned int count, int prot,
+			  struct gm_xen_grant_list **out)
+{
+	if (out)
+		*out = NULL;
+	return no_xen(__func__);
+}
+
+void gm_xen_grant_list_unmap(struct gm_xen_grant_list *l)
+{
+}
+
+void *gm_xen_grant_list_addr(const struct gm_xen_grant_list *l, size_t *len)
+{
+	if (len)
+		*len = 0;
+	return NULL;
+}
+
+const struct iovec *gm_xen_grant_list_iov(const struct gm_xen_grant_list *l,
+					  int *niov)
+{
+	if (niov)
+		*niov = 0;
+	return NULL;
+}
+
+int gm_xen_grant_list_view(const struct gm_xen_grant_list *l,
+			   struct gm_view *v)
+{
+	if (v)
+		memset(v, 0, sizeof(*v));
 	return no_xen(__func__);
 }

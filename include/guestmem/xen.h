@@ -44,6 +44,13 @@
  *   checked before any copy, go to Xen in bounded batches, and each gets
  *   its own status (0 or a negative errno from Xen's GNTST_* code).
  *
+ * Grant-ref list (gm_xen_grant_list_map): arbitrary grant refs of one
+ *   domain (a blkif request's segments, a ring's pages), mapped in order
+ *   by one call into one contiguous host range, all or nothing, until the
+ *   caller unmaps the list; read through its address, one iovec per page,
+ *   or a view (inline typed and atomic accessors on a shared ring page).
+ *   Outside the mapping cache: each list is its own mapping.
+ *
  * Mapping cache: buckets of a power-of-two size; at most `cache_bytes` of
  *   guest memory mapped at any time by the context; entries evicted with
  *   CLOCK when unpinned.  When views and leases pin the whole budget, an
@@ -347,6 +354,128 @@ struct gm_xen_copy_seg {
  */
 GM_EXPORT int gm_xen_grant_copy(struct gm_xen *x, struct gm_xen_copy_seg *segs,
 				unsigned int n);
+
+/* ------------------------------------------------------------------ */
+/* Grant-ref lists                                                     */
+/* ------------------------------------------------------------------ */
+
+/* Most refs one gm_xen_grant_list_map() call maps (16 MiB of pages). */
+#define GM_XEN_GRANT_LIST_MAX 4096u
+
+struct gm_xen_grant_list;
+
+/**
+ * gm_xen_grant_list_map() - map a list of grant refs of one domain.
+ * @x: the context (its libxengnttab handle).
+ * @domid: the granting domain.
+ * @refs: @count grant refs, in any order, repeats allowed; page i of the
+ *        mapping is the page granted as refs[i].  Not kept after the call.
+ * @count: 1 .. GM_XEN_GRANT_LIST_MAX.
+ * @prot: GM_PROT_READ, or GM_PROT_READ | GM_PROT_WRITE.  A read-only list
+ *        is mapped read-only, never read-write first (a read-only grant
+ *        refuses a writable map, and Xen logs every failed grant map).
+ * @out: receives the list; NULL on failure.
+ *
+ * For the classic PV backends (blkback's segments, a ring's pages), which
+ * receive arbitrary refs: one xengnttab_map_domain_grant_refs() call maps
+ * all of @refs, in order, into one contiguous host range that stays valid
+ * until gm_xen_grant_list_unmap().  The mapping cache is not involved: a
+ * list is mapped on every call (a ref mapped twice is two mappings), and
+ * its pages are not counted in the cache's budget nor in
+ * gm_xen_stats.mapped_bytes (map_calls, unmap_calls, pages_mapped and
+ * failures do count them).  Memory: one allocation of about
+ * 64 + 16 * @count bytes (the list and its iovec array).  The list holds
+ * a reference to @x: gm_xen_close() may come first.
+ *
+ * All or nothing: if Xen refuses any ref, nothing stays mapped and the
+ * call fails.  Linux's gntdev refuses the whole map with EINVAL for any
+ * ref whose GNTST_* status is not okay and does not say which: so the
+ * error is -EINVAL for every refused ref (a domain that does not exist, a
+ * ref beyond the table, not in use, granted to another domain, a
+ * read-only grant in a list mapped with GM_PROT_WRITE, a revoked frame),
+ * as for grant regions.  To name the culprits, the library then reads one
+ * byte of each ref with a grant copy (no mapping, so nothing more for Xen
+ * to log) and gm_last_error() names the domain and up to four failing
+ * refs, by index and ref, with the copy's error (see gm_xen_grant_copy()).
+ * A read-only grant passes that read: when no ref fails it, a list mapped
+ * with GM_PROT_WRITE is said to hold a read-only grant (or one the guest
+ * changed since).
+ *
+ * Threads: any number of threads may map and unmap lists of one context
+ * at once, and while its regions are accessed and its grants copied.  A
+ * list's pages may be used from any thread; one list must not be unmapped
+ * twice, nor while another thread still uses its memory.
+ *
+ * fork(): gntdev mappings are not inherited: in a child, a list's memory
+ * is not mapped (touching it faults).  The child may only
+ * gm_xen_grant_list_unmap() it, which frees the list and leaves the
+ * parent's mapping alone.
+ *
+ * Return: 0, or -EINVAL (@x, @refs or @out NULL, @count 0 or above
+ * GM_XEN_GRANT_LIST_MAX, @prot not one of the two above, @domid above
+ * 0xffff; or a ref Xen refused, see above), -ENOMEM, -EOPNOTSUPP (built
+ * without Xen), the errno of xengnttab_open when the context could not
+ * open libxengnttab, or another errno of the map call (-ENOMEM: gntdev's
+ * limit on mapped grants).
+ */
+GM_EXPORT int gm_xen_grant_list_map(struct gm_xen *x, uint32_t domid,
+				    const uint32_t *refs, unsigned int count,
+				    int prot, struct gm_xen_grant_list **out);
+
+/**
+ * gm_xen_grant_list_unmap() - unmap every page of a list and free it.
+ * @l: the list, or NULL (a no-op).
+ *
+ * Every pointer, iovec and view taken from @l is invalid afterwards.
+ */
+GM_EXPORT void gm_xen_grant_list_unmap(struct gm_xen_grant_list *l);
+
+/**
+ * gm_xen_grant_list_addr() - the host address of a list's mapping.
+ * @l: the list.
+ * @len: if not NULL, receives the mapping's length: count * 4096.
+ *
+ * Page i (refs[i] of the map call) is at the returned address + i * 4096.
+ * For fields that the guest writes concurrently, prefer a view's typed
+ * and atomic accessors (gm_xen_grant_list_view()).
+ *
+ * Return: the address, valid until gm_xen_grant_list_unmap(), or NULL
+ * (@l NULL).
+ */
+GM_EXPORT void *gm_xen_grant_list_addr(const struct gm_xen_grant_list *l,
+				       size_t *len);
+
+/**
+ * gm_xen_grant_list_iov() - a list's pages as an iovec array.
+ * @l: the list.
+ * @niov: if not NULL, receives the number of iovecs: the list's count.
+ *
+ * One iovec per page, never merged, so that iovec i is the page of
+ * refs[i] (a blkif segment's page: its sectors are a sub-range of it).
+ * Pass them, or slices of them, to preadv/pwritev or io_uring.
+ *
+ * Return: the array, owned by @l and valid until
+ * gm_xen_grant_list_unmap(), or NULL (@l NULL).
+ */
+GM_EXPORT const struct iovec *
+gm_xen_grant_list_iov(const struct gm_xen_grant_list *l, int *niov);
+
+/**
+ * gm_xen_grant_list_view() - a view over a list's mapping.
+ * @l: the list.
+ * @v: the view to fill; zeroed on failure.
+ *
+ * The view covers [0, count * 4096): its "guest addresses" are offsets
+ * into the list (page i at i * 4096), with the list's protection, so that
+ * every inline gm_view_* accessor works on it (typed values, and atomics
+ * on a shared ring page's producer and consumer indexes).  It belongs to
+ * no region: gm_view_put() on it is a no-op (it may be called), and it
+ * stays valid until gm_xen_grant_list_unmap(), not one moment longer.
+ *
+ * Return: 0, or -EINVAL (NULL argument).
+ */
+GM_EXPORT int gm_xen_grant_list_view(const struct gm_xen_grant_list *l,
+				     struct gm_view *v);
 
 #ifdef __cplusplus
 }
