@@ -963,6 +963,58 @@ static void test_grant_readonly_refuses_write(void **state)
 	assert_int_equal(xengnttab_close(gt), 0);
 }
 
+/*
+ * xengnttab_map_domain_grant_refs, as grant-ref lists use it: page i is the
+ * frame of refs[i] whatever the order; a bad ref anywhere in the list, or
+ * a read-only grant in a writable one, fails the whole call with EINVAL
+ * and maps nothing; the mapping unmaps only with its own count.
+ */
+static void test_grant_domain_refs_list(void **state)
+{
+	xengnttab_handle *gt = xengnttab_open(NULL, 0);
+	uint32_t r, ro, refs[5];
+	struct xensim_counters c;
+	uint8_t *p;
+
+	(void)state;
+	assert_int_equal(xensim_grant_share_range(DOM, 0, 4, 1, &r), 0);
+	assert_int_equal(xensim_grant_share(DOM, 4, 0, &ro), 0);
+	guest()[2 * PG + 1] = 0x22;
+	guest()[0 * PG + 1] = 0x10;
+	guest()[3 * PG + 1] = 0x33;
+	guest()[4 * PG + 1] = 0x44;
+	refs[0] = r + 2;
+	refs[1] = r;
+	refs[2] = ro;
+	refs[3] = r + 3;
+	p = xengnttab_map_domain_grant_refs(gt, 4, DOM, refs, PROT_READ);
+	assert_non_null(p);
+	assert_int_equal(p[1], 0x22);
+	assert_int_equal(p[PG + 1], 0x10);
+	assert_int_equal(p[2 * PG + 1], 0x44);
+	assert_int_equal(p[3 * PG + 1], 0x33);
+	assert_int_equal(xengnttab_unmap(gt, p, 3), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(xengnttab_unmap(gt, p, 4), 0);
+	/* The read-only grant in a writable list. */
+	errno = 0;
+	assert_null(xengnttab_map_domain_grant_refs(gt, 4, DOM, refs,
+						    PROT_READ | PROT_WRITE));
+	assert_int_equal(errno, EINVAL);
+	/* A ref never shared, in the middle. */
+	refs[2] = r + 50;
+	refs[4] = r + 1;
+	errno = 0;
+	assert_null(xengnttab_map_domain_grant_refs(gt, 5, DOM, refs,
+						    PROT_READ));
+	assert_int_equal(errno, EINVAL);
+	c = counters();
+	assert_int_equal(c.grant.live_mappings, 0);
+	assert_int_equal(c.grant.total_mappings, 1);
+	assert_int_equal(c.failures[XENSIM_FN_GNT_MAP_DOMAIN_GRANT_REFS], 2);
+	assert_int_equal(xengnttab_close(gt), 0);
+}
+
 static void test_grant_bad_refs_map_nothing(void **state)
 {
 	xengnttab_handle *gt = xengnttab_open(NULL, 0);
@@ -1445,6 +1497,7 @@ int main(void)
 		T(test_grant_refs_consecutive),
 		T(test_grant_map_aliases),
 		T(test_grant_readonly_refuses_write),
+		T(test_grant_domain_refs_list),
 		T(test_grant_bad_refs_map_nothing),
 		T(test_grant_revoke),
 		T(test_grant_revoke_mapped_faults),
