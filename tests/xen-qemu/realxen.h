@@ -4,7 +4,7 @@
  * the test context, TAP reporting and its EXPECT()/REQUIRE() macros, the
  * guest's pattern, helpers over the guest and the library (realxen-util.c)
  * and the tests, each in the file of its subject: realxen-foreign.c,
- * realxen-grant.c, realxen-gcopy.c, realxen-errors.c.
+ * realxen-grant.c, realxen-gcopy.c, realxen-glist.c, realxen-errors.c.
  */
 #ifndef GM_TEST_REALXEN_H
 #define GM_TEST_REALXEN_H
@@ -205,6 +205,11 @@ bool t_grant_never_shared(struct ctx *c);
 bool t_gcopy_reads(struct ctx *c);
 bool t_gcopy_writes(struct ctx *c);
 bool t_gcopy_errors(struct ctx *c);
+
+/* realxen-glist.c */
+bool t_glist_shuffled(struct ctx *c);
+bool t_glist_write(struct ctx *c);
+bool t_glist_errors(struct ctx *c);
 
 /* realxen-errors.c */
 bool t_foreign_beyond_memory(struct ctx *c);

@@ -22,8 +22,8 @@
  *
  * One program of several files, run as one by the harness: this one has
  * the set-up, the list of tests and main(); the tests are in
- * realxen-foreign.c, realxen-grant.c, realxen-gcopy.c and
- * realxen-errors.c, and what they share in realxen.h and realxen-util.c.
+ * realxen-foreign.c, realxen-grant.c, realxen-gcopy.c, realxen-glist.c
+ * and realxen-errors.c, and what they share in realxen.h and realxen-util.c.
  */
 #define _GNU_SOURCE
 
@@ -112,6 +112,9 @@ static const struct test tests[] = {
 	{ "grant-copy-reads", t_gcopy_reads },
 	{ "grant-copy-writes-guest-sees", t_gcopy_writes },
 	{ "grant-copy-errors", t_gcopy_errors },
+	{ "grant-list-shuffled-reads", t_glist_shuffled },
+	{ "grant-list-write-guest-sees", t_glist_write },
+	{ "grant-list-errors-einval", t_glist_errors },
 	{ "foreign-beyond-memory-einval", t_foreign_beyond_memory },
 	{ "foreign-ram-end-exact", t_foreign_ram_end },
 	{ "fault-safe-refused-frames", t_fault_safe },
