@@ -581,7 +581,7 @@ struct gm_view {
 	uint64_t gpa;		  /* guest range covered: [gpa, gpa + len) */
 	uint64_t len;
 	uint8_t *hva;		  /* host address of gpa, until gm_view_put() */
-	struct gm_region *region; /* owner */
+	struct gm_region *region; /* owner, or NULL for a lent view */
 	void *cookie;		  /* backend mapping handle */
 	int prot;		  /* GM_PROT_* the view was taken with */
 	unsigned int reserved0;
@@ -603,7 +603,12 @@ struct gm_view {
 GM_EXPORT int gm_view_get(struct gm_space *s, uint64_t gpa, uint64_t len,
 			  int prot, struct gm_view *v);
 
-/** gm_view_put() - release a view; a zeroed or released view is a no-op. */
+/**
+ * gm_view_put() - release a view; a zeroed or released view is a no-op, and
+ * so is a view that another object lends and that has no region (@region
+ * NULL, e.g. gm_xen_grant_list_view()): that one stays valid exactly as
+ * long as its lender.
+ */
 GM_EXPORT void gm_view_put(struct gm_view *v);
 
 /* Byte order helpers. */
