@@ -64,6 +64,31 @@ void guest_counts(uint64_t *maps, uint64_t *unmaps)
 	*unmaps = sc.calls[XENSIM_FN_FMEM_UNMAP];
 }
 
+int guest_grant(const uint64_t *gpas, unsigned int n, uint32_t *refs)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < n; i++) {
+		ret = xensim_grant_share(SIM_DOMID, gpas[i] / SIM_PAGE_SIZE, 1,
+					 &refs[i]);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+void guest_grant_counts(uint64_t *maps, uint64_t *copies)
+{
+	struct xensim_counters sc;
+
+	xensim_get_counters(&sc);
+	*maps = sc.calls[XENSIM_FN_GNT_MAP_GRANT_REF] +
+		sc.calls[XENSIM_FN_GNT_MAP_GRANT_REFS] +
+		sc.calls[XENSIM_FN_GNT_MAP_DOMAIN_GRANT_REFS];
+	*copies = sc.calls[XENSIM_FN_GNT_GRANT_COPY];
+}
+
 void guest_report(void)
 {
 	struct xensim_counters sc;

@@ -52,6 +52,22 @@ void guest_read(uint64_t gpa, void *buf, size_t len);
  */
 void guest_counts(uint64_t *maps, uint64_t *unmaps);
 
+/*
+ * Have the guest grant this process its pages at the guest addresses
+ * @gpas[0 .. @n) (page-aligned), read-write, as a blkif frontend grants
+ * its persistent grants; the refs go to @refs.  Return 0, or -EOPNOTSUPP
+ * where the guest layer cannot make the guest grant anything (real Xen:
+ * the guest's own kernel owns its grant table).
+ */
+int guest_grant(const uint64_t *gpas, unsigned int n, uint32_t *refs);
+
+/*
+ * Calls of xengnttab's map functions (added up) and of
+ * xengnttab_grant_copy that the process has made so far, counted
+ * independently of the library; 0 and 0 where guest_grant() fails.
+ */
+void guest_grant_counts(uint64_t *maps, uint64_t *copies);
+
 /* Print the totals over the whole run: "<counter>.* value unit" lines. */
 void guest_report(void);
 
