@@ -19,6 +19,11 @@
  *       which fits the default cache budget (all hits after warm-up);
  *   W4  gm_read_u64() at random 8-aligned addresses of the whole guest,
  *       which does not (misses and evictions);
+ *   W5  (simulator only) blkif-like requests: 11 random pages out of a
+ *       pool of 256 read-write grants of the guest, read into a local
+ *       44 KiB buffer, each request served by mapping its refs as one
+ *       grant list and unmapping it (b), or by one grant copy (c); see
+ *       measure_w5().  The configurations above do not apply to it;
  *
  * through each configuration:
  *
@@ -58,6 +63,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #include <xenforeignmemory.h>
@@ -1039,6 +1045,342 @@ static void measure_threads(enum workload w)
 	fflush(stdout);
 }
 
+/* ------------------------------------------------------------------ */
+/* W5: blkif-like requests over persistent grants                      */
+/* ------------------------------------------------------------------ */
+
+/* The guest's pool of persistent grants, as a blkif frontend keeps. */
+#define W5_POOL 256
+/* Segments per request: BLKIF_MAX_SEGMENTS_PER_REQUEST. */
+#define W5_SEGS 11
+/* Requests in W5's array (a power of two). */
+#define W5_REQS (UINT64_C(1) << 12)
+
+/* What the timed runs of one W5 configuration gave. */
+struct w5_result {
+	uint64_t n;		/* requests per timed run */
+	uint64_t best_ns;	/* shortest timed run */
+	uint64_t ops;		/* requests timed in total */
+	uint64_t maps;		/* map calls (library stats) */
+	uint64_t unmaps;	/* unmap calls (library stats) */
+	uint64_t gnt_maps;	/* xengnttab map calls (guest layer) */
+	uint64_t gnt_copies;	/* grant copy calls (guest layer) */
+};
+
+struct w5_conf;
+
+/* Serve request @req: its W5_SEGS pages into w5_buf, in order. */
+typedef int w5_serve_fn(struct w5_conf *c, uint64_t req);
+
+struct w5_conf {
+	const char *name;
+	const char *what;
+	w5_serve_fn *serve;
+	struct gm_xen *x;		/* its own context */
+	/* c: the segments, their refs set per request */
+	struct gm_xen_copy_seg segs[W5_SEGS];
+	struct w5_result res;
+};
+
+static uint64_t w5_gpa[W5_POOL];	/* the pool's pages */
+static uint32_t w5_ref[W5_POOL];	/* and their grant refs */
+static uint8_t (*w5_req)[W5_SEGS];	/* W5_REQS requests: pool indices */
+/* The local buffer every request is read into, 44 KiB. */
+static uint64_t w5_buf[W5_SEGS * PAGE_SIZE / 8];
+
+/*
+ * b: map the request's refs as one grant list, copy each page out through
+ * its iovec, unmap: blkback without persistent grants, map and unmap per
+ * request.  Read-only, as a backend maps the pages of a request whose data
+ * goes from the guest to the disk.
+ */
+static int w5_list(struct w5_conf *c, uint64_t req)
+{
+	const uint8_t *seg = w5_req[req & (W5_REQS - 1)];
+	uint8_t *dst = (uint8_t *)w5_buf;
+	uint32_t refs[W5_SEGS];
+	struct gm_xen_grant_list *l;
+	const struct iovec *iov;
+	unsigned int k;
+	int ret;
+
+	for (k = 0; k < W5_SEGS; k++)
+		refs[k] = w5_ref[seg[k]];
+	ret = gm_xen_grant_list_map(c->x, guest.domid, refs, W5_SEGS,
+				    GM_PROT_READ, &l);
+	if (ret)
+		return ret;
+	iov = gm_xen_grant_list_iov(l, NULL);
+	for (k = 0; k < W5_SEGS; k++) {
+		memcpy(dst, iov[k].iov_base, iov[k].iov_len);
+		dst += iov[k].iov_len;
+	}
+	gm_xen_grant_list_unmap(l);
+	return 0;
+}
+
+/* c: one grant copy of the request's W5_SEGS whole pages into w5_buf. */
+static int w5_copy(struct w5_conf *c, uint64_t req)
+{
+	const uint8_t *seg = w5_req[req & (W5_REQS - 1)];
+	unsigned int k;
+
+	for (k = 0; k < W5_SEGS; k++)
+		c->segs[k].ref = w5_ref[seg[k]];
+	return gm_xen_grant_copy(c->x, c->segs, W5_SEGS);
+}
+
+enum w5_conf_id { W5_B, W5_C, W5_COUNT };
+
+static struct w5_conf w5_confs[W5_COUNT] = {
+	[W5_B] = { .name = "b",
+		   .what = "grant list per request: gm_xen_grant_list_map of "
+			   "the 11 refs, copy out through its iovecs, "
+			   "gm_xen_grant_list_unmap",
+		   .serve = w5_list },
+	[W5_C] = { .name = "c",
+		   .what = "grant copy: one gm_xen_grant_copy of 11 "
+			   "segments of 4096 bytes",
+		   .serve = w5_copy },
+};
+
+/* Time @n requests through @c; return ns. */
+static __attribute__((noinline)) uint64_t w5_run(struct w5_conf *c,
+						 uint64_t n)
+{
+	uint64_t sum = 0, t0, t, i;
+	int err = 0;
+
+	t0 = now_ns();
+	for (i = 0; i < n; i++) {
+		err |= c->serve(c, i);
+		USE_BUFFER(w5_buf);
+		sum += w5_buf[0] ^ w5_buf[sizeof(w5_buf) / 8 - 1];
+	}
+	t = now_ns() - t0;
+	sink = sum;
+	if (err) {
+		fprintf(stderr, "bench-xen: w5.%s: a request failed\n",
+			c->name);
+		die("w5 request", err);
+	}
+	return t;
+}
+
+/* Requests per run so that one run takes about cfg.run_ns (calibrate()). */
+static uint64_t w5_calibrate(struct w5_conf *c)
+{
+	uint64_t n, t;
+
+	for (n = 1;; n *= 2) {
+		t = w5_run(c, n);
+		if (t >= cfg.run_ns / 16 || n >= (UINT64_C(1) << 40))
+			break;
+	}
+	n = (uint64_t)((double)n * (double)cfg.run_ns / (double)(t ? t : 1));
+	return n ? n : 1;
+}
+
+/* Counters that W5's timed runs move. */
+struct w5_snap {
+	uint64_t maps, unmaps, gnt_maps, gnt_copies;
+};
+
+static void w5_snap_take(const struct w5_conf *c, struct w5_snap *s)
+{
+	struct gm_xen_stats st;
+	int ret;
+
+	ret = gm_xen_get_stats(c->x, &st);
+	if (ret)
+		die("gm_xen_get_stats", ret);
+	s->maps = st.map_calls;
+	s->unmaps = st.unmap_calls;
+	guest_grant_counts(&s->gnt_maps, &s->gnt_copies);
+}
+
+static void w5_run_one(struct w5_conf *c)
+{
+	struct w5_result *r = &c->res;
+	struct w5_snap before, after;
+	uint64_t t;
+
+	w5_snap_take(c, &before);
+	t = w5_run(c, r->n);
+	w5_snap_take(c, &after);
+	if (t < r->best_ns)
+		r->best_ns = t;
+	r->ops += r->n;
+	r->maps += after.maps - before.maps;
+	r->unmaps += after.unmaps - before.unmaps;
+	r->gnt_maps += after.gnt_maps - before.gnt_maps;
+	r->gnt_copies += after.gnt_copies - before.gnt_copies;
+}
+
+/*
+ * Serve requests through @c into a buffer filled with a byte that no guest
+ * page holds throughout, and compare each segment with the guest's own
+ * page.  W5 runs on the simulator only, whose guest does not change its
+ * memory: no before-and-after check is needed.
+ */
+static void w5_verify(struct w5_conf *c)
+{
+	uint8_t page[PAGE_SIZE];
+	unsigned int i, k;
+
+	for (i = 0; i < cfg.verify / 64; i++) {
+		uint64_t req = (i * UINT64_C(7919)) & (W5_REQS - 1);
+		int ret;
+
+		memset(w5_buf, 0xa5, sizeof(w5_buf));
+		ret = c->serve(c, req);
+		if (ret) {
+			fprintf(stderr, "bench-xen: w5.%s: verify request "
+				"failed\n", c->name);
+			die("w5 request", ret);
+		}
+		for (k = 0; k < W5_SEGS; k++) {
+			uint64_t gpa = w5_gpa[w5_req[req][k]];
+
+			guest_read(gpa, page, PAGE_SIZE);
+			if (memcmp((uint8_t *)w5_buf + k * PAGE_SIZE, page,
+				   PAGE_SIZE)) {
+				fprintf(stderr, "bench-xen: w5.%s: wrong data "
+					"in segment %u of request %" PRIu64
+					" (gpa %#" PRIx64 ")\n",
+					c->name, k, req, gpa);
+				exit(1);
+			}
+		}
+	}
+}
+
+/* Whether @v is among @a[0 .. @n). */
+static int w5_seen(const uint64_t *a, unsigned int n, uint64_t v)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (a[i] == v)
+			return 1;
+	return 0;
+}
+
+/*
+ * The pool (distinct random pages of the guest) and the requests.  Drawn
+ * after every other workload's addresses, which thus stay what they were
+ * before W5 existed.
+ */
+static void w5_sets_init(void)
+{
+	uint64_t pages = guest.size / PAGE_SIZE, seg[W5_SEGS], i, v;
+	unsigned int p, k;
+
+	for (p = 0; p < W5_POOL; p++) {
+		do
+			v = guest.base + rng_next() % pages * PAGE_SIZE;
+		while (w5_seen(w5_gpa, p, v));
+		w5_gpa[p] = v;
+	}
+	w5_req = malloc(W5_REQS * sizeof(*w5_req));
+	if (!w5_req)
+		die("out of memory", -ENOMEM);
+	/* Distinct pages within a request, as a block request's are. */
+	for (i = 0; i < W5_REQS; i++) {
+		for (k = 0; k < W5_SEGS; k++) {
+			do
+				v = rng_next() % W5_POOL;
+			while (w5_seen(seg, k, v));
+			seg[k] = v;
+			w5_req[i][k] = (uint8_t)v;
+		}
+	}
+}
+
+static double w5_ns(const struct w5_result *r)
+{
+	return (double)r->best_ns / (double)r->n;
+}
+
+static void w5_report(const struct w5_conf *c)
+{
+	const struct w5_result *r = &c->res;
+
+	printf("w5.%s.time %.2f ns/req\n", c->name, w5_ns(r));
+	printf("w5.%s.maps %.3f maps/1k\n", c->name, per_1k(r->maps, r->ops));
+	printf("w5.%s.unmaps %.3f unmaps/1k\n", c->name,
+	       per_1k(r->unmaps, r->ops));
+	printf("w5.%s.%s_gnt_maps %.3f maps/1k\n", c->name, guest.counter,
+	       per_1k(r->gnt_maps, r->ops));
+	printf("w5.%s.%s_gnt_copies %.3f calls/1k\n", c->name, guest.counter,
+	       per_1k(r->gnt_copies, r->ops));
+}
+
+/*
+ * W5: blkif-like requests of W5_SEGS random pages out of the guest's pool
+ * of W5_POOL persistent grants, read into a local buffer, through b and c
+ * (see w5_confs), each on its own context.  Runs where the guest layer can
+ * make the guest grant pages: on the simulator only.
+ */
+static void measure_w5(void)
+{
+	unsigned int rep, k;
+	int id, ret;
+
+	w5_sets_init();
+	ret = guest_grant(w5_gpa, W5_POOL, w5_ref);
+	if (ret == -EOPNOTSUPP) {
+		printf("# w5: not run: the %s guest's grant table is its own "
+		       "kernel's; only the simulated guest grants pages to "
+		       "the benchmark\n", guest.kind);
+		goto out;
+	}
+	if (ret)
+		die("granting W5's pool", ret);
+	printf("# W5: blkif-like requests of %u random 4 KiB pages (distinct "
+	       "within a request) out of a pool of %u read-write grants of "
+	       "the guest, read into a local 44 KiB buffer; w5.c_vs_b = "
+	       "b / c\n", W5_SEGS, W5_POOL);
+	printf("# w5: a (grant lists leased through the mapping cache) not "
+	       "measured: the cache does not hold grant lists yet\n");
+	for (id = 0; id < W5_COUNT; id++)
+		printf("# w5.%s: %s\n", w5_confs[id].name, w5_confs[id].what);
+	for (id = 0; id < W5_COUNT; id++) {
+		struct w5_conf *c = &w5_confs[id];
+
+		c->x = xen_open(0);
+		for (k = 0; k < W5_SEGS; k++) {
+			c->segs[k].buf = (uint8_t *)w5_buf + k * PAGE_SIZE;
+			c->segs[k].domid = guest.domid;
+			c->segs[k].offset = 0;
+			c->segs[k].len = PAGE_SIZE;
+			c->segs[k].flags = GM_XEN_COPY_FROM_GRANT;
+		}
+		w5_verify(c);
+	}
+	for (id = 0; id < W5_COUNT; id++) {
+		w5_confs[id].res.n = w5_calibrate(&w5_confs[id]);
+		w5_confs[id].res.best_ns = UINT64_MAX;
+	}
+	/* Take turns, starting with the other configuration each time. */
+	for (rep = 0; rep < cfg.reps; rep++)
+		for (k = 0; k < W5_COUNT; k++)
+			w5_run_one(&w5_confs[(rep + k) % W5_COUNT]);
+	for (id = 0; id < W5_COUNT; id++)
+		w5_report(&w5_confs[id]);
+	/* Informational: no target, (a) being what item 5's goal is for. */
+	printf("w5.c_vs_b %.2f x\n", w5_ns(&w5_confs[W5_B].res) /
+					    w5_ns(&w5_confs[W5_C].res));
+	fflush(stdout);
+	for (id = 0; id < W5_COUNT; id++) {
+		gm_xen_close(w5_confs[id].x);
+		w5_confs[id].x = NULL;
+	}
+out:
+	free(w5_req);
+	w5_req = NULL;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -1119,6 +1461,7 @@ int main(int argc, char **argv)
 	warm_until_hits(&confs[CONF_A]);
 	measure_threads(W3);
 	measure_threads(W4);
+	measure_w5();
 	guest_report();
 
 	/* The view first: it holds a reference into a's space. */
