@@ -112,36 +112,9 @@ xfer_bytes(enum xfer x, int safe, uint8_t *g, uint8_t *buf, int byte,
 #endif
 	if (x != XFER_FILL && __builtin_constant_p(n) &&
 	    (n == 1 || n == 2 || n == 4 || n == 8)) {
-		/* A typed value: one access, whatever its alignment. */
-		switch (n) {
-		case 1:
-			if (x == XFER_READ)
-				*buf = *(const volatile uint8_t *)g;
-			else
-				*(volatile uint8_t *)g = *buf;
-			break;
-#define TYPED(T, U)                                                           \
-	{                                                                     \
-		T v;                                                          \
-		if (x == XFER_READ) {                                         \
-			v = *(const volatile U *)g;                           \
-			memcpy(buf, &v, sizeof(v));                           \
-		} else {                                                      \
-			memcpy(&v, buf, sizeof(v));                           \
-			*(volatile U *)g = v;                                 \
-		}                                                             \
-	}
-		case 2:
-			TYPED(uint16_t, gm__u16u)
-			break;
-		case 4:
-			TYPED(uint32_t, gm__u32u)
-			break;
-		case 8:
-			TYPED(uint64_t, gm__u64u)
-			break;
-#undef TYPED
-		}
+		/* A typed value: one access, whatever its alignment, as
+		 * guestmem.h's inline accessors do it. */
+		(void)gm__fast_copy(g, buf, n, x != XFER_READ);
 		return 0;
 	}
 	if (n <= 16) {

@@ -39,11 +39,6 @@
 #include <stdint.h>
 #include <string.h>
 
-/* A guest access of one size at any alignment: one instruction. */
-typedef uint16_t gm__u16u __attribute__((aligned(1), may_alias));
-typedef uint32_t gm__u32u __attribute__((aligned(1), may_alias));
-typedef uint64_t gm__u64u __attribute__((aligned(1), may_alias));
-
 /*
  * Move one @T between guest @g and buffer @b (or store the fill pattern
  * @f).  The guest access is volatile: exactly one access of that size,
