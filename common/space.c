@@ -263,16 +263,16 @@ static const struct gm__entry *table_floor(const struct gm__table *t,
 
 /*
  * Fill @f, what guestmem.h's inline accessors know of entry @e: a
- * persistent region of at least 16 bytes at a host address aligned like
- * its guest address (modulo 16, for the atomics) may be accessed inline,
- * within lim of its start (the last 15 bytes go to the library).
+ * persistent region whose range gm__range_cacheable() accepts may be
+ * accessed inline, within lim of its start (the last 15 bytes go to the
+ * library).
  */
 static void fent_fill(struct gm__fent *f, const struct gm__entry *e)
 {
 	uintptr_t delta = (uintptr_t)e->hva - (uintptr_t)e->gpa;
 
 	*f = (struct gm__fent){ .gpa = UINT64_MAX };
-	if (!e->hva || e->last - e->gpa < 15 || (delta & 15))
+	if (!e->hva || !gm__range_cacheable(e->gpa, e->last, delta))
 		return;
 	f->gpa = e->gpa;
 	f->lim = e->last - e->gpa - 15;

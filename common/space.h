@@ -217,13 +217,26 @@ static inline void gm__space_reader_clear(struct gm__space_reader *r)
 	atomic_store_explicit(&r->wgen, GM__GEN_NONE, memory_order_relaxed);
 }
 
+/*
+ * Whether guest range [lo, hi], mapped at host address gpa + @delta, may be
+ * a thread's cached range: at least 16 bytes (lim is hi - lo - 15), at a
+ * host address aligned like its guest address modulo 16 (guestmem.h's
+ * atomics check only the guest address).  The one rule for the library's
+ * ranges (gm__space_reader_set()) and the inline index (space.c).
+ */
+static inline int gm__range_cacheable(uint64_t lo, uint64_t hi,
+				      uintptr_t delta)
+{
+	return hi >= lo && hi - lo >= 15 && !(delta & 15);
+}
+
 static inline int gm__space_reader_set(struct gm__space_reader *r,
 				       const struct gm__table *t,
 				       const struct gm__entry *e, uint64_t lo,
 				       uint64_t hi, uintptr_t delta,
 				       int writable)
 {
-	if (hi < lo || hi - lo < 15 || (delta & 15) ||
+	if (!gm__range_cacheable(lo, hi, delta) ||
 	    (atomic_load_explicit(&r->rcu.dom_id, memory_order_relaxed) &
 	     GM__RCU_FENCE)) {
 		gm__space_reader_clear(r);
