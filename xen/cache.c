@@ -40,6 +40,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 /* Tag of a map cookie (an entry) whose pin is a view's or a lease's. */
 #define COOKIE_HELD ((uintptr_t)1)
@@ -127,6 +128,10 @@ int gm__xen_cache_init(struct gm_xen *x)
 	if (!x->hash)
 		return -ENOMEM;
 	x->hash_mask = n - 1;
+	x->glr.x = x;
+	x->glr.glist = 1;
+	x->glr.shift = XEN_PAGE_SHIFT;
+	x->pid = getpid();
 	if (pthread_mutex_init(&x->lock, NULL)) {
 		free(x->hash);
 		x->hash = NULL;
@@ -148,10 +153,21 @@ int gm__xen_cache_init(struct gm_xen *x)
 	return 0;
 }
 
+static struct gm__xen_entry *unlink_all(struct gm_xen *x,
+					const struct gm__xen_region *only);
+static int kill_list(struct gm_xen *x, struct gm__xen_entry *victims);
+
 void gm__xen_cache_fini(struct gm_xen *x)
 {
+	struct gm__xen_entry *victims;
+
 	/* Every region purged its entries when it was destroyed, and every
-	 * region holds a reference to x: nothing is left here. */
+	 * region holds a reference to x: only cached grant refs are left,
+	 * which no list pins (a list holds a reference to x too). */
+	pthread_mutex_lock(&x->lock);
+	victims = unlink_all(x, &x->glr);
+	pthread_mutex_unlock(&x->lock);
+	kill_list(x, victims);
 	pthread_mutex_lock(&caches_lock);
 	*x->cpprev = x->cnext;
 	if (x->cnext)
@@ -183,9 +199,11 @@ static void entry_link(struct gm_xen *x, struct gm__xen_entry *e)
 
 	e->hnext = *head;
 	*head = e;
+	e->linked = 1;
 	/* Only without failed pages, which common code does not check.
-	 * Cannot fail: the index and address are the bucket's own. */
-	if (!e->err)
+	 * Cannot fail: the index and address are the bucket's own.  Grant
+	 * lists' entries belong to no space: never published. */
+	if (!e->err && !e->owner->glist)
 		(void)gm_region_publish(&e->owner->base, e->index, e->hva,
 					e->prot);
 	if (x->hand) {
@@ -206,7 +224,9 @@ static void entry_unlink(struct gm_xen *x, struct gm__xen_entry *e)
 
 	/* Accessors that still saw the bucket published are waited for by
 	 * kill_list(), which comes next. */
-	gm_region_unpublish(&e->owner->base, e->index, e->hva);
+	if (!e->owner->glist)
+		gm_region_unpublish(&e->owner->base, e->index, e->hva);
+	e->linked = 0;
 	while (*pp != e)
 		pp = &(*pp)->hnext;
 	*pp = e->hnext;
@@ -284,7 +304,11 @@ static int kill_list(struct gm_xen *x, struct gm__xen_entry *victims)
 
 	if (!victims)
 		return 0;
-	gm_region_synchronize(NULL);
+	/* Grant lists' entries were never published: no reader to wait. */
+	for (e = victims; e && e->owner->glist; e = e->cnext)
+		;
+	if (e)
+		gm_region_synchronize(NULL);
 	for (e = victims; e; e = next) {
 		next = e->cnext;
 		pinned += !entry_kill(x, e);
@@ -335,7 +359,8 @@ static int entry_used(struct gm__xen_entry *e)
 
 	/* A piece's mark may be another entry's of the same bucket (a
 	 * read-only and a writable grant mapping): harmless for CLOCK. */
-	if (gm_region_piece_used(&e->owner->base, e->index))
+	if (!e->owner->glist &&
+	    gm_region_piece_used(&e->owner->base, e->index))
 		used = 1;
 	return used;
 }
@@ -717,4 +742,152 @@ int gm__xen_cache_invalidate(struct gm_xen *x)
 	pinned = evict(x, victims);
 	pthread_mutex_unlock(&x->lock);
 	return pinned;
+}
+
+/*
+ * Cached grant-ref lists (glist.c): one-page entries of the context's
+ * pseudo-region x->glr, bucket index domid << 32 | ref, mapped with @prot
+ * (a writable entry serves a read-only list too).  A list holds one pin
+ * per ref, as a lease does (not transient: make_room() does not wait for
+ * it).  While the call makes room it may drop the lock: the pins it holds
+ * keep its entries mapped, and other threads may find its new entries
+ * meanwhile, or unlink them (gm_xen_invalidate()): `linked` says.
+ */
+
+/* Tag of a slot of ents[] whose entry this call made. */
+#define FRESH ((uintptr_t)1)
+
+static inline struct gm__xen_entry *slot_entry(struct gm__xen_entry *p)
+{
+	return (struct gm__xen_entry *)((uintptr_t)p & ~FRESH);
+}
+
+int gm__xen_cache_grants(struct gm_xen *x, const struct gm__xen_pager *pager,
+			 uint32_t domid, const uint32_t *refs,
+			 unsigned int count, int prot,
+			 struct gm__xen_entry **ents, unsigned int *failed)
+{
+	struct gm__xen_region *g = &x->glr;
+	struct gm__xen_entry *e, *o, *victims = NULL;
+	unsigned int i = 0, j;
+	uint64_t key;
+	int ret = 0;
+
+	pthread_mutex_lock(&x->lock);
+	g->pager = pager;
+	while (i < count) {
+		key = (uint64_t)domid << 32 | refs[i];
+		e = hash_find(x, g, key, prot);
+		if (e) {
+			atomic_fetch_add_explicit(&x->glist_hits, 1,
+						  memory_order_relaxed);
+			e->used = 1;
+			atomic_fetch_add_explicit(&e->state, 1,
+						  memory_order_relaxed);
+			ents[i++] = e;
+			ret = 0; /* after a make_room() that returned 1 */
+			continue;
+		}
+		/* 1: the lock was dropped; someone may have mapped it. */
+		ret = make_room(x, XEN_PAGE_SIZE);
+		if (ret > 0)
+			continue;
+		if (ret) {
+			*failed = count;
+			break;
+		}
+		atomic_fetch_add_explicit(&x->misses, 1, memory_order_relaxed);
+		ret = entry_new(x, g, key, 1, prot, 0, &e);
+		if (ret) {
+			*failed = i;
+			break;
+		}
+		entry_link(x, e);
+		atomic_fetch_add_explicit(&e->state, 1, memory_order_relaxed);
+		ents[i++] = (struct gm__xen_entry *)((uintptr_t)e | FRESH);
+	}
+	if (ret) {
+		/* Leave nothing: unlink what we made, then drop every pin
+		 * (an entry another thread unlinked and killed meanwhile is
+		 * freed by our unpin), then kill what we unlinked. */
+		for (j = 0; j < i; j++) {
+			e = slot_entry(ents[j]);
+			if (((uintptr_t)ents[j] & FRESH) && e->linked) {
+				entry_unlink(x, e);
+				e->cnext = victims;
+				victims = e;
+			}
+		}
+		for (j = 0; j < i; j++) {
+			entry_unpin(x, slot_entry(ents[j]), 1);
+			ents[j] = NULL;
+		}
+	} else {
+		for (j = 0; j < count; j++) {
+			if (!((uintptr_t)ents[j] & FRESH))
+				continue;
+			e = ents[j] = slot_entry(ents[j]);
+			if (!(prot & GM_PROT_WRITE) || !e->linked)
+				continue;
+			/* A writable entry replaces a read-only one: unlinked
+			 * now, unmapped once its last pin goes. */
+			for (o = x->hash[hash_of(x, g, e->index)]; o;
+			     o = o->hnext)
+				if (o->owner == g && o->index == e->index &&
+				    !(o->prot & GM_PROT_WRITE))
+					break;
+			if (o) {
+				entry_unlink(x, o);
+				o->cnext = victims;
+				victims = o;
+			}
+		}
+	}
+	if (victims)
+		evict(x, victims);
+	pthread_mutex_unlock(&x->lock);
+	return ret;
+}
+
+void gm__xen_cache_grants_put(struct gm_xen *x, struct gm__xen_entry **ents,
+			      unsigned int count)
+{
+	unsigned int i;
+
+	for (i = 0; i < count; i++)
+		entry_unpin(x, ents[i], 1);
+}
+
+int gm__xen_cache_grants_purge(struct gm_xen *x, uint32_t domid)
+{
+	struct gm__xen_entry *victims = NULL, *e, *next;
+	size_t n = 0, i;
+	int busy = 0;
+
+	pthread_mutex_lock(&x->lock);
+	if (x->hand) {
+		/* Count first: unlinking changes the ring under us. */
+		e = x->hand;
+		do {
+			n++;
+			e = e->cnext;
+		} while (e != x->hand);
+	}
+	for (i = 0, e = x->hand; i < n; i++, e = next) {
+		next = e->cnext;
+		if (e->owner != &x->glr || e->index >> 32 != domid)
+			continue;
+		/* Pins are taken under the lock: none can come now. */
+		if (atomic_load_explicit(&e->state, memory_order_relaxed)) {
+			busy = 1;
+			continue;
+		}
+		entry_unlink(x, e);
+		e->cnext = victims;
+		victims = e;
+	}
+	if (victims)
+		evict(x, victims);
+	pthread_mutex_unlock(&x->lock);
+	return busy ? -EBUSY : 0;
 }

@@ -200,6 +200,7 @@ int gm_xen_get_stats(struct gm_xen *x, struct gm_xen_stats *st)
 		.retries = atomic_load(&x->retries),
 		.mapped_bytes = atomic_load(&x->mapped_bytes),
 		.peak_mapped_bytes = atomic_load(&x->peak_mapped_bytes),
+		.glist_hits = atomic_load(&x->glist_hits),
 	};
 	return 0;
 }

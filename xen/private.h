@@ -11,8 +11,9 @@
  * cache has no part in it; both kinds of foreign region map a domain's
  * frames through frames.c.  domain.c opens a whole domain as a space.
  * copy.c copies to and from granted pages through Xen, without mapping.
- * glist.c maps lists of arbitrary grant refs outside the cache, and asks
- * copy.c which refs Xen refuses when a map fails.
+ * glist.c maps lists of arbitrary grant refs, outside the cache or (cached
+ * lists) as one-page entries of the context's pseudo-region `glr`, and
+ * asks copy.c which refs Xen refuses when a map fails.
  *
  * A file calls only files below it in this list: domain.c; glist.c;
  * foreign.c, grant.c, copy.c; eager.c; context.c; cache.c, frames.c;
@@ -80,6 +81,7 @@ struct gm__xen_entry {
 	_Atomic unsigned int state;
 	/* Under the cache's lock, as the hash and the ring: */
 	unsigned char used;	/* CLOCK: accessed since the hand passed */
+	unsigned char linked;	/* in the hash and the ring */
 	struct gm__xen_entry *hnext; /* hash chain */
 	struct gm__xen_entry *cnext, *cprev;   /* clock ring, under lock */
 };
@@ -95,6 +97,9 @@ struct gm__xen_region {
 	uint32_t first_ref;	/* grant: ref of base.gpa */
 	unsigned int shift;	/* log2 of the cache bucket size */
 	int fixed_prot;		/* map with this prot, or 0: as accessed */
+	/* The context's grant-list pseudo-region (glr): in no space, its
+	 * entries are never published; bucket index domid << 32 | ref. */
+	int glist;
 	/*
 	 * On-demand foreign regions: a reservation (PROT_NONE) as large as
 	 * the region, where each bucket is mapped in place, at win_base + its
@@ -134,7 +139,10 @@ struct gm_xen {
 	_Atomic uint64_t mapped_bytes;
 	_Atomic uint64_t peak_mapped_bytes;
 	_Atomic uint64_t map_calls, unmap_calls, pages_mapped, hits, misses,
-		evictions, failures, retries;
+		evictions, failures, retries, glist_hits;
+	/* Owner of the cached grant-list entries (cache.c, glist.c). */
+	struct gm__xen_region glr;
+	pid_t pid;		/* the process that opened the context */
 	/* The window file (window.c), or win_fd -1; the next free offset. */
 	int win_fd;
 	dev_t win_dev;
@@ -167,6 +175,23 @@ void gm__xen_unmap(struct gm_region *r, struct gm_map *m);
 /* Unmap every cache entry of @xr (its region is being destroyed). */
 void gm__xen_cache_purge(struct gm__xen_region *xr);
 int gm__xen_cache_invalidate(struct gm_xen *x);
+/*
+ * Cached grant-ref lists: find or map (with @pager, one ref per call) an
+ * entry of x->glr for each of @refs of @domid with at least @prot, and
+ * store it pinned in ents[i].  All or nothing: on failure returns a
+ * negative errno with no pin taken and the entries this call made gone,
+ * and *failed = the index of the ref whose map failed, or @count when no
+ * ref did (-ENOBUFS, -ENOMEM).
+ */
+int gm__xen_cache_grants(struct gm_xen *x, const struct gm__xen_pager *pager,
+			 uint32_t domid, const uint32_t *refs,
+			 unsigned int count, int prot,
+			 struct gm__xen_entry **ents, unsigned int *failed);
+/* Drop the pins of gm__xen_cache_grants(); lock not held. */
+void gm__xen_cache_grants_put(struct gm_xen *x, struct gm__xen_entry **ents,
+			      unsigned int count);
+/* Unmap the unpinned entries of @domid: 0, or -EBUSY if pinned ones stay. */
+int gm__xen_cache_grants_purge(struct gm_xen *x, uint32_t domid);
 /*
  * Check [off, off + *len) against the per-page errors @err (NULL: none) of
  * a mapping that starts at region page @first.  Returns the error of the

@@ -112,3 +112,8 @@ int gm_xen_grant_list_view(const struct gm_xen_grant_list *l,
 		memset(v, 0, sizeof(*v));
 	return no_xen(__func__);
 }
+
+int gm_xen_grant_list_purge(struct gm_xen *x, uint32_t domid)
+{
+	return no_xen(__func__);
+}

@@ -49,7 +49,14 @@
  *   by one call into one contiguous host range, all or nothing, until the
  *   caller unmaps the list; read through its address, one iovec per page,
  *   or a view (inline typed and atomic accessors on a shared ring page).
- *   Outside the mapping cache: each list is its own mapping.
+ *   By default outside the mapping cache: each list is its own mapping.
+ *   With GM_XEN_GLIST_CACHED, for a frontend that reuses its grants
+ *   (blkif feature-persistent, netfront's rx/tx pools), each ref is a
+ *   one-page entry of the mapping cache, keyed by (domain, ref, writable),
+ *   mapped once and shared by every list that names it: the list pins its
+ *   entries until it is unmapped, unpinned entries count in the budget and
+ *   are evicted with CLOCK, and gm_xen_grant_list_purge() releases a
+ *   domain's entries when its frontend goes away.
  *
  * Mapping cache: buckets of a power-of-two size; at most `cache_bytes` of
  *   guest memory mapped at any time by the context; entries evicted with
@@ -142,7 +149,10 @@ struct gm_xen_stats {
 				  * views that span buckets (eager regions
 				  * are not counted) */
 	uint64_t peak_mapped_bytes; /* most ever mapped at once */
-	uint64_t reserved[6];
+	uint64_t glist_hits;	 /* refs of GM_XEN_GLIST_CACHED lists found
+				  * mapped in the cache (a ref it had to map
+				  * counts in misses) */
+	uint64_t reserved[5];
 };
 
 /**
@@ -255,9 +265,11 @@ GM_EXPORT int gm_xen_get_stats(struct gm_xen *x, struct gm_xen_stats *st);
  * gm_xen_invalidate() - drop every cached mapping (after a balloon event).
  * @x: the context.
  *
- * Unmaps every unpinned cache entry now.  Entries pinned by views or
- * leases are not waited for: they are unlinked at once (no new access
- * finds them) and unmapped when their last pin is released.  Frames
+ * Unmaps every unpinned cache entry now, the grant refs of cached lists
+ * (GM_XEN_GLIST_CACHED) included.  Entries pinned by views, leases or
+ * cached lists are not waited for: they are unlinked at once (no new
+ * access or list finds them) and unmapped when their last pin is
+ * released.  Frames
  * recorded as failed are forgotten, so the next access retries them.
  *
  * Return: the number of entries that were still pinned, or -EINVAL,
@@ -362,6 +374,10 @@ GM_EXPORT int gm_xen_grant_copy(struct gm_xen *x, struct gm_xen_copy_seg *segs,
 /* Most refs one gm_xen_grant_list_map() call maps (16 MiB of pages). */
 #define GM_XEN_GRANT_LIST_MAX 4096u
 
+/* In the @prot of gm_xen_grant_list_map(): map the refs through the
+ * context's mapping cache, one entry per ref. */
+#define GM_XEN_GLIST_CACHED 0x100
+
 struct gm_xen_grant_list;
 
 /**
@@ -371,9 +387,11 @@ struct gm_xen_grant_list;
  * @refs: @count grant refs, in any order, repeats allowed; page i of the
  *        mapping is the page granted as refs[i].  Not kept after the call.
  * @count: 1 .. GM_XEN_GRANT_LIST_MAX.
- * @prot: GM_PROT_READ, or GM_PROT_READ | GM_PROT_WRITE.  A read-only list
- *        is mapped read-only, never read-write first (a read-only grant
- *        refuses a writable map, and Xen logs every failed grant map).
+ * @prot: GM_PROT_READ, or GM_PROT_READ | GM_PROT_WRITE, either with or
+ *        without GM_XEN_GLIST_CACHED (see "Cached lists" below).  A
+ *        read-only list is mapped read-only, never read-write first (a
+ *        read-only grant refuses a writable map, and Xen logs every failed
+ *        grant map).
  * @out: receives the list; NULL on failure.
  *
  * For the classic PV backends (blkback's segments, a ring's pages), which
@@ -401,22 +419,57 @@ struct gm_xen_grant_list;
  * with GM_PROT_WRITE is said to hold a read-only grant (or one the guest
  * changed since).
  *
+ * Cached lists (GM_XEN_GLIST_CACHED in @prot): for a frontend that reuses
+ * its grants (blkif feature-persistent, netfront's rx/tx pools), so that
+ * each ref is mapped once rather than per request.  Each ref of the list
+ * is its own one-page entry of the context's mapping cache, keyed by
+ * (@domid, ref, writable): the same ref number of two domains is two
+ * entries.  A ref that has an entry is not mapped again: a writable entry
+ * serves a read-only list too; a read-only entry does not serve a
+ * writable list, which maps a writable entry that replaces the read-only
+ * one (unlinked at once; unmapped when the last list that pins it is
+ * unmapped).  A ref without an entry is mapped by its own
+ * xengnttab_map_grant_ref() call, one call per missing ref (one call for
+ * a run of refs would give one mapping, which libxengnttab cannot unmap
+ * page by page, and entries are evicted one by one); a ref repeated in
+ * the list is mapped once.  Still all or nothing: the refs are mapped in
+ * order, and the first one Xen refuses fails the call, with
+ * gm_last_error() naming the domain, that ref and its index (refs after
+ * it are not tried); the entries the call made are unmapped and the pins
+ * it took are dropped, so it leaves no new entry and no pin.  The list
+ * pins its entries until gm_xen_grant_list_unmap(); unpinned entries stay
+ * cached, count in the budget (`cache_bytes`) and are evicted with CLOCK
+ * like other entries.  Pages are counted like other entries: map_calls,
+ * pages_mapped, misses, mapped_bytes, evictions; refs found mapped count
+ * in glist_hits.  When pinned entries fill the budget the call fails with
+ * -ENOBUFS (unmap lists, or open the context with a larger budget).  The
+ * pages of a cached list are not contiguous unless @count is 1:
+ * gm_xen_grant_list_iov() gives each page's address,
+ * gm_xen_grant_list_addr() gives NULL and gm_xen_grant_list_view() fails
+ * with -EINVAL for a longer list.  gm_xen_grant_list_purge() unmaps the
+ * unpinned entries of a domain, and gm_xen_invalidate() those of every
+ * domain.  Memory: the list is about 64 + 24 * @count bytes, each entry
+ * about 100 bytes until it is unmapped.
+ *
  * Threads: any number of threads may map and unmap lists of one context
- * at once, and while its regions are accessed and its grants copied.  A
- * list's pages may be used from any thread; one list must not be unmapped
- * twice, nor while another thread still uses its memory.
+ * at once, cached or not, with overlapping refs, and while its regions
+ * are accessed and its grants copied.  A list's pages may be used from
+ * any thread; one list must not be unmapped twice, nor while another
+ * thread still uses its memory.  Cached lists take the context's cache
+ * lock once per map call (not per ref).
  *
  * fork(): gntdev mappings are not inherited: in a child, a list's memory
- * is not mapped (touching it faults).  The child may only
+ * is not mapped (touching it faults), cached or not.  The child may only
  * gm_xen_grant_list_unmap() it, which frees the list and leaves the
  * parent's mapping alone.
  *
  * Return: 0, or -EINVAL (@x, @refs or @out NULL, @count 0 or above
- * GM_XEN_GRANT_LIST_MAX, @prot not one of the two above, @domid above
- * 0xffff; or a ref Xen refused, see above), -ENOMEM, -EOPNOTSUPP (built
- * without Xen), the errno of xengnttab_open when the context could not
- * open libxengnttab, or another errno of the map call (-ENOMEM: gntdev's
- * limit on mapped grants).
+ * GM_XEN_GRANT_LIST_MAX, @prot not one of the four above, @domid above
+ * 0xffff; or a ref Xen refused, see above), -ENOBUFS (cached: pinned
+ * entries fill the cache's budget), -ENOMEM, -EOPNOTSUPP (built without
+ * Xen), the errno of xengnttab_open when the context could not open
+ * libxengnttab, or another errno of the map call (-ENOMEM: gntdev's limit
+ * on mapped grants).
  */
 GM_EXPORT int gm_xen_grant_list_map(struct gm_xen *x, uint32_t domid,
 				    const uint32_t *refs, unsigned int count,
@@ -426,7 +479,9 @@ GM_EXPORT int gm_xen_grant_list_map(struct gm_xen *x, uint32_t domid,
  * gm_xen_grant_list_unmap() - unmap every page of a list and free it.
  * @l: the list, or NULL (a no-op).
  *
- * Every pointer, iovec and view taken from @l is invalid afterwards.
+ * Every pointer, iovec and view taken from @l is invalid afterwards.  A
+ * cached list (GM_XEN_GLIST_CACHED) only drops its pins: its entries stay
+ * mapped in the cache until evicted, purged or invalidated.
  */
 GM_EXPORT void gm_xen_grant_list_unmap(struct gm_xen_grant_list *l);
 
@@ -439,8 +494,12 @@ GM_EXPORT void gm_xen_grant_list_unmap(struct gm_xen_grant_list *l);
  * For fields that the guest writes concurrently, prefer a view's typed
  * and atomic accessors (gm_xen_grant_list_view()).
  *
+ * A cached list (GM_XEN_GLIST_CACHED) is contiguous only when its count
+ * is 1: for a longer one this gives NULL and *len = 0 (use
+ * gm_xen_grant_list_iov()).
+ *
  * Return: the address, valid until gm_xen_grant_list_unmap(), or NULL
- * (@l NULL).
+ * (@l NULL, or a cached list of more than one page).
  */
 GM_EXPORT void *gm_xen_grant_list_addr(const struct gm_xen_grant_list *l,
 				       size_t *len);
@@ -452,7 +511,10 @@ GM_EXPORT void *gm_xen_grant_list_addr(const struct gm_xen_grant_list *l,
  *
  * One iovec per page, never merged, so that iovec i is the page of
  * refs[i] (a blkif segment's page: its sectors are a sub-range of it).
- * Pass them, or slices of them, to preadv/pwritev or io_uring.
+ * Pass them, or slices of them, to preadv/pwritev or io_uring.  For a
+ * cached list (GM_XEN_GLIST_CACHED) the pages are the cache entries',
+ * anywhere in the address space; a ref repeated in the list gives the
+ * same address twice.
  *
  * Return: the array, owned by @l and valid until
  * gm_xen_grant_list_unmap(), or NULL (@l NULL).
@@ -471,11 +533,34 @@ gm_xen_grant_list_iov(const struct gm_xen_grant_list *l, int *niov);
  * on a shared ring page's producer and consumer indexes).  It belongs to
  * no region: gm_view_put() on it is a no-op (it may be called), and it
  * stays valid until gm_xen_grant_list_unmap(), not one moment longer.
+ * A cached list (GM_XEN_GLIST_CACHED) has a view only when its count is
+ * 1 (its pages are not contiguous otherwise).
  *
- * Return: 0, or -EINVAL (NULL argument).
+ * Return: 0, or -EINVAL (NULL argument, or a cached list of more than one
+ * page).
  */
 GM_EXPORT int gm_xen_grant_list_view(const struct gm_xen_grant_list *l,
 				     struct gm_view *v);
+
+/**
+ * gm_xen_grant_list_purge() - unmap a domain's cached grant refs.
+ * @x: the context.
+ * @domid: the granting domain.
+ *
+ * Unmaps every cache entry that GM_XEN_GLIST_CACHED lists made for
+ * @domid's refs and that no live list pins, so that the domain's grants
+ * are released: a backend calls it when its frontend disconnects (the
+ * frontend then may end its grants without Xen keeping the pages busy).
+ * Entries that live lists still pin stay mapped and cached; unmap those
+ * lists and call it again.  Other domains' entries and regions' entries
+ * are left alone.  Threads: may run while other threads map and unmap
+ * lists; entries that a list maps meanwhile may stay.
+ *
+ * Return: 0 when no entry of @domid is left, -EBUSY when some are still
+ * pinned by live lists (they stay), -EINVAL (@x NULL), -EOPNOTSUPP (built
+ * without Xen).
+ */
+GM_EXPORT int gm_xen_grant_list_purge(struct gm_xen *x, uint32_t domid);
 
 #ifdef __cplusplus
 }
