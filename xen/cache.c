@@ -774,7 +774,10 @@ int gm__xen_cache_grants(struct gm_xen *x, const struct gm__xen_pager *pager,
 	int ret = 0;
 
 	pthread_mutex_lock(&x->lock);
-	g->pager = pager;
+	/* Set once, before the first entry: entry_free() reads it unlocked
+	 * (after the entry's creation under this lock). */
+	if (g->pager != pager)
+		g->pager = pager;
 	while (i < count) {
 		key = (uint64_t)domid << 32 | refs[i];
 		e = hash_find(x, g, key, prot);
