@@ -6,7 +6,9 @@
  * lists; a bad ref in the middle leaving no new entry and no pin; pins
  * filling the budget (-ENOBUFS) and unpinned entries evicted with the data
  * still right; gm_xen_grant_list_purge() and gm_xen_invalidate(); the same
- * ref number in two domains; threads mapping overlapping lists.  The
+ * ref number in two domains; threads mapping overlapping lists; a child
+ * after fork() freeing what it inherited without unmapping through the
+ * parent's gntdev file.  The
  * simulator's counters count the real map calls and live mappings.
  *
  * Each test starts from a fresh simulator with one domain, DOMID, and must
@@ -17,6 +19,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "xen-fixture.h"
@@ -445,6 +448,46 @@ static void test_glc_domains(void **state)
 	gm_xen_close(x);
 }
 
+/* A child frees cached lists, purges and closes: nothing of the
+ * parent's is unmapped, and the parent's list and entries still work. */
+static void test_glc_fork(void **state)
+{
+	struct gm_xen *x = xen_open(0, 0);
+	uint32_t r = share(750, 3, 1);
+	uint32_t a[2] = { r + 1, r }, b = r + 2;
+	uint64_t ga[2] = { 751, 750 };
+	struct gm_xen_grant_list *l, *lb;
+	int status;
+	pid_t pid;
+
+	(void)state;
+	guest_fill(750, 3);
+	l = cmap(x, DOMID, a, 2, RO);
+	lb = cmap(x, DOMID, &b, 1, RO);
+	gm_xen_grant_list_unmap(lb); /* cached, unpinned */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int ok = gm_xen_grant_list_purge(x, DOMID) == -EBUSY;
+
+		gm_xen_grant_list_unmap(l);
+		ok &= gm_xen_grant_list_purge(x, DOMID) == 0;
+		gm_xen_close(x);
+		_exit(ok && sim().calls[XENSIM_FN_GNT_UNMAP] == 0 ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	check_pages(l, ga, 2);
+	lb = cmap(x, DOMID, &b, 1, RO);
+	assert_int_equal(ref_maps(), 3);
+	assert_memory_equal(page_of(lb, 0), gframe(752, 0), PAGE);
+	gm_xen_grant_list_unmap(lb);
+	gm_xen_grant_list_unmap(l);
+	assert_int_equal(live_pages(), 3);
+	gm_xen_close(x);
+}
+
 /* ------------------------------------------------------------------ */
 /* Threads                                                             */
 /* ------------------------------------------------------------------ */
@@ -564,6 +607,7 @@ int main(void)
 		XEN_TEST(test_glc_purge),
 		XEN_TEST(test_glc_invalidate),
 		XEN_TEST(test_glc_domains),
+		XEN_TEST(test_glc_fork),
 		XEN_TEST(test_glc_threads),
 		XEN_TEST(test_glc_bad_arguments),
 	};
