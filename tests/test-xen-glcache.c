@@ -229,7 +229,7 @@ static void test_glc_bad_ref(void **state)
 			 -EINVAL);
 	assert_null(l);
 	assert_error_has("domain 5, 5 refs, read-write, cached");
-	snprintf(want, sizeof(want), "Xen refused ref %u (index 3)",
+	snprintf(want, sizeof(want), "ref %u (index 3) could not be mapped",
 		 REF_BEYOND);
 	assert_error_has(want);
 	/* r was a hit, r + 1 mapped once, the bad ref tried; r + 2 not. */

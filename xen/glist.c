@@ -99,10 +99,10 @@ static int map_cached(struct gm_xen *x, uint32_t domid, const uint32_t *refs,
 	if (ret && failed < l->count)
 		return gm_error_set(ret,
 				    "gm_xen_grant_list_map: domain %u, %u "
-				    "refs, %s, cached: Xen refused ref %u "
-				    "(index %u): xengnttab_map_grant_ref "
-				    "failed (%s); no ref of the list stays "
-				    "mapped",
+				    "refs, %s, cached: ref %u (index %u) "
+				    "could not be mapped: "
+				    "xengnttab_map_grant_ref failed (%s); "
+				    "no ref of the list stays mapped",
 				    domid, l->count, mode, refs[failed],
 				    failed, strerror_r(-ret, ebuf,
 						       sizeof(ebuf)));
