@@ -1,0 +1,444 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * xen-blkback's core: the blkif ring and its requests (blkback.h).
+ *
+ * The ring page is the frontend's: it may write anything there at any
+ * time.  So the ring is only touched through the view of its grant-ref
+ * list, at offsets computed here from io/ring.h's struct layout (never
+ * through its pointer macros, which read the indexes more than once), and
+ * every request is copied out of its slot once, then validated and served
+ * from that copy.
+ */
+#define _GNU_SOURCE
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "blkback.h"
+
+/* Where the fields of the shared ring are, in the view's offsets. */
+#define OFF_REQ_PROD offsetof(struct blkif_sring, req_prod)
+#define OFF_REQ_EVENT offsetof(struct blkif_sring, req_event)
+#define OFF_RSP_PROD offsetof(struct blkif_sring, rsp_prod)
+#define OFF_RSP_EVENT offsetof(struct blkif_sring, rsp_event)
+#define OFF_RING offsetof(struct blkif_sring, ring)
+#define ENTRY_SIZE sizeof(union blkif_sring_entry)
+
+_Static_assert(sizeof(struct blkif_request) == 112,
+	       "the x86_64 blkif ABI: 112-byte requests");
+_Static_assert(ENTRY_SIZE == 112, "one request per ring entry");
+_Static_assert(OFF_RING == 64, "the ring's entries start at byte 64");
+
+static uint64_t slot_off(const struct blkback *b, RING_IDX idx)
+{
+	return OFF_RING + (uint64_t)(idx & (b->ring_size - 1)) * ENTRY_SIZE;
+}
+
+static void set_broken(struct blkback *b, const char *why, RING_IDX prod)
+{
+	b->broken = 1;
+	snprintf(b->why, sizeof(b->why),
+		 "%s (req_prod %u, req_cons %u, ring size %u)", why, prod,
+		 b->req_cons, b->ring_size);
+}
+
+int blkback_init(struct blkback *b, struct gm_xen *x, uint32_t domid, int fd,
+		 uint64_t sectors, int readonly, enum blkback_mode mode)
+{
+	if (!b || !x || fd < 0 || domid > 0xffff ||
+	    (mode != BLKBACK_LEASE && mode != BLKBACK_COPY) ||
+	    sectors > UINT64_MAX / BLKBACK_SECTOR)
+		return -EINVAL;
+	memset(b, 0, sizeof(*b));
+	b->xen = x;
+	b->domid = domid;
+	b->fd = fd;
+	b->sectors = sectors;
+	b->readonly = !!readonly;
+	b->mode = mode;
+	if (mode == BLKBACK_COPY) {
+		b->bounce = malloc((size_t)BLKIF_MAX_SEGMENTS_PER_REQUEST *
+				   BLKBACK_PAGE);
+		if (!b->bounce)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int blkback_attach(struct blkback *b, const uint32_t *refs,
+		   unsigned int nr_pages, int persistent)
+{
+	uint32_t req_prod, rsp_prod;
+	int ret;
+
+	if (!b || !refs || b->ring || !nr_pages ||
+	    nr_pages > BLKBACK_MAX_RING_PAGES || (nr_pages & (nr_pages - 1)))
+		return -EINVAL;
+	ret = gm_xen_grant_list_map(b->xen, b->domid, refs, nr_pages,
+				    GM_PROT_READ | GM_PROT_WRITE, &b->ring);
+	if (ret)
+		return ret;
+	ret = gm_xen_grant_list_view(b->ring, &b->view);
+	if (ret)
+		goto err;
+	b->ring_size = __CONST_RING_SIZE(blkif, nr_pages * BLKBACK_PAGE);
+	b->broken = 0;
+	b->why[0] = '\0';
+	/*
+	 * The frontend initialised the ring before it published the ref: as
+	 * Linux's blkback does, start consuming where the responses stand,
+	 * and refuse a ring whose requests already overrun it.
+	 */
+	ret = gm_view_atomic_load_u32(&b->view, OFF_RSP_PROD, &rsp_prod,
+				      GM_ACQUIRE);
+	if (!ret)
+		ret = gm_view_atomic_load_u32(&b->view, OFF_REQ_PROD,
+					      &req_prod, GM_ACQUIRE);
+	if (ret)
+		goto err;
+	if (req_prod - rsp_prod > b->ring_size) {
+		ret = -EPROTO;
+		goto err;
+	}
+	b->req_cons = rsp_prod;
+	b->rsp_prod_pvt = rsp_prod;
+	b->rsp_pushed = rsp_prod;
+	b->persistent = !!persistent;
+#ifndef GM_XEN_GLIST_CACHED
+	b->persistent = 0; /* the library cannot cache lists yet */
+#endif
+	return 0;
+err:
+	gm_xen_grant_list_unmap(b->ring);
+	b->ring = NULL;
+	memset(&b->view, 0, sizeof(b->view));
+	return ret;
+}
+
+/* preadv/pwritev all of @iov (at most BLKIF_MAX_SEGMENTS_PER_REQUEST
+ * entries, consumed as it goes) at @pos.  Return: 0 or -errno. */
+static int full_io(int fd, struct iovec *iov, int niov, off_t pos, int write)
+{
+	while (niov > 0) {
+		ssize_t n = write ? pwritev(fd, iov, niov, pos)
+				  : preadv(fd, iov, niov, pos);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -EIO; /* the image shrank under us */
+		pos += n;
+		while (niov > 0 && (size_t)n >= iov->iov_len) {
+			n -= iov->iov_len;
+			iov++;
+			niov--;
+		}
+		if (niov > 0) {
+			iov->iov_base = (uint8_t *)iov->iov_base + n;
+			iov->iov_len -= (size_t)n;
+		}
+	}
+	return 0;
+}
+
+/* One checked segment of a request. */
+struct seg {
+	uint32_t ref;
+	uint32_t off; /* bytes into the page */
+	uint32_t len; /* bytes */
+};
+
+/* Serve a read (@write 0: disk to guest) or write of the validated
+ * segments by mapping them.  Return: 0 or -errno. */
+static int rw_lease(struct blkback *b, const struct seg *seg, unsigned int n,
+		    off_t pos, int write)
+{
+	struct gm_xen_grant_list *l = NULL;
+	struct iovec iov[BLKIF_MAX_SEGMENTS_PER_REQUEST];
+	const struct iovec *pages;
+	uint32_t refs[BLKIF_MAX_SEGMENTS_PER_REQUEST];
+	unsigned int i;
+	int prot, npages, ret;
+
+	for (i = 0; i < n; i++)
+		refs[i] = seg[i].ref;
+	/* A write to the disk only reads the guest's pages: map them
+	 * read-only, which the frontend's read-only grants require. */
+	prot = write ? GM_PROT_READ : GM_PROT_READ | GM_PROT_WRITE;
+#ifdef GM_XEN_GLIST_CACHED
+	if (b->persistent)
+		prot |= GM_XEN_GLIST_CACHED;
+#endif
+	ret = gm_xen_grant_list_map(b->xen, b->domid, refs, n, prot, &l);
+	if (ret)
+		return ret;
+	b->count.leases++;
+	pages = gm_xen_grant_list_iov(l, &npages);
+	if (!pages || npages != (int)n) {
+		ret = -EIO; /* cannot happen: one iovec per ref */
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		iov[i].iov_base = (uint8_t *)pages[i].iov_base + seg[i].off;
+		iov[i].iov_len = seg[i].len;
+	}
+	ret = full_io(b->fd, iov, (int)n, pos, write);
+out:
+	gm_xen_grant_list_unmap(l);
+	b->count.leases--;
+	return ret;
+}
+
+/* The same through the bounce buffer and grant copies. */
+static int rw_copy(struct blkback *b, const struct seg *seg, unsigned int n,
+		   off_t pos, int write)
+{
+	struct gm_xen_copy_seg cs[BLKIF_MAX_SEGMENTS_PER_REQUEST];
+	struct iovec iov;
+	size_t total = 0;
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < n; i++) {
+		cs[i] = (struct gm_xen_copy_seg){
+			.buf = b->bounce + total,
+			.domid = b->domid,
+			.ref = seg[i].ref,
+			.offset = seg[i].off,
+			.len = seg[i].len,
+			.flags = write ? GM_XEN_COPY_FROM_GRANT
+				       : GM_XEN_COPY_TO_GRANT,
+		};
+		total += seg[i].len;
+	}
+	iov.iov_base = b->bounce;
+	iov.iov_len = total;
+	if (write) {
+		ret = gm_xen_grant_copy(b->xen, cs, n);
+		if (!ret)
+			ret = full_io(b->fd, &iov, 1, pos, 1);
+	} else {
+		ret = full_io(b->fd, &iov, 1, pos, 0);
+		if (!ret)
+			ret = gm_xen_grant_copy(b->xen, cs, n);
+	}
+	return ret;
+}
+
+/* Validate and serve a read or write (or a flush's data).  Return: a
+ * BLKIF_RSP_* status. */
+static int16_t serve_rw(struct blkback *b, const struct blkif_request *req,
+			int write)
+{
+	struct seg seg[BLKIF_MAX_SEGMENTS_PER_REQUEST];
+	uint64_t total = 0;
+	unsigned int i, n = req->nr_segments;
+	int ret;
+
+	if (n == 0 || n > BLKIF_MAX_SEGMENTS_PER_REQUEST)
+		return BLKIF_RSP_ERROR;
+	for (i = 0; i < n; i++) {
+		unsigned int first = req->seg[i].first_sect;
+		unsigned int last = req->seg[i].last_sect;
+
+		if (first > last || last >= BLKBACK_SECTORS_PER_PAGE)
+			return BLKIF_RSP_ERROR;
+		seg[i].ref = req->seg[i].gref;
+		seg[i].off = first * BLKBACK_SECTOR;
+		seg[i].len = (last - first + 1) * BLKBACK_SECTOR;
+		total += last - first + 1;
+	}
+	/* Written so that nothing wraps: sector_number may be anything. */
+	if (req->sector_number > b->sectors ||
+	    total > b->sectors - req->sector_number)
+		return BLKIF_RSP_ERROR;
+	if (write && b->readonly)
+		return BLKIF_RSP_ERROR;
+	ret = (b->mode == BLKBACK_LEASE ? rw_lease : rw_copy)(
+		b, seg, n, (off_t)(req->sector_number * BLKBACK_SECTOR), write);
+	if (ret)
+		return BLKIF_RSP_ERROR;
+	b->count.segments += n;
+	return BLKIF_RSP_OKAY;
+}
+
+static int16_t serve(struct blkback *b, const struct blkif_request *req)
+{
+	int16_t st;
+
+	switch (req->operation) {
+	case BLKIF_OP_READ:
+		return serve_rw(b, req, 0);
+	case BLKIF_OP_WRITE:
+		return serve_rw(b, req, 1);
+	case BLKIF_OP_FLUSH_DISKCACHE:
+		/* A flush may carry a write (Linux's blkfront sends one for
+		 * a FUA write): write, then make everything durable. */
+		if (req->nr_segments) {
+			st = serve_rw(b, req, 1);
+			if (st != BLKIF_RSP_OKAY)
+				return st;
+		}
+		return fdatasync(b->fd) ? BLKIF_RSP_ERROR : BLKIF_RSP_OKAY;
+	default:
+		/* Barriers, discard and indirect requests are not
+		 * advertised; anything else is unknown. */
+		return BLKIF_RSP_EOPNOTSUPP;
+	}
+}
+
+/*
+ * Publish the responses written so far, and say whether the frontend
+ * wants an event for them: what RING_PUSH_RESPONSES_AND_CHECK_NOTIFY
+ * does, except that the old producer value is our own copy, not the
+ * shared one the guest could have rewritten.
+ */
+static int push_responses(struct blkback *b, int *notify)
+{
+	RING_IDX old = b->rsp_pushed, new = b->rsp_prod_pvt;
+	uint32_t event;
+	int ret;
+
+	if (old == new)
+		return 0;
+	/* Release: the responses' contents before the index. */
+	ret = gm_view_atomic_store_u32(&b->view, OFF_RSP_PROD, new,
+				       GM_RELEASE);
+	if (ret)
+		return ret;
+	b->rsp_pushed = new;
+	/* Full barrier: the index store before the load of rsp_event, or
+	 * a frontend that just set rsp_event would miss its event. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	ret = gm_view_atomic_load_u32(&b->view, OFF_RSP_EVENT, &event,
+				      GM_RELAXED);
+	if (ret)
+		return ret;
+	if ((RING_IDX)(new - event) < (RING_IDX)(new - old))
+		*notify = 1;
+	return 0;
+}
+
+/* Copy the request at req_cons out of the ring, serve it and write its
+ * response in the same slot. */
+static int serve_one(struct blkback *b)
+{
+	struct blkif_request req;
+	struct blkif_response rsp;
+	int ret;
+
+	/* The one read of the request: everything below uses the copy. */
+	ret = gm_view_read(&b->view, slot_off(b, b->req_cons), &req,
+			   sizeof(req));
+	if (ret)
+		return ret;
+	b->req_cons++;
+	memset(&rsp, 0, sizeof(rsp)); /* no stack bytes into the guest */
+	rsp.id = req.id;
+	rsp.operation = req.operation;
+	rsp.status = serve(b, &req);
+	b->count.requests++;
+	if (rsp.status != BLKIF_RSP_OKAY)
+		b->count.errors++;
+	ret = gm_view_write(&b->view, slot_off(b, b->rsp_prod_pvt), &rsp,
+			    sizeof(rsp));
+	if (ret)
+		return ret;
+	b->rsp_prod_pvt++;
+	return 0;
+}
+
+int blkback_process(struct blkback *b)
+{
+	unsigned int served = 0;
+	int notify = 0, ret;
+	RING_IDX prod = 0;
+
+	if (!b || !b->ring)
+		return -ENOTCONN;
+	if (b->broken)
+		return -EPROTO;
+	for (;;) {
+		/* Acquire: the requests' contents after the index. */
+		ret = gm_view_atomic_load_u32(&b->view, OFF_REQ_PROD, &prod,
+					      GM_ACQUIRE);
+		if (ret)
+			goto fail;
+		if (prod - b->req_cons > b->ring_size) {
+			set_broken(b, "request producer overran the ring",
+				   prod);
+			push_responses(b, &notify);
+			return -EPROTO;
+		}
+		while (b->req_cons != prod && served < BLKBACK_BATCH) {
+			ret = serve_one(b);
+			if (ret)
+				goto fail;
+			served++;
+		}
+		ret = push_responses(b, &notify);
+		if (ret)
+			goto fail;
+		if (b->req_cons != prod)
+			/* The batch is full: let the caller serve its other
+			 * events first. */
+			return (notify ? BLKBACK_NOTIFY : 0) | BLKBACK_MORE;
+		/*
+		 * RING_FINAL_CHECK_FOR_REQUESTS: ask for an event at the
+		 * next request, then look again, so that a request
+		 * produced in between is not left without an event.
+		 */
+		ret = gm_view_atomic_store_u32(&b->view, OFF_REQ_EVENT,
+					       b->req_cons + 1, GM_RELAXED);
+		if (ret)
+			goto fail;
+		/* Full barrier: req_event's store before req_prod's load. */
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		ret = gm_view_atomic_load_u32(&b->view, OFF_REQ_PROD, &prod,
+					      GM_ACQUIRE);
+		if (ret)
+			goto fail;
+		if (prod == b->req_cons)
+			break;
+		if (served >= BLKBACK_BATCH)
+			return (notify ? BLKBACK_NOTIFY : 0) | BLKBACK_MORE;
+	}
+	return notify ? BLKBACK_NOTIFY : 0;
+fail:
+	/* The view covers the ring: an accessor fails only on a bug. */
+	set_broken(b, "ring access failed", prod);
+	return -EPROTO;
+}
+
+void blkback_detach(struct blkback *b)
+{
+	if (!b || !b->ring)
+		return;
+	gm_xen_grant_list_unmap(b->ring);
+	b->ring = NULL;
+	memset(&b->view, 0, sizeof(b->view));
+#ifdef GM_XEN_GLIST_CACHED
+	/* Persistent grants: the frontend's data pages stay mapped in the
+	 * cache between requests; the connection is over, so unmap them. */
+	if (b->persistent)
+		gm_xen_grant_list_purge(b->xen, b->domid);
+#endif
+	b->persistent = 0;
+}
+
+void blkback_fini(struct blkback *b)
+{
+	if (!b)
+		return;
+	blkback_detach(b);
+	free(b->bounce);
+	b->bounce = NULL;
+}
