@@ -375,22 +375,24 @@ int blkback_process(struct blkback *b)
 		if (prod - b->req_cons > b->ring_size) {
 			set_broken(b, "request producer overran the ring",
 				   prod);
-			push_responses(b, &notify);
 			return -EPROTO;
 		}
-		while (b->req_cons != prod && served < BLKBACK_BATCH) {
+		while (b->req_cons != prod) {
+			if (served == BLKBACK_BATCH)
+				/* Let the caller serve its other events
+				 * before it calls again. */
+				return (notify ? BLKBACK_NOTIFY : 0) |
+				       BLKBACK_MORE;
 			ret = serve_one(b);
+			/* Each response is published at once, as Linux's
+			 * blkback does: the frontend may complete it (and
+			 * reuse its slot) while the next is served. */
+			if (!ret)
+				ret = push_responses(b, &notify);
 			if (ret)
 				goto fail;
 			served++;
 		}
-		ret = push_responses(b, &notify);
-		if (ret)
-			goto fail;
-		if (b->req_cons != prod)
-			/* The batch is full: let the caller serve its other
-			 * events first. */
-			return (notify ? BLKBACK_NOTIFY : 0) | BLKBACK_MORE;
 		/*
 		 * RING_FINAL_CHECK_FOR_REQUESTS: ask for an event at the
 		 * next request, then look again, so that a request
@@ -408,8 +410,6 @@ int blkback_process(struct blkback *b)
 			goto fail;
 		if (prod == b->req_cons)
 			break;
-		if (served >= BLKBACK_BATCH)
-			return (notify ? BLKBACK_NOTIFY : 0) | BLKBACK_MORE;
 	}
 	return notify ? BLKBACK_NOTIFY : 0;
 fail:
