@@ -19,6 +19,7 @@
  */
 #define _GNU_SOURCE
 
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -70,8 +71,12 @@ static int refill_armed, rewrite_armed;
 static void image_check(void)
 {
 	uint8_t *buf = malloc(IMG_BYTES);
+	struct stat st;
 	size_t i;
 
+	/* Nothing written beyond the end either. */
+	assert_int_equal(fstat(F.fd, &st), 0);
+	assert_int_equal(st.st_size, IMG_BYTES);
 	assert_non_null(buf);
 	assert_int_equal(pread(F.fd, buf, IMG_BYTES, 0), (ssize_t)IMG_BYTES);
 	if (!memcmp(buf, F.shadow, IMG_BYTES)) {
@@ -524,6 +529,14 @@ static void test_blkback_notify(void **state)
 	for (i = 0; i < 7; i++)
 		fe_rsp();
 
+	/* An event asked for at a response already produced (rsp_event
+	 * = rsp_prod) was given then: the next response does not notify. */
+	F.sring->rsp_event = F.front.rsp_cons;
+	fe_req(BLKIF_OP_FLUSH_DISKCACHE, 29, 0);
+	fe_push();
+	assert_int_equal(process(), 0);
+	fe_expect(29, BLKIF_OP_FLUSH_DISKCACHE, BLKIF_RSP_OKAY);
+
 	/* A request the frontend publishes without an event (req_event
 	 * not reached) is still served by the next call. */
 	F.sring->req_event = F.front.req_prod_pvt + 5;
@@ -610,7 +623,8 @@ struct hostile {
 	unsigned int nseg; /* nr_segments as written (up to 255) */
 	uint64_t sector;
 	enum refs_kind refs;
-	uint8_t first, last;
+	uint8_t first, last; /* of the last segment; the others are whole
+			      * pages (0, 7) */
 	int16_t status;
 };
 
@@ -636,6 +650,9 @@ static const struct hostile hostile[] = {
 	{ "read, 255 segments", R, 255, 0, REFS_GOOD, 0, 7, H_ERR },
 	{ "flush, 12 segments", FL, 12, 0, REFS_GOOD, 0, 7, H_ERR },
 	{ "first_sect > last_sect", W, 2, 0, REFS_GOOD, 5, 3, H_ERR },
+	{ "first_sect = last_sect + 1", W, 2, 0, REFS_GOOD, 1, 0, H_ERR },
+	{ "read, first_sect = last_sect + 1", R, 2, 0, REFS_GOOD, 1, 0,
+	  H_ERR },
 	{ "last_sect 8", W, 1, 0, REFS_GOOD, 0, 8, H_ERR },
 	{ "last_sect 255", R, 1, 0, REFS_GOOD, 255, 255, H_ERR },
 	{ "sector at the end", W, 1, IMG_SECTORS, REFS_GOOD, 0, 0, H_ERR },
@@ -707,8 +724,12 @@ static void test_blkback_hostile(void **state)
 		struct blkif_request *g;
 
 		for (i = 0; i < h->nseg && i < BLKIF_MAX_SEGMENTS_PER_REQUEST;
-		     i++)
-			fe_seg(r, hostile_ref(h->refs, i), h->first, h->last);
+		     i++) {
+			int last = i + 1 == h->nseg;
+
+			fe_seg(r, hostile_ref(h->refs, i), last ? h->first : 0,
+			       last ? h->last : 7);
+		}
 		r->nr_segments = (uint8_t)h->nseg;
 		/* A good request after it, in the same kick. */
 		g = fe_req(BLKIF_OP_WRITE, 0x600d0000 + row, 16 + row * 8);
