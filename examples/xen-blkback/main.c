@@ -121,7 +121,7 @@ int main(int argc, char **argv)
 	const char *image;
 	char *mode_node = NULL;
 	sigset_t sigs;
-	int fds_start, fds_end, sfd = -1, c, ret, status = 2, stop = 0;
+	int fds_start, fds_end, sfd = -1, xs_fd, c, ret, status = 2, stop = 0;
 	uint64_t requests = 0, errors = 0, segments = 0;
 
 	fds_start = count_fds();
@@ -171,6 +171,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "xen-blkback: xs_open: %s\n", strerror(errno));
 		goto out;
 	}
+	/* The watch pipe, before any watch: libxenstore signals an event
+	 * on it only if it exists when the event comes. */
+	xs_fd = xs_fileno(b.xs);
+	if (xs_fd < 0) {
+		fprintf(stderr, "xen-blkback: xs_fileno: %s\n",
+			strerror(errno));
+		goto out;
+	}
 	{
 		char path[512];
 		unsigned int len;
@@ -200,7 +208,7 @@ int main(int argc, char **argv)
 	stop = xb_changed(&b);
 	while (!stop) {
 		struct pollfd p[3] = {
-			{ .fd = xs_fileno(b.xs), .events = POLLIN },
+			{ .fd = xs_fd, .events = POLLIN },
 			{ .fd = sfd, .events = POLLIN },
 			{ .fd = xb_bound(&b) ? xenevtchn_fd(b.xce) : -1,
 			  .events = POLLIN },
