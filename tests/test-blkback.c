@@ -48,6 +48,7 @@
 
 static struct {
 	enum blkback_mode mode;
+	int persistent;
 	struct gm_xen *x;
 	int fd;
 	uint8_t *shadow; /* what the image must hold */
@@ -60,7 +61,15 @@ static struct {
 	int attached;
 } F;
 
-static const enum blkback_mode lease = BLKBACK_LEASE, copy = BLKBACK_COPY;
+/* The variants every test runs in: segment mode, persistent grants. */
+struct variant {
+	enum blkback_mode mode;
+	int persistent;
+};
+
+static const struct variant lease = { BLKBACK_LEASE, 0 },
+			    copy = { BLKBACK_COPY, 0 },
+			    persist = { BLKBACK_LEASE, 1 };
 
 /* The wrapped calls' hooks (see test_blkback_batch_limit and
  * test_blkback_copy_once); off unless a test arms them. */
@@ -205,11 +214,20 @@ static int process(void)
 	return ret;
 }
 
-/* Between requests only the ring is mapped, and no lease is held. */
+/*
+ * Between requests only the ring is mapped, and no lease is held.  With
+ * persistent grants the segments stay cached: nothing may pin them, so
+ * that a purge unmaps them all.
+ */
 static void only_ring_mapped(void)
 {
-	struct xensim_counters c = sim();
+	struct xensim_counters c;
 
+#ifdef GM_XEN_GLIST_CACHED
+	if (F.dev.persistent)
+		assert_int_equal(gm_xen_grant_list_purge(F.x, DOMID), 0);
+#endif
+	c = sim();
 	assert_int_equal(c.grant.live_mappings, F.attached ? 1 : 0);
 	assert_int_equal(xstats(F.x).mapped_bytes, 0);
 	assert_int_equal(F.dev.count.leases, 0);
@@ -218,7 +236,9 @@ static void only_ring_mapped(void)
 static void attach(unsigned int pages, RING_IDX start)
 {
 	front_init(pages, start);
-	assert_int_equal(blkback_attach(&F.dev, F.ring_ref, pages, 0), 0);
+	assert_int_equal(
+		blkback_attach(&F.dev, F.ring_ref, pages, F.persistent), 0);
+	assert_int_equal(F.dev.persistent, F.persistent);
 	F.attached = 1;
 }
 
@@ -230,7 +250,8 @@ static int setup_bb(void **state)
 		return -1;
 	memset(&F, 0, sizeof(F));
 	refill_armed = rewrite_armed = 0;
-	F.mode = *(const enum blkback_mode *)*state;
+	F.mode = ((const struct variant *)*state)->mode;
+	F.persistent = ((const struct variant *)*state)->persistent;
 	F.x = xen_open(0, 0);
 	F.fd = memfd_create("blkback-image", MFD_CLOEXEC);
 	assert_true(F.fd >= 0);
@@ -920,11 +941,95 @@ static void test_blkback_copy_once(void **state)
 	only_ring_mapped();
 }
 
-#define BOTH(t)                                                               \
+/*
+ * A frontend that reuses a pool of 16 grants for 60 reads and writes, as
+ * Linux's blkfront does with feature-persistent: the data is right in
+ * every variant; with persistent grants each ref is mapped at most twice
+ * (read-only for a write to the disk, then writable for a read), and
+ * stays mapped until detach purges it; without, leases map every request
+ * and grant copy maps nothing.
+ */
+#define POOL 16u
+#define POOL_REQS 60u
+
+static uint64_t segment_map_calls(void)
+{
+	struct xensim_counters c = sim();
+
+	return c.calls[XENSIM_FN_GNT_MAP_DOMAIN_GRANT_REFS] +
+	       c.calls[XENSIM_FN_GNT_MAP_GRANT_REF] +
+	       c.calls[XENSIM_FN_GNT_MAP_GRANT_REFS];
+}
+
+static void test_blkback_pool_reuse(void **state)
+{
+	uint64_t calls;
+	unsigned int k, i;
+
+	(void)state;
+	attach(1, 0);
+	calls = segment_map_calls();
+	for (k = 0; k < POOL_REQS; k++) {
+		uint8_t op = k % 3 == 2 ? BLKIF_OP_READ : BLKIF_OP_WRITE;
+		unsigned int nseg = 1 + k % 4;
+		uint64_t sector = (k * 5 * 8) % (IMG_SECTORS - 32);
+		struct blkif_request *r = fe_req(op, k, sector);
+
+		for (i = 0; i < nseg; i++) {
+			unsigned int pg = (k * 3 + i) % POOL;
+
+			if (op == BLKIF_OP_WRITE) {
+				data_fill(pg, k * 16 + i);
+				memcpy(F.shadow + sector * 512 + i * PAGE,
+				       data_page(pg), PAGE);
+			} else {
+				memset(data_page(pg), 0, PAGE);
+			}
+			fe_seg(r, F.data_ref + pg, 0, 7);
+		}
+		fe_push();
+		process();
+		fe_expect(k, op, BLKIF_RSP_OKAY);
+		if (op == BLKIF_OP_READ)
+			for (i = 0; i < nseg; i++)
+				assert_memory_equal(
+					data_page((k * 3 + i) % POOL),
+					F.shadow + sector * 512 + i * PAGE,
+					PAGE);
+		assert_int_equal(F.dev.count.leases, 0);
+	}
+	image_check();
+	calls = segment_map_calls() - calls;
+	print_message("  %s%s: %" PRIu64 " segment map calls for %u requests\n",
+		      F.mode == BLKBACK_COPY ? "copy" : "lease",
+		      F.dev.persistent ? ", persistent" : "", calls, POOL_REQS);
+	if (F.mode == BLKBACK_COPY)
+		assert_int_equal(calls, 0);
+	else if (!F.dev.persistent)
+		assert_int_equal(calls, POOL_REQS);
+	else {
+		assert_true(calls <= 2 * POOL);
+		/* The pool stays mapped between requests. */
+		assert_true(xstats(F.x).mapped_bytes > 0);
+		assert_true(xstats(F.x).mapped_bytes <= 2 * POOL * PAGE);
+		assert_true(sim().grant.live_mappings > 1);
+	}
+	/* Detach unmaps it all (and purges the cache). */
+	blkback_detach(&F.dev);
+	F.attached = 0;
+	assert_int_equal(sim().grant.live_mappings, 0);
+	assert_int_equal(xstats(F.x).mapped_bytes, 0);
+}
+
+#define VARIANT(t, v)                                                         \
 	cmocka_unit_test_prestate_setup_teardown(t, setup_bb, teardown_bb,    \
-						 (void *)&lease),             \
-		cmocka_unit_test_prestate_setup_teardown(                     \
-			t, setup_bb, teardown_bb, (void *)&copy)
+						 (void *)&(v))
+#ifdef GM_XEN_GLIST_CACHED
+#define BOTH(t) VARIANT(t, lease), VARIANT(t, copy), VARIANT(t, persist)
+#else
+/* Persistent grants need the library's cached grant lists. */
+#define BOTH(t) VARIANT(t, lease), VARIANT(t, copy)
+#endif
 
 int main(void)
 {
@@ -945,6 +1050,7 @@ int main(void)
 		BOTH(test_blkback_full_ring),
 		BOTH(test_blkback_attach_errors),
 		BOTH(test_blkback_copy_once),
+		BOTH(test_blkback_pool_reuse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
