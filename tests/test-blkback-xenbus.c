@@ -453,12 +453,7 @@ static void test_xenbus_nodes_and_watches(void **state)
 	expect_be("sector-size", "512");
 	expect_be("physical-sector-size", "512");
 	expect_be("feature-flush-cache", "1");
-#ifdef GM_XEN_GLIST_CACHED
 	expect_be("feature-persistent", "1");
-#else
-	/* Not before the library can keep the frontend's grants mapped. */
-	assert_null(be_get("feature-persistent"));
-#endif
 	assert_true(watching(BE));
 	assert_true(watching(FE));
 	assert_true(watching("@releaseDomain"));
@@ -466,6 +461,53 @@ static void test_xenbus_nodes_and_watches(void **state)
 	/* Nothing is mapped before the frontend is Initialised. */
 	assert_int_equal(sim().grant.live_mappings, 0);
 	assert_false(X.bound);
+}
+
+/* Persistent grants: offered for leases unless --no-persistent, used
+ * when the frontend offers them too, and released at the end. */
+static void test_xenbus_persistent_copy_mode(void **state)
+{
+	(void)state;
+	T.b.mode = BLKBACK_COPY;
+	init_wait();
+	expect_be("feature-persistent", "0");
+}
+
+static void test_xenbus_persistent_off(void **state)
+{
+	(void)state;
+	T.b.persistent = 0; /* --no-persistent */
+	fe_set("feature-persistent", "1");
+	init_wait();
+	expect_be("feature-persistent", "0");
+	fe_state(XenbusStateInitialised);
+	assert_int_equal(xb_changed(&T.b), 0);
+	assert_false(T.b.dev.persistent);
+}
+
+static void test_xenbus_persistent_frontend_without(void **state)
+{
+	(void)state;
+	connect(); /* the frontend wrote no feature-persistent */
+	assert_false(T.b.dev.persistent);
+}
+
+static void test_xenbus_persistent_negotiated(void **state)
+{
+	(void)state;
+	fe_set("feature-persistent", "1");
+	connect();
+	assert_true(T.b.dev.persistent);
+	one_request(1);
+	one_request(2);
+	/* The data page stays mapped between requests... */
+	assert_int_equal(sim().grant.live_mappings, 2);
+	assert_true(xstats(T.b.xen).mapped_bytes > 0);
+	fe_state(XenbusStateClosing);
+	assert_int_equal(xb_changed(&T.b), 1);
+	/* ... until the end. */
+	xb_teardown(&T.b);
+	check_released();
 }
 
 static void test_xenbus_readonly_info(void **state)
@@ -696,6 +738,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T_(test_xenbus_nodes_and_watches),
+		T_(test_xenbus_persistent_copy_mode),
+		T_(test_xenbus_persistent_off),
+		T_(test_xenbus_persistent_frontend_without),
+		T_(test_xenbus_persistent_negotiated),
 		T_(test_xenbus_readonly_info),
 		T_(test_xenbus_connect_serve_close),
 		T_(test_xenbus_connect_from_connected),

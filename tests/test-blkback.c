@@ -223,10 +223,8 @@ static void only_ring_mapped(void)
 {
 	struct xensim_counters c;
 
-#ifdef GM_XEN_GLIST_CACHED
 	if (F.dev.persistent)
 		assert_int_equal(gm_xen_grant_list_purge(F.x, DOMID), 0);
-#endif
 	c = sim();
 	assert_int_equal(c.grant.live_mappings, F.attached ? 1 : 0);
 	assert_int_equal(xstats(F.x).mapped_bytes, 0);
@@ -1024,12 +1022,7 @@ static void test_blkback_pool_reuse(void **state)
 #define VARIANT(t, v)                                                         \
 	cmocka_unit_test_prestate_setup_teardown(t, setup_bb, teardown_bb,    \
 						 (void *)&(v))
-#ifdef GM_XEN_GLIST_CACHED
 #define BOTH(t) VARIANT(t, lease), VARIANT(t, copy), VARIANT(t, persist)
-#else
-/* Persistent grants need the library's cached grant lists. */
-#define BOTH(t) VARIANT(t, lease), VARIANT(t, copy)
-#endif
 
 int main(void)
 {

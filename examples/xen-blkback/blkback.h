@@ -81,7 +81,8 @@ struct blkback {
 	uint64_t sectors;   /* image size in 512-byte sectors */
 	int readonly;	    /* writes fail with BLKIF_RSP_ERROR */
 	enum blkback_mode mode;
-	int persistent; /* map segments through the cache (lease mode) */
+	int persistent; /* lease mode: segments through the cache, purged
+			 * at detach */
 
 	/* The ring, set by blkback_attach(). */
 	struct gm_xen_grant_list *ring;
@@ -121,7 +122,10 @@ int blkback_init(struct blkback *b, struct gm_xen *x, uint32_t domid, int fd,
  * @refs: the ring's @nr_pages grant refs, in order (ring-ref, or
  *        ring-ref0 ...).
  * @nr_pages: 1 .. BLKBACK_MAX_RING_PAGES, a power of two.
- * @persistent: both ends advertised feature-persistent.
+ * @persistent: both ends advertised feature-persistent: lease mode maps
+ *              the segments through the context's cache
+ *              (GM_XEN_GLIST_CACHED) and blkback_detach() purges the
+ *              domain's entries; copy mode ignores it.
  *
  * The ring's indexes are taken as the frontend left them (it initialises
  * them before it publishes the ring-ref), and req_event is set so that

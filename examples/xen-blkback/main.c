@@ -11,6 +11,11 @@
  * the frontend's domain goes away, or SIGTERM/SIGINT.  Then it releases
  * everything and prints one line of counters on stdout.
  *
+ * --segments lease (the default) maps each request's segments, copy has
+ * Xen copy them.  In lease mode the backend offers feature-persistent
+ * (unless --no-persistent): when the frontend offers it too, its grants
+ * stay mapped in the library's cache from one request to the next.
+ *
  * Exit status: 0 when nothing stayed mapped and no descriptor leaked, 1
  * otherwise, 2 on a usage or setup error.
  */

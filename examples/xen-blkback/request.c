@@ -108,10 +108,8 @@ int blkback_attach(struct blkback *b, const uint32_t *refs,
 	b->req_cons = rsp_prod;
 	b->rsp_prod_pvt = rsp_prod;
 	b->rsp_pushed = rsp_prod;
-	b->persistent = !!persistent;
-#ifndef GM_XEN_GLIST_CACHED
-	b->persistent = 0; /* the library cannot cache lists yet */
-#endif
+	/* Grant copy maps nothing, so it has nothing to keep mapped. */
+	b->persistent = persistent && b->mode == BLKBACK_LEASE;
 	return 0;
 err:
 	gm_xen_grant_list_unmap(b->ring);
@@ -173,10 +171,10 @@ static int rw_lease(struct blkback *b, const struct seg *seg, unsigned int n,
 	/* A write to the disk only reads the guest's pages: map them
 	 * read-only, which the frontend's read-only grants require. */
 	prot = write ? GM_PROT_READ : GM_PROT_READ | GM_PROT_WRITE;
-#ifdef GM_XEN_GLIST_CACHED
+	/* Persistent grants: each ref is a cache entry, mapped once and
+	 * kept for the next request that names it. */
 	if (b->persistent)
 		prot |= GM_XEN_GLIST_CACHED;
-#endif
 	ret = gm_xen_grant_list_map(b->xen, b->domid, refs, n, prot, &l);
 	if (ret)
 		return ret;
@@ -425,12 +423,10 @@ void blkback_detach(struct blkback *b)
 	gm_xen_grant_list_unmap(b->ring);
 	b->ring = NULL;
 	memset(&b->view, 0, sizeof(b->view));
-#ifdef GM_XEN_GLIST_CACHED
 	/* Persistent grants: the frontend's data pages stay mapped in the
 	 * cache between requests; the connection is over, so unmap them. */
 	if (b->persistent)
 		gm_xen_grant_list_purge(b->xen, b->domid);
-#endif
 	b->persistent = 0;
 }
 

@@ -162,11 +162,10 @@ int xb_setup(struct xb *b)
 	    (ret = write_node(b, "max-ring-page-order", "%u",
 			      BLKBACK_MAX_RING_ORDER)))
 		goto werr;
-#ifdef GM_XEN_GLIST_CACHED
+	/* Persistent grants are for leases: grant copy maps nothing. */
 	if ((ret = write_node(b, "feature-persistent", "%d",
-			      b->persistent ? 1 : 0)))
+			      b->persistent && b->mode == BLKBACK_LEASE)))
 		goto werr;
-#endif
 	/* Watches fire once when set, and xb_changed() is idempotent. */
 	if (!xs_watch(b->xs, b->be, TOKEN_BE) ||
 	    !xs_watch(b->xs, b->fe, TOKEN_FE) ||
