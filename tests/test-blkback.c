@@ -40,6 +40,8 @@
 #define NDATA 48u
 #define RO_GFN 160u	 /* data pages granted read-only */
 #define NRO 4u
+#define IND_GFN 180u	 /* indirect descriptor pages, read-write */
+#define IND_RO_GFN 190u	 /* one granted read-only */
 #define IMG_SECTORS 4096u /* a 2 MiB image */
 #define IMG_BYTES ((size_t)IMG_SECTORS * BLKBACK_SECTOR)
 #define OTHER_DOM 6u	 /* another guest, whose refs start high */
@@ -58,6 +60,8 @@ static struct {
 	uint32_t ring_ref[2];
 	uint32_t data_ref; /* DATA_GFN + i is data_ref + i */
 	uint32_t ro_ref;
+	uint32_t ind_ref; /* IND_GFN + i is ind_ref + i */
+	uint32_t ind_ro_ref;
 	int attached;
 } F;
 
@@ -263,6 +267,8 @@ static int setup_bb(void **state)
 	F.ring_ref[1] = share(RING_GFN + 1, 1, 1);
 	F.data_ref = share(DATA_GFN, NDATA, 1);
 	F.ro_ref = share(RO_GFN, NRO, 0);
+	F.ind_ref = share(IND_GFN, 2, 1);
+	F.ind_ro_ref = share(IND_RO_GFN, 1, 0);
 	/* Another guest, and a page of ours granted to someone else. */
 	assert_int_equal(xensim_domain_create(OTHER_DOM, 16, XENSIM_DOM_HVM),
 			 0);
@@ -661,8 +667,6 @@ static const struct hostile hostile[] = {
 	  0, 7, H_NOTSUP },
 	{ "discard, not advertised", BLKIF_OP_DISCARD, 0, 0, REFS_GOOD, 0, 0,
 	  H_NOTSUP },
-	{ "indirect, not advertised", BLKIF_OP_INDIRECT, 1, 0, REFS_GOOD, 0,
-	  7, H_NOTSUP },
 	{ "write, 0 segments", W, 0, 0, REFS_GOOD, 0, 7, H_ERR },
 	{ "read, 0 segments", R, 0, 0, REFS_GOOD, 0, 7, H_ERR },
 	{ "write, 12 segments", W, 12, 0, REFS_GOOD, 0, 7, H_ERR },
@@ -875,6 +879,8 @@ static void rewrite_request(void)
 		return;
 	rewrite_armed = 0;
 	r = RING_GET_REQUEST(&F.front, rewrite_slot);
+	/* And the descriptors of an indirect request. */
+	memset(gframe(IND_GFN, 0), 0xff, PAGE);
 	r->operation = 0xff;
 	r->nr_segments = 255;
 	r->id = 0xdead;
@@ -936,6 +942,191 @@ static void test_blkback_copy_once(void **state)
 	fe_expect(4243, BLKIF_OP_READ, BLKIF_RSP_OKAY);
 	assert_memory_equal(data_page(10), F.shadow + 200 * 512, 2 * PAGE);
 	assert_int_equal(F.dev.count.errors, 0);
+	only_ring_mapped();
+}
+
+/* ---- indirect requests ---- */
+
+/* The descriptor page @p (0: IND_GFN) of indirect requests. */
+static struct blkif_request_segment *ind_segs(unsigned int p)
+{
+	return (struct blkif_request_segment *)(void *)gframe(IND_GFN + p, 0);
+}
+
+static void ind_seg(unsigned int i, uint32_t ref, uint8_t first,
+		    uint8_t last)
+{
+	struct blkif_request_segment *s = &ind_segs(0)[i];
+
+	s->gref = ref;
+	s->first_sect = first;
+	s->last_sect = last;
+}
+
+/* An indirect request whose descriptors are in @iref's page. */
+static struct blkif_request_indirect *fe_ind(uint8_t op, unsigned int nseg,
+					     uint64_t id, uint64_t sector,
+					     uint32_t iref)
+{
+	struct blkif_request_indirect *r =
+		(struct blkif_request_indirect *)(void *)fe_req(
+			BLKIF_OP_INDIRECT, id, sector);
+
+	memset(r, 0, sizeof(struct blkif_request));
+	r->operation = BLKIF_OP_INDIRECT;
+	r->indirect_op = op;
+	r->nr_segments = (uint16_t)nseg;
+	r->id = id;
+	r->sector_number = sector;
+	r->indirect_grefs[0] = iref;
+	return r;
+}
+
+/* WRITE 200 segments (sub-page ones among them) through one indirect
+ * request, READ 40 of them back through another. */
+static void test_blkback_indirect(void **state)
+{
+	const uint64_t sector = 512;
+	uint64_t at = sector;
+	unsigned int i;
+
+	(void)state;
+	attach(1, 0);
+	for (i = 0; i < 40; i++)
+		data_fill(i, 200 + i);
+	for (i = 0; i < 200; i++) {
+		unsigned int first = i % 3, last = 7 - i % 2;
+
+		ind_seg(i, F.data_ref + i % 40, (uint8_t)first, (uint8_t)last);
+		memcpy(F.shadow + at * 512, data_page(i % 40) + first * 512,
+		       (last - first + 1) * 512);
+		at += last - first + 1;
+	}
+	fe_ind(BLKIF_OP_WRITE, 200, 1, sector, F.ind_ref);
+	fe_push();
+	process();
+	fe_expect(1, BLKIF_OP_INDIRECT, BLKIF_RSP_OKAY);
+	image_check();
+	only_ring_mapped();
+
+	for (i = 0; i < 40; i++) {
+		memset(data_page(i), 0, PAGE);
+		ind_seg(i, F.data_ref + i, 0, 7);
+	}
+	fe_ind(BLKIF_OP_READ, 40, 2, sector, F.ind_ref);
+	fe_push();
+	process();
+	fe_expect(2, BLKIF_OP_INDIRECT, BLKIF_RSP_OKAY);
+	for (i = 0; i < 40; i++)
+		assert_memory_equal(data_page(i),
+				    F.shadow + (sector + i * 8) * 512, PAGE);
+	/* The most segments, and descriptors granted read-only. */
+	for (i = 0; i < BLKBACK_MAX_INDIRECT_SEGMENTS; i++)
+		ind_seg(i, F.data_ref + i % NDATA, 0, 7);
+	memcpy(gframe(IND_RO_GFN, 0), ind_segs(0), PAGE);
+	fe_ind(BLKIF_OP_READ, BLKBACK_MAX_INDIRECT_SEGMENTS, 3, 0,
+	       F.ind_ro_ref);
+	fe_push();
+	process();
+	fe_expect(3, BLKIF_OP_INDIRECT, BLKIF_RSP_OKAY);
+	assert_int_equal(F.dev.count.segments,
+			 240 + BLKBACK_MAX_INDIRECT_SEGMENTS);
+	assert_int_equal(F.dev.count.errors, 0);
+	only_ring_mapped();
+}
+
+struct ind_hostile {
+	const char *what;
+	uint8_t op;	   /* indirect_op */
+	unsigned int nseg; /* nr_segments (16 bits) */
+	uint64_t sector;
+	int bad_iref;	 /* the descriptor page's ref is unused */
+	unsigned int bad_at; /* descriptor with a flaw, or ~0u */
+	enum refs_kind refs; /* of that descriptor */
+	uint8_t first, last; /* of that descriptor */
+};
+
+static const struct ind_hostile ind_hostile[] = {
+	{ "indirect_op unknown", 0xff, 8, 0, 0, ~0u, REFS_GOOD, 0, 7 },
+	{ "indirect_op flush", BLKIF_OP_FLUSH_DISKCACHE, 8, 0, 0, ~0u,
+	  REFS_GOOD, 0, 7 },
+	{ "indirect_op indirect", BLKIF_OP_INDIRECT, 8, 0, 0, ~0u, REFS_GOOD,
+	  0, 7 },
+	{ "0 segments", W, 0, 0, 0, ~0u, REFS_GOOD, 0, 7 },
+	{ "257 segments", W, BLKBACK_MAX_INDIRECT_SEGMENTS + 1, 0, 0, ~0u,
+	  REFS_GOOD, 0, 7 },
+	{ "65535 segments", R, 65535, 0, 0, ~0u, REFS_GOOD, 0, 7 },
+	{ "unused descriptor page ref", W, 8, 0, 1, ~0u, REFS_GOOD, 0, 7 },
+	{ "last_sect 8 in descriptor 100", W, 200, 0, 0, 100, REFS_GOOD, 0,
+	  8 },
+	{ "first > last in the last descriptor", R, 200, 0, 0, 199,
+	  REFS_GOOD, 4, 3 },
+	{ "unused data ref in descriptor 150", W, 200, 0, 0, 150, REFS_UNUSED,
+	  0, 7 },
+	{ "read into a read-only grant", R, 20, 0, 0, 10, REFS_RO, 0, 7 },
+	{ "past the end", W, 200, IMG_SECTORS - 1599, 0, ~0u, REFS_GOOD, 0,
+	  7 },
+	{ "sector near 2^64", W, 2, UINT64_MAX - 8, 0, ~0u, REFS_GOOD, 0, 7 },
+};
+
+static void test_blkback_indirect_hostile(void **state)
+{
+	unsigned int row, i;
+
+	(void)state;
+	attach(1, 0);
+	for (row = 0; row < sizeof(ind_hostile) / sizeof(ind_hostile[0]);
+	     row++) {
+		const struct ind_hostile *h = &ind_hostile[row];
+		uint64_t id = 0x1bad000000000000ull | row;
+		struct blkif_request *g;
+
+		for (i = 0; i < BLKBACK_MAX_INDIRECT_SEGMENTS; i++)
+			ind_seg(i, F.data_ref + i % NDATA, 0, 7);
+		if (h->bad_at != ~0u)
+			ind_seg(h->bad_at, hostile_ref(h->refs, 0), h->first,
+				h->last);
+		fe_ind(h->op, h->nseg, id, h->sector,
+		       h->bad_iref ? 12345 : F.ind_ref);
+		g = fe_req(BLKIF_OP_WRITE, 0x600d0000 + row, 16 + row * 8);
+		data_fill(47, row);
+		fe_seg(g, F.data_ref + 47, 0, 7);
+		memcpy(F.shadow + (16 + row * 8) * 512, data_page(47), PAGE);
+		fe_push();
+		process();
+		print_message("  row %u: %s\n", row, h->what);
+		fe_expect(id, BLKIF_OP_INDIRECT, BLKIF_RSP_ERROR);
+		fe_expect(0x600d0000 + row, BLKIF_OP_WRITE, BLKIF_RSP_OKAY);
+		expect_no_rsp();
+		image_check();
+		only_ring_mapped();
+	}
+	assert_int_equal(F.dev.count.errors, row);
+	assert_false(F.dev.broken);
+}
+
+/* The guest rewrites an indirect request's descriptors while the backend
+ * does its I/O: it served the copy it made. */
+static void test_blkback_indirect_copy_once(void **state)
+{
+	unsigned int i;
+
+	(void)state;
+	attach(1, 0);
+	for (i = 0; i < 20; i++) {
+		data_fill(i, 300 + i);
+		ind_seg(i, F.data_ref + i, 0, 7);
+		memcpy(F.shadow + (1024 + i * 8) * 512, data_page(i), PAGE);
+	}
+	rewrite_slot = F.front.req_prod_pvt;
+	fe_ind(BLKIF_OP_WRITE, 20, 77, 1024, F.ind_ref);
+	fe_push();
+	rewrite_armed = 1;
+	process();
+	assert_int_equal(rewrite_armed, 0);
+	assert_int_equal(ind_segs(0)[0].gref, 0xffffffffu); /* rewritten */
+	fe_expect(77, BLKIF_OP_INDIRECT, BLKIF_RSP_OKAY);
+	image_check();
 	only_ring_mapped();
 }
 
@@ -1044,6 +1235,9 @@ int main(void)
 		BOTH(test_blkback_attach_errors),
 		BOTH(test_blkback_copy_once),
 		BOTH(test_blkback_pool_reuse),
+		BOTH(test_blkback_indirect),
+		BOTH(test_blkback_indirect_hostile),
+		BOTH(test_blkback_indirect_copy_once),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -56,6 +56,18 @@
 #define BLKBACK_MAX_RING_ORDER 2u
 #define BLKBACK_MAX_RING_PAGES (1u << BLKBACK_MAX_RING_ORDER)
 
+/* Indirect requests (BLKIF_OP_INDIRECT, advertised as
+ * feature-max-indirect-segments): at most this many segments, in pages
+ * of BLKBACK_SEGS_PER_INDIRECT_PAGE descriptors. */
+#define BLKBACK_MAX_INDIRECT_SEGMENTS 256u
+#define BLKBACK_SEGS_PER_INDIRECT_PAGE                                       \
+	(BLKBACK_PAGE / sizeof(struct blkif_request_segment))
+#define BLKBACK_MAX_INDIRECT_PAGES                                           \
+	((BLKBACK_MAX_INDIRECT_SEGMENTS + BLKBACK_SEGS_PER_INDIRECT_PAGE - 1) / \
+	 BLKBACK_SEGS_PER_INDIRECT_PAGE)
+/* Most segments of any request. */
+#define BLKBACK_MAX_SEGMENTS BLKBACK_MAX_INDIRECT_SEGMENTS
+
 /* Most requests one blkback_process() call serves before it returns
  * with more work pending, so that a frontend that keeps producing
  * cannot keep the caller from its other events. */
@@ -95,6 +107,8 @@ struct blkback {
 	char why[160];	     /* how, for the caller's message */
 
 	uint8_t *bounce; /* copy mode: one request's data */
+	struct blkif_request_segment *indirect; /* an indirect request's
+						 * descriptors, copied */
 	struct blkback_counters count;
 };
 

@@ -33,6 +33,9 @@ _Static_assert(sizeof(struct blkif_request) == 112,
 	       "the x86_64 blkif ABI: 112-byte requests");
 _Static_assert(ENTRY_SIZE == 112, "one request per ring entry");
 _Static_assert(OFF_RING == 64, "the ring's entries start at byte 64");
+_Static_assert(sizeof(struct blkif_request_indirect) <=
+		       sizeof(struct blkif_request),
+	       "an indirect request fits in a ring entry");
 
 static uint64_t slot_off(const struct blkback *b, RING_IDX idx)
 {
@@ -61,11 +64,16 @@ int blkback_init(struct blkback *b, struct gm_xen *x, uint32_t domid, int fd,
 	b->sectors = sectors;
 	b->readonly = !!readonly;
 	b->mode = mode;
+	b->indirect = malloc(BLKBACK_MAX_INDIRECT_PAGES * BLKBACK_PAGE);
+	if (!b->indirect)
+		return -ENOMEM;
 	if (mode == BLKBACK_COPY) {
-		b->bounce = malloc((size_t)BLKIF_MAX_SEGMENTS_PER_REQUEST *
-				   BLKBACK_PAGE);
-		if (!b->bounce)
+		b->bounce = malloc((size_t)BLKBACK_MAX_SEGMENTS * BLKBACK_PAGE);
+		if (!b->bounce) {
+			free(b->indirect);
+			b->indirect = NULL;
 			return -ENOMEM;
+		}
 	}
 	return 0;
 }
@@ -160,9 +168,9 @@ static int rw_lease(struct blkback *b, const struct seg *seg, unsigned int n,
 		    off_t pos, int write)
 {
 	struct gm_xen_grant_list *l = NULL;
-	struct iovec iov[BLKIF_MAX_SEGMENTS_PER_REQUEST];
+	struct iovec iov[BLKBACK_MAX_SEGMENTS];
 	const struct iovec *pages;
-	uint32_t refs[BLKIF_MAX_SEGMENTS_PER_REQUEST];
+	uint32_t refs[BLKBACK_MAX_SEGMENTS];
 	unsigned int i;
 	int prot, npages, ret;
 
@@ -199,7 +207,7 @@ out:
 static int rw_copy(struct blkback *b, const struct seg *seg, unsigned int n,
 		   off_t pos, int write)
 {
-	struct gm_xen_copy_seg cs[BLKIF_MAX_SEGMENTS_PER_REQUEST];
+	struct gm_xen_copy_seg cs[BLKBACK_MAX_SEGMENTS];
 	struct iovec iov;
 	size_t total = 0;
 	unsigned int i;
@@ -231,41 +239,135 @@ static int rw_copy(struct blkback *b, const struct seg *seg, unsigned int n,
 	return ret;
 }
 
-/* Validate and serve a read or write (or a flush's data).  Return: a
- * BLKIF_RSP_* status. */
-static int16_t serve_rw(struct blkback *b, const struct blkif_request *req,
-			int write)
+/* Validate the @n (1 .. BLKBACK_MAX_SEGMENTS) segments of a read or
+ * write at @sector (copies: the ring's, or the indirect pages') and serve
+ * it.  Return: a BLKIF_RSP_* status. */
+static int16_t serve_segs(struct blkback *b, uint64_t sector,
+			  const struct blkif_request_segment *in,
+			  unsigned int n, int write)
 {
-	struct seg seg[BLKIF_MAX_SEGMENTS_PER_REQUEST];
+	struct seg seg[BLKBACK_MAX_SEGMENTS];
 	uint64_t total = 0;
-	unsigned int i, n = req->nr_segments;
+	unsigned int i;
 	int ret;
 
-	if (n == 0 || n > BLKIF_MAX_SEGMENTS_PER_REQUEST)
-		return BLKIF_RSP_ERROR;
 	for (i = 0; i < n; i++) {
-		unsigned int first = req->seg[i].first_sect;
-		unsigned int last = req->seg[i].last_sect;
+		unsigned int first = in[i].first_sect;
+		unsigned int last = in[i].last_sect;
 
 		if (first > last || last >= BLKBACK_SECTORS_PER_PAGE)
 			return BLKIF_RSP_ERROR;
-		seg[i].ref = req->seg[i].gref;
+		seg[i].ref = in[i].gref;
 		seg[i].off = first * BLKBACK_SECTOR;
 		seg[i].len = (last - first + 1) * BLKBACK_SECTOR;
 		total += last - first + 1;
 	}
-	/* Written so that nothing wraps: sector_number may be anything. */
-	if (req->sector_number > b->sectors ||
-	    total > b->sectors - req->sector_number)
+	/* Written so that nothing wraps: the sector may be anything. */
+	if (sector > b->sectors || total > b->sectors - sector)
 		return BLKIF_RSP_ERROR;
 	if (write && b->readonly)
 		return BLKIF_RSP_ERROR;
 	ret = (b->mode == BLKBACK_LEASE ? rw_lease : rw_copy)(
-		b, seg, n, (off_t)(req->sector_number * BLKBACK_SECTOR), write);
+		b, seg, n, (off_t)(sector * BLKBACK_SECTOR), write);
 	if (ret)
 		return BLKIF_RSP_ERROR;
 	b->count.segments += n;
 	return BLKIF_RSP_OKAY;
+}
+
+/* A read or write (or a flush's data) with its segments in the request. */
+static int16_t serve_rw(struct blkback *b, const struct blkif_request *req,
+			int write)
+{
+	unsigned int n = req->nr_segments;
+
+	if (n == 0 || n > BLKIF_MAX_SEGMENTS_PER_REQUEST)
+		return BLKIF_RSP_ERROR;
+	return serve_segs(b, req->sector_number, req->seg, n, write);
+}
+
+/*
+ * Copy the descriptors of an indirect request out of its @npages pages
+ * (refs @grefs) into b->indirect, once: mapped read-only in lease mode
+ * (through the cache with persistent grants, as Linux's blkfront makes
+ * these pages persistent too), grant-copied in copy mode.  Return: 0 or
+ * -errno.
+ */
+static int read_indirect(struct blkback *b, const uint32_t *grefs,
+			 unsigned int npages, unsigned int n)
+{
+	size_t bytes = (size_t)n * sizeof(struct blkif_request_segment);
+	unsigned int i;
+	int ret;
+
+	if (b->mode == BLKBACK_LEASE) {
+		struct gm_xen_grant_list *l = NULL;
+		const struct iovec *pages;
+		int prot = GM_PROT_READ, np;
+
+		if (b->persistent)
+			prot |= GM_XEN_GLIST_CACHED;
+		ret = gm_xen_grant_list_map(b->xen, b->domid, grefs, npages,
+					    prot, &l);
+		if (ret)
+			return ret;
+		pages = gm_xen_grant_list_iov(l, &np);
+		if (!pages || np != (int)npages)
+			ret = -EIO; /* cannot happen: one iovec per ref */
+		for (i = 0; !ret && i < npages; i++) {
+			size_t len = bytes - (size_t)i * BLKBACK_PAGE;
+
+			memcpy((uint8_t *)b->indirect + (size_t)i * BLKBACK_PAGE,
+			       pages[i].iov_base,
+			       len < BLKBACK_PAGE ? len : BLKBACK_PAGE);
+		}
+		gm_xen_grant_list_unmap(l);
+		return ret;
+	} else {
+		struct gm_xen_copy_seg cs[BLKBACK_MAX_INDIRECT_PAGES];
+
+		for (i = 0; i < npages; i++) {
+			size_t len = bytes - (size_t)i * BLKBACK_PAGE;
+
+			cs[i] = (struct gm_xen_copy_seg){
+				.buf = (uint8_t *)b->indirect +
+				       (size_t)i * BLKBACK_PAGE,
+				.domid = b->domid,
+				.ref = grefs[i],
+				.offset = 0,
+				.len = (uint32_t)(len < BLKBACK_PAGE
+							  ? len
+							  : BLKBACK_PAGE),
+				.flags = GM_XEN_COPY_FROM_GRANT,
+			};
+		}
+		return gm_xen_grant_copy(b->xen, cs, npages);
+	}
+}
+
+/* BLKIF_OP_INDIRECT: a read or write whose segments are in pages the
+ * request names. */
+static int16_t serve_indirect(struct blkback *b,
+			      const struct blkif_request *req)
+{
+	struct blkif_request_indirect ind;
+	unsigned int n, npages;
+
+	/* The request was copied out of the ring once: reinterpret the
+	 * copy, not the ring. */
+	memcpy(&ind, req, sizeof(ind));
+	if (ind.indirect_op != BLKIF_OP_READ &&
+	    ind.indirect_op != BLKIF_OP_WRITE)
+		return BLKIF_RSP_ERROR;
+	n = ind.nr_segments;
+	if (n == 0 || n > BLKBACK_MAX_INDIRECT_SEGMENTS)
+		return BLKIF_RSP_ERROR;
+	npages = (n + BLKBACK_SEGS_PER_INDIRECT_PAGE - 1) /
+		 BLKBACK_SEGS_PER_INDIRECT_PAGE;
+	if (read_indirect(b, ind.indirect_grefs, npages, n))
+		return BLKIF_RSP_ERROR;
+	return serve_segs(b, ind.sector_number, b->indirect, n,
+			  ind.indirect_op == BLKIF_OP_WRITE);
 }
 
 static int16_t serve(struct blkback *b, const struct blkif_request *req)
@@ -286,9 +388,11 @@ static int16_t serve(struct blkback *b, const struct blkif_request *req)
 				return st;
 		}
 		return fdatasync(b->fd) ? BLKIF_RSP_ERROR : BLKIF_RSP_OKAY;
+	case BLKIF_OP_INDIRECT:
+		return serve_indirect(b, req);
 	default:
-		/* Barriers, discard and indirect requests are not
-		 * advertised; anything else is unknown. */
+		/* Barriers and discard are not advertised; anything else
+		 * is unknown. */
 		return BLKIF_RSP_EOPNOTSUPP;
 	}
 }
@@ -437,4 +541,6 @@ void blkback_fini(struct blkback *b)
 	blkback_detach(b);
 	free(b->bounce);
 	b->bounce = NULL;
+	free(b->indirect);
+	b->indirect = NULL;
 }
