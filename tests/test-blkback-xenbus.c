@@ -453,6 +453,7 @@ static void test_xenbus_nodes_and_watches(void **state)
 	expect_be("sector-size", "512");
 	expect_be("physical-sector-size", "512");
 	expect_be("feature-flush-cache", "1");
+	expect_be("feature-max-indirect-segments", "256");
 	expect_be("feature-persistent", "1");
 	assert_true(watching(BE));
 	assert_true(watching(FE));

@@ -31,6 +31,11 @@
  *   lease mode maps through the context's mapping cache
  *   (GM_XEN_GLIST_CACHED), so that each ref is mapped once.
  *
+ * Indirect requests (BLKIF_OP_INDIRECT): up to
+ *   BLKBACK_MAX_INDIRECT_SEGMENTS segments whose descriptors are in pages
+ *   the request names; those pages are read once, like the ring, into
+ *   the device's own copy, which is validated and served.
+ *
  * Hostile frontends: a malformed request gets an error response with its
  *   id and the device goes on serving; a producer index more than the
  *   ring's size ahead of the consumer breaks the device: it stops

@@ -159,6 +159,8 @@ int xb_setup(struct xb *b)
 	    (ret = write_node(b, "physical-sector-size", "%u",
 			      BLKBACK_SECTOR)) ||
 	    (ret = write_node(b, "feature-flush-cache", "1")) ||
+	    (ret = write_node(b, "feature-max-indirect-segments", "%u",
+			      BLKBACK_MAX_INDIRECT_SEGMENTS)) ||
 	    (ret = write_node(b, "max-ring-page-order", "%u",
 			      BLKBACK_MAX_RING_ORDER)))
 		goto werr;
