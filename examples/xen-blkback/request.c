@@ -429,6 +429,21 @@ static int push_responses(struct blkback *b, int *notify)
 	return 0;
 }
 
+/*
+ * The operation a response carries: the request's, except that an
+ * indirect request is answered with its indirect_op (Linux's blkfront
+ * checks that, and disables the disk otherwise), whatever it was.
+ */
+static uint8_t response_op(const struct blkif_request *req)
+{
+	struct blkif_request_indirect ind;
+
+	if (req->operation != BLKIF_OP_INDIRECT)
+		return req->operation;
+	memcpy(&ind, req, sizeof(ind));
+	return ind.indirect_op;
+}
+
 /* Copy the request at req_cons out of the ring, serve it and write its
  * response in the same slot. */
 static int serve_one(struct blkback *b)
@@ -445,7 +460,7 @@ static int serve_one(struct blkback *b)
 	b->req_cons++;
 	memset(&rsp, 0, sizeof(rsp)); /* no stack bytes into the guest */
 	rsp.id = req.id;
-	rsp.operation = req.operation;
+	rsp.operation = response_op(&req);
 	rsp.status = serve(b, &req);
 	b->count.requests++;
 	if (rsp.status != BLKIF_RSP_OKAY)
