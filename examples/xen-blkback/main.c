@@ -98,7 +98,8 @@ err:
 	return -1;
 }
 
-/* Drain the watch events; whether any came. */
+/* Drain the watch events: 1 if any came, 0 if none, -1 when the
+ * connection to xenstore failed. */
 static int drain_watches(struct xs_handle *xs)
 {
 	char **vec;
@@ -107,6 +108,10 @@ static int drain_watches(struct xs_handle *xs)
 	while ((vec = xs_check_watch(xs))) {
 		any = 1;
 		free(vec);
+	}
+	if (errno != EAGAIN) {
+		fprintf(stderr, "xen-blkback: xenstore: %s\n", strerror(errno));
+		return -1;
 	}
 	return any;
 }
@@ -234,10 +239,25 @@ int main(int argc, char **argv)
 					si.ssi_signo);
 			break;
 		}
+		/* A descriptor in error would wake poll() for ever: end
+		 * rather than spin. */
+		if ((p[0].revents | p[2].revents) &
+		    (POLLERR | POLLHUP | POLLNVAL)) {
+			fprintf(stderr, "xen-blkback: %s failed\n",
+				p[0].revents & (POLLERR | POLLHUP | POLLNVAL)
+					? "the xenstore connection"
+					: "the event channel");
+			break;
+		}
 		if (p[2].revents || b.more)
 			xb_event(&b, !!p[2].revents);
-		if (p[0].revents && drain_watches(b.xs))
-			stop = xb_changed(&b);
+		if (p[0].revents) {
+			ret = drain_watches(b.xs);
+			if (ret < 0)
+				break;
+			if (ret)
+				stop = xb_changed(&b);
+		}
 	}
 
 out:
