@@ -159,9 +159,11 @@ int blkback_attach(struct blkback *b, const uint32_t *refs,
 /**
  * blkback_process() - serve the requests the frontend has produced.
  *
- * Serves at most BLKBACK_BATCH requests, pushes their responses, and does
- * what RING_PUSH_RESPONSES_AND_CHECK_NOTIFY and
- * RING_FINAL_CHECK_FOR_REQUESTS do on the backend's side.
+ * Serves at most BLKBACK_BATCH requests, publishing each response as
+ * soon as it is written (RING_PUSH_RESPONSES_AND_CHECK_NOTIFY), and asks
+ * for an event at the next request as RING_FINAL_CHECK_FOR_REQUESTS does.
+ * Call it once after blkback_attach(): requests produced before the
+ * caller could receive events have had no event.
  *
  * Return: BLKBACK_NOTIFY and/or BLKBACK_MORE, 0, or -EPROTO when the
  * frontend broke the ring (the device is broken from then on: detach it),

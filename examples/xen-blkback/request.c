@@ -126,8 +126,8 @@ err:
 	return ret;
 }
 
-/* preadv/pwritev all of @iov (at most BLKIF_MAX_SEGMENTS_PER_REQUEST
- * entries, consumed as it goes) at @pos.  Return: 0 or -errno. */
+/* preadv/pwritev all of @iov (at most BLKBACK_MAX_SEGMENTS entries,
+ * consumed as it goes) at @pos.  Return: 0 or -errno. */
 static int full_io(int fd, struct iovec *iov, int niov, off_t pos, int write)
 {
 	while (niov > 0) {
