@@ -15,9 +15,18 @@
  * event channel that will not bind) going Closing with nothing mapped or
  * bound; a broken ring going Closing; and teardown leaving nothing
  * behind, not even a directory the toolstack removed.
+ *
+ * And the program (main.c, included with its main() renamed): options
+ * and usage errors (exit 2, nothing on stdout), setup errors (exit 2),
+ * and whole runs that connect, serve queued requests and end on the
+ * frontend's Closing, on SIGTERM, or at once when the toolstack has set
+ * online to 0, each printing its one line with no mapping and no
+ * descriptor left (the fakes' handles hold real pipes).
  */
 #define _GNU_SOURCE
 
+#include <fcntl.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -33,6 +42,12 @@
 #include <xen/io/xenbus.h>
 
 #include "../examples/xen-blkback/xenbus.h"
+
+/* The program itself, its main() renamed, on the same fakes. */
+#define main blkback_main
+int blkback_main(int argc, char **argv);
+#include "../examples/xen-blkback/main.c"
+#undef main
 
 #define BE "/local/domain/0/backend/vbd/5/51712"
 #define FE "/local/domain/5/device/vbd/51712"
@@ -55,6 +70,13 @@ static struct {
 	/* the event channel */
 	bool bound, bind_fails;
 	unsigned int notifies;
+	/* what main.c uses besides: handles with real descriptors (a
+	 * pipe each, as the real libraries have descriptors), and the
+	 * watch events it reads, with a hook run at each */
+	int xs_pipe[2], evt_pipe[2];
+	unsigned int queued; /* events not read yet */
+	void (*on_event)(void);
+	bool fired_signal;
 } X;
 
 static char xs_dummy, xce_dummy;
@@ -76,11 +98,19 @@ static bool under(const char *path, const char *dir)
 	return !strncmp(path, dir, n) && (path[n] == '\0' || path[n] == '/');
 }
 
+static void event(void)
+{
+	X.fired++;
+	X.queued++;
+	if (X.xs_pipe[1] >= 0)
+		assert_int_equal(write(X.xs_pipe[1], "w", 1), 1);
+}
+
 static void fire(const char *path)
 {
 	for (int i = 0; i < MAX_WATCHES; i++)
 		if (X.wpath[i] && under(path, X.wpath[i]))
-			X.fired++;
+			event();
 }
 
 static void node_set(const char *path, const char *val)
@@ -129,6 +159,7 @@ static void fake_reset(void)
 	}
 	memset(&X, 0, sizeof(X));
 	X.domain_introduced = true;
+	X.xs_pipe[0] = X.xs_pipe[1] = X.evt_pipe[0] = X.evt_pipe[1] = -1;
 }
 
 void *xs_read(struct xs_handle *h, xs_transaction_t t, const char *path,
@@ -172,7 +203,7 @@ bool xs_watch(struct xs_handle *h, const char *path, const char *token)
 	assert_true(i < MAX_WATCHES);
 	X.wpath[i] = strdup(path);
 	X.wtoken[i] = strdup(token);
-	X.fired++; /* a new watch fires once */
+	event(); /* a new watch fires once */
 	return true;
 }
 
@@ -196,6 +227,75 @@ bool xs_is_domain_introduced(struct xs_handle *h, unsigned int domid)
 	assert_ptr_equal(h, XS);
 	assert_int_equal(domid, DOMID);
 	return X.domain_introduced;
+}
+
+/* The calls main.c makes besides. */
+struct xs_handle *xs_open(unsigned long flags)
+{
+	assert_int_equal(flags, 0);
+	assert_int_equal(X.xs_pipe[0], -1);
+	assert_int_equal(pipe2(X.xs_pipe, O_CLOEXEC | O_NONBLOCK), 0);
+	return XS;
+}
+
+void xs_close(struct xs_handle *h)
+{
+	assert_ptr_equal(h, XS);
+	close(X.xs_pipe[0]);
+	close(X.xs_pipe[1]);
+	X.xs_pipe[0] = X.xs_pipe[1] = -1;
+}
+
+int xs_fileno(struct xs_handle *h)
+{
+	assert_ptr_equal(h, XS);
+	return X.xs_pipe[0];
+}
+
+/* One event per call, as libxenstore gives them; EAGAIN when none is
+ * left (and the pipe drained). */
+char **xs_check_watch(struct xs_handle *h)
+{
+	char buf[64], **vec;
+
+	assert_ptr_equal(h, XS);
+	if (!X.queued) {
+		while (read(X.xs_pipe[0], buf, sizeof(buf)) > 0)
+			;
+		errno = EAGAIN;
+		return NULL;
+	}
+	X.queued--;
+	if (X.on_event)
+		X.on_event();
+	vec = calloc(2, sizeof(*vec)); /* one block, as libxenstore's */
+	assert_non_null(vec);
+	return vec;
+}
+
+xenevtchn_handle *xenevtchn_open(struct xentoollog_logger *logger,
+				 unsigned int open_flags)
+{
+	(void)logger;
+	assert_int_equal(open_flags, 0);
+	assert_int_equal(X.evt_pipe[0], -1);
+	assert_int_equal(pipe2(X.evt_pipe, O_CLOEXEC), 0);
+	return XCE;
+}
+
+int xenevtchn_close(xenevtchn_handle *xce)
+{
+	assert_ptr_equal(xce, XCE);
+	close(X.evt_pipe[0]);
+	close(X.evt_pipe[1]);
+	X.evt_pipe[0] = X.evt_pipe[1] = -1;
+	return 0;
+}
+
+int xenevtchn_fd(xenevtchn_handle *xce)
+{
+	assert_ptr_equal(xce, XCE);
+	return X.evt_pipe[0];
 }
 
 static int watches(void)
@@ -733,6 +833,251 @@ static void test_xenbus_setup_errors(void **state)
 	assert_string_equal(be_get("state"), "1");
 }
 
+/* ---- the program: options, the loop, the last line ---- */
+
+static char img_path[64];
+static RING_IDX served_goal;
+
+/* An image file of IMG_SECTORS sectors (@bytes if not 0). */
+static void make_image(size_t bytes)
+{
+	int fd;
+
+	snprintf(img_path, sizeof(img_path), "/tmp/blkback-test-XXXXXX");
+	fd = mkstemp(img_path);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, bytes ? (off_t)bytes
+					      : (off_t)IMG_SECTORS * 512),
+			 0);
+	close(fd);
+}
+
+/* Run the program with @args (NULL-terminated); its stdout in @out. */
+static int run_main(char *out, size_t outlen, const char *const *args)
+{
+	char *argv[8];
+	FILE *tmp = tmpfile();
+	sigset_t sigs;
+	int argc = 0, saved, rc;
+	size_t n;
+
+	assert_non_null(tmp);
+	while (args[argc]) {
+		argv[argc] = (char *)args[argc];
+		argc++;
+	}
+	argv[argc] = NULL;
+	fflush(stdout);
+	saved = dup(1);
+	assert_true(saved >= 0);
+	assert_true(dup2(fileno(tmp), 1) == 1);
+	optind = 0; /* getopt_long() starts again */
+	/* A program that never ends fails the test, not the whole run. */
+	alarm(60);
+	rc = blkback_main(argc, argv);
+	alarm(0);
+	fflush(stdout);
+	dup2(saved, 1);
+	close(saved);
+	rewind(tmp);
+	n = fread(out, 1, outlen - 1, tmp);
+	out[n] = '\0';
+	fclose(tmp);
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigprocmask(SIG_UNBLOCK, &sigs, NULL);
+	return rc;
+}
+
+/* The frontend has queued @n one-page WRITEs before the backend runs. */
+static void queue_writes(unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		struct blkif_request *r =
+			RING_GET_REQUEST(&T.front, T.front.req_prod_pvt);
+
+		memset(gframe(DATA_GFN + i % 4, 0), 0x40 + i, PAGE);
+		memset(r, 0, sizeof(*r));
+		r->operation = BLKIF_OP_WRITE;
+		r->id = 100 + i;
+		r->sector_number = i * 8;
+		r->nr_segments = 1;
+		r->seg[0].gref = T.data_ref + i % 4;
+		r->seg[0].last_sect = 7;
+		T.front.req_prod_pvt++;
+	}
+	RING_PUSH_REQUESTS(&T.front);
+}
+
+static void check_image(unsigned int n)
+{
+	uint8_t buf[PAGE], want[PAGE];
+	int fd = open(img_path, O_RDONLY);
+
+	assert_true(fd >= 0);
+	for (unsigned int i = 0; i < n; i++) {
+		assert_int_equal(pread(fd, buf, PAGE, (off_t)i * PAGE), PAGE);
+		memset(want, 0x40 + i, PAGE);
+		assert_memory_equal(buf, want, PAGE);
+	}
+	close(fd);
+}
+
+static bool frontend_state_is(int st)
+{
+	char p[256];
+	const char *v;
+
+	snprintf(p, sizeof(p), "%s/state", FE);
+	v = node_get(p);
+	return v && atoi(v) == st;
+}
+
+/* Hooks run as the program reads a watch event. */
+static void close_when_served(void)
+{
+	if (T.sring->rsp_prod == served_goal &&
+	    !frontend_state_is(XenbusStateClosing))
+		fe_state(XenbusStateClosing);
+}
+
+static void sigterm_when_served(void)
+{
+	if (T.sring->rsp_prod == served_goal && !X.fired_signal) {
+		X.fired_signal = true;
+		raise(SIGTERM); /* blocked: read from the signalfd */
+	}
+}
+
+static void expect_done(const char *out, const char *counts)
+{
+	const char *nl = strchr(out, '\n');
+
+	if (!strstr(out, counts))
+		print_error("stdout: %s\nexpected: %s\n", out, counts);
+	assert_non_null(strstr(out, counts));
+	assert_non_null(strstr(out, "mapped_bytes=0 fds_leaked=0\n"));
+	/* One line. */
+	assert_non_null(nl);
+	assert_string_equal(nl + 1, "");
+}
+
+static void run_serving(const char *const *args, const char *counts)
+{
+	char out[512];
+
+	make_image(0);
+	fe_state(XenbusStateInitialised);
+	queue_writes(3);
+	served_goal = 3;
+	assert_int_equal(run_main(out, sizeof(out), args), 0);
+	unlink(img_path);
+	expect_done(out, counts);
+	expect_be("state", "6");
+}
+
+/* The frontend is Initialised with three WRITEs queued: the program
+ * connects, serves them, and ends when the frontend closes. */
+static void test_main_serves_and_ends(void **state)
+{
+	char out[512];
+	const char *args[] = { "xen-blkback", BE, img_path, NULL };
+
+	(void)state;
+	fe_set("feature-persistent", "1");
+	make_image(0);
+	fe_state(XenbusStateInitialised);
+	queue_writes(3);
+	served_goal = 3;
+	X.on_event = close_when_served;
+	assert_int_equal(run_main(out, sizeof(out), args), 0);
+	check_image(3);
+	unlink(img_path);
+	expect_done(out, "xen-blkback: done requests=3 errors=0 segments=3 ");
+	expect_be("state", "6");
+	expect_be("feature-persistent", "1");
+	assert_true(X.notifies > 0);
+}
+
+static void test_main_copy_no_persistent(void **state)
+{
+	const char *args[] = { "xen-blkback", "--segments", "copy",
+			       "--no-persistent", BE, img_path, NULL };
+
+	(void)state;
+	X.on_event = close_when_served;
+	run_serving(args, "xen-blkback: done requests=3 errors=0 segments=3 "
+			  "map_calls=1 unmap_calls=1 ");
+	expect_be("feature-persistent", "0");
+}
+
+static void test_main_sigterm(void **state)
+{
+	const char *args[] = { "xen-blkback", BE, img_path, NULL };
+
+	(void)state;
+	X.on_event = sigterm_when_served;
+	run_serving(args, "xen-blkback: done requests=3 errors=0 segments=3 ");
+	assert_true(X.fired_signal);
+}
+
+/* The toolstack took the disk away before the frontend came. */
+static void test_main_offline_at_once(void **state)
+{
+	char out[512];
+	const char *args[] = { "xen-blkback", BE, img_path, NULL };
+
+	(void)state;
+	be_set("online", "0");
+	make_image(0);
+	assert_int_equal(run_main(out, sizeof(out), args), 0);
+	unlink(img_path);
+	expect_done(out, "xen-blkback: done requests=0 errors=0 segments=0 "
+			 "map_calls=0 unmap_calls=0 ");
+	expect_be("state", "6");
+}
+
+static void test_main_usage(void **state)
+{
+	char out[512];
+	const char *none[] = { "xen-blkback", NULL };
+	const char *one[] = { "xen-blkback", BE, NULL };
+	const char *mode[] = { "xen-blkback", "--segments", "map", BE, "x",
+			       NULL };
+	const char *opt[] = { "xen-blkback", "--persistent", BE, "x", NULL };
+
+	(void)state;
+	assert_int_equal(run_main(out, sizeof(out), none), 2);
+	assert_string_equal(out, "");
+	assert_int_equal(run_main(out, sizeof(out), one), 2);
+	assert_int_equal(run_main(out, sizeof(out), mode), 2);
+	assert_int_equal(run_main(out, sizeof(out), opt), 2);
+	assert_string_equal(out, "");
+	assert_string_equal(be_get("state"), "1"); /* untouched */
+}
+
+/* Setup errors: exit 2, nothing left behind. */
+static void test_main_setup_errors(void **state)
+{
+	char out[512];
+	const char *args[] = { "xen-blkback", BE, img_path, NULL };
+	const char *missing[] = { "xen-blkback", BE, "/nonexistent/image",
+				  NULL };
+
+	(void)state;
+	make_image(1000); /* not a multiple of 512 */
+	assert_int_equal(run_main(out, sizeof(out), args), 2);
+	unlink(img_path);
+	assert_int_equal(run_main(out, sizeof(out), missing), 2);
+	be_set("frontend-id", "x");
+	make_image(0);
+	assert_int_equal(run_main(out, sizeof(out), args), 2);
+	unlink(img_path);
+	assert_string_equal(be_get("state"), "1");
+	assert_non_null(strstr(out, "fds_leaked=0\n"));
+}
+
 #define T_(t) cmocka_unit_test_setup_teardown(t, setup_xb, teardown_xb)
 
 int main(void)
@@ -762,6 +1107,12 @@ int main(void)
 		T_(test_xenbus_refuse_bind),
 		T_(test_xenbus_broken_ring),
 		T_(test_xenbus_setup_errors),
+		T_(test_main_serves_and_ends),
+		T_(test_main_copy_no_persistent),
+		T_(test_main_sigterm),
+		T_(test_main_offline_at_once),
+		T_(test_main_usage),
+		T_(test_main_setup_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
