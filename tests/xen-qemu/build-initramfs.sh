@@ -2,13 +2,17 @@
 # Build what the real-Xen harness boots: the raw Xen ELF, the dom0 kernel,
 # the dom0 initramfs (busybox, the Xen toolstack from the host's
 # xen-utils-4.17, the test programs and every library they load) and the
-# PVH guest's initramfs (busybox, guest-helper, xen-gntalloc).
+# PVH guest's initramfs (busybox, guest-helper, xen-gntalloc,
+# xen-blkfront).
 #
-# Usage: build-initramfs.sh -k KROOT -o OUTDIR [-g GUEST_HELPER] TEST...
+# Usage: build-initramfs.sh -k KROOT -o OUTDIR [-g GUEST_HELPER] [-x TOOL]...
+#                           TEST...
 #   -k KROOT   folder holding boot/vmlinuz-<kver>, boot/xen-4.17-amd64.gz and
 #              lib/modules/<kver>/ (run.sh extracts Debian's packages there)
 #   -o OUTDIR  where xen, vmlinuz, dom0.cpio.gz and guest.cpio.gz are written
 #   -g FILE    a static guest-helper; built here with ${CC:-gcc} if absent
+#   -x TOOL    a program the tests use (e.g. the example block backend),
+#              put in /tests/<basename> with its libraries but not run
 #   TEST       programs dom0 runs in order, each once, as /tests/<basename>;
 #              ELF executables (static or dynamic) or scripts for busybox sh
 #
@@ -27,16 +31,17 @@ die() {
 note() { echo "build-initramfs: $*"; }
 
 usage() {
-	sed -n '7,16s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+	sed -n '8,20s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
 	exit 2
 }
 
-KROOT='' OUT='' HELPER=''
-while getopts k:o:g:h opt; do
+KROOT='' OUT='' HELPER='' TOOLS=()
+while getopts k:o:g:x:h opt; do
 	case $opt in
 	k) KROOT=$OPTARG ;;
 	o) OUT=$OPTARG ;;
 	g) HELPER=$OPTARG ;;
+	x) TOOLS+=("$OPTARG") ;;
 	*) usage ;;
 	esac
 done
@@ -48,8 +53,9 @@ KVER=$(find "$KROOT/lib/modules" -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/n
 	sort -V | tail -n 1)
 [[ -n $KVER ]] || die "no kernel modules under $KROOT/lib/modules"
 MODDIR=$KROOT/lib/modules/$KVER/kernel/drivers/xen
+BLKFRONT=$KROOT/lib/modules/$KVER/kernel/drivers/block/xen-blkfront.ko
 for f in "$KROOT/boot/vmlinuz-$KVER" "$KROOT/boot/xen-4.17-amd64.gz" \
-	"$MODDIR/xen-gntalloc.ko"; do
+	"$MODDIR/xen-gntalloc.ko" "$BLKFRONT"; do
 	[[ -f $f ]] || die "missing $f"
 done
 
@@ -138,7 +144,7 @@ mk_busybox_root "$G"
 install -m 0755 "$HERE/init-guest.sh" "$G/init"
 install -m 0755 "$HELPER" "$G/bin/guest-helper"
 mkdir -p "$G/lib/modules"
-cp "$MODDIR/xen-gntalloc.ko" "$G/lib/modules/"
+cp "$MODDIR/xen-gntalloc.ko" "$BLKFRONT" "$G/lib/modules/"
 mk_cpio "$G" "$OUT/guest.cpio.gz"
 
 # ---- dom0 ----
@@ -147,7 +153,8 @@ mk_busybox_root "$R"
 copy_with_libs "$R" "$XEN_BIN/xl" "$XEN_BIN/xenstored" \
 	"$XEN_BIN/xenconsoled" "$XEN_BIN/xen-init-dom0" \
 	/usr/bin/xenstore-read /usr/bin/xenstore-write /usr/bin/xenstore-ls \
-	/usr/bin/xenstore-list /usr/bin/xenstore-rm
+	/usr/bin/xenstore-list /usr/bin/xenstore-rm /usr/bin/xenstore-chmod \
+	/usr/bin/xenstore-exists
 # glibc loads libgcc_s at run time (pthread_cancel, backtraces); ldd cannot
 # see that and xl aborts without it.
 copy_with_libs "$R" "$LIBDIR/libgcc_s.so.1"
@@ -155,9 +162,11 @@ copy_with_libs "$R" "$LIBDIR/libgcc_s.so.1"
 mkdir -p "$R/tests" "$R/etc/guestmem"
 : >"$R/etc/guestmem/tests"
 names=()
-for t in "$@"; do
-	[[ -f $t && -x $t ]] || die "test program $t is not an executable file"
+# check_prog FILE: an executable dom0 can run, not yet in /tests.
+check_prog() {
+	local t=$1 name
 	name=$(basename "$t")
+	[[ -f $t && -x $t ]] || die "test program $t is not an executable file"
 	[[ ! -e $R/tests/$name ]] || die "two test programs named $name"
 	if ! is_elf "$t"; then
 		if head -n 5 "$t" | grep -q 'libtool'; then
@@ -166,6 +175,15 @@ for t in "$@"; do
 		fi
 		head -c 2 "$t" | grep -q '#!' || die "$t: neither ELF nor a script"
 	fi
+}
+for t in "${TOOLS[@]}"; do
+	check_prog "$t"
+	cp -L "$t" "$R/tests/$(basename "$t")"
+	copy_libs "$R" "$t"
+done
+for t in "$@"; do
+	check_prog "$t"
+	name=$(basename "$t")
 	cp -L "$t" "$R/tests/$name"
 	copy_libs "$R" "$t"
 	echo "$name" >>"$R/etc/guestmem/tests"

@@ -11,7 +11,8 @@
 # README.md) and apt lists that know the kernel and hypervisor packages,
 # which run.sh fetches with "apt-get download" into its cache.
 #
-# It builds the programs listed in XEN_QEMU_TESTS (Makefile.am), boots the
+# It builds the programs listed in XEN_QEMU_TESTS and XEN_QEMU_TOOLS
+# (Makefile.am: tests dom0 runs, and programs they use), boots the
 # harness once (run.sh itself retries a boot that never reaches dom0, once;
 # a failing test is never retried), prints each test's result lines and the
 # timings, and exits with run.sh's status: 0 all passed, 1 a test failed,
@@ -42,24 +43,30 @@ finish() {	# finish STATUS
 }
 BUILD=$(cd "$BUILD" && pwd)
 
-# The list of dom0 test programs is Makefile.am's; ask make for it.
-# shellcheck disable=SC2016 # $(XEN_QEMU_TESTS) is for make to expand
-TESTS=$(printf 'xq-ci-print-tests:\n\t@echo $(XEN_QEMU_TESTS)\n' |
-	make -s -C "$BUILD" -f Makefile -f - xq-ci-print-tests 2>/dev/null)
+# The lists of dom0 programs are Makefile.am's; ask make for them.
+make_var() {	# make_var NAME
+	printf 'xq-ci-print:\n\t@echo $(%s)\n' "$1" |
+		make -s -C "$BUILD" -f Makefile -f - xq-ci-print 2>/dev/null
+}
+TESTS=$(make_var XEN_QEMU_TESTS)
+TOOLS=$(make_var XEN_QEMU_TOOLS)
 if [[ -z $TESTS ]]; then
 	say "no XEN_QEMU_TESTS in $BUILD: configure found no Xen backend" \
 		"(apt-get install libxen-dev, then configure again)"
 	finish 2
 fi
 
-say "building: $TESTS"
+say "building: $TESTS $TOOLS"
 # shellcheck disable=SC2086 # a list of make targets
-if ! make -s -C "$BUILD" $TESTS >"$BUILD/xen-qemu-ci-build.log" 2>&1; then
+if ! make -s -C "$BUILD" $TESTS $TOOLS >"$BUILD/xen-qemu-ci-build.log" 2>&1; then
 	tail -n 30 "$BUILD/xen-qemu-ci-build.log"
 	say "building the dom0 tests failed"
 	finish 2
 fi
 PROGS=()
+for t in $TOOLS; do
+	PROGS+=(-x "$BUILD/$t")
+done
 for t in $TESTS; do
 	PROGS+=("$BUILD/$t")
 done

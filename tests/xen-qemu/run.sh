@@ -2,9 +2,11 @@
 # Run test programs inside a real Xen 4.17 dom0, booted under QEMU with
 # software emulation, next to a PVH test guest whose memory they map.
 #
-# Usage: run.sh [-w WORKDIR] [-c CACHEDIR] [-l LOGFILE] [-t SECONDS] [TEST...]
+# Usage: run.sh [-w WORKDIR] [-c CACHEDIR] [-l LOGFILE] [-t SECONDS]
+#               [-x TOOL]... [TEST...]
 #   TEST       programs to run in dom0, in order (see build-initramfs.sh);
 #              with none, the harness's own probe is built and run
+#   -x TOOL    a program the tests use, put in dom0's /tests but not run
 #   -w DIR     work folder (default: ${TMPDIR:-/tmp}/guestmem-xen-qemu)
 #   -c DIR     download cache (default: ${XDG_CACHE_HOME:-~/.cache}/guestmem-xen-qemu)
 #   -l FILE    log file (default: WORKDIR/run.log)
@@ -44,12 +46,14 @@ STAMP_PID=
 TROUBLE='[Pp]anic|BUG:|Oops|FATAL|Call Trace|Assertion'
 
 usage() {
-	sed -n '5,11s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+	sed -n '5,13s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
 	exit 2
 }
 
-while getopts w:c:l:t:h opt; do
+TOOL_ARGS=()
+while getopts w:c:l:t:x:h opt; do
 	case $opt in
+	x) TOOL_ARGS+=(-x "$OPTARG") ;;
 	w) WORK=$OPTARG ;;
 	c) CACHE=$OPTARG ;;
 	l) LOG=$OPTARG ;;
@@ -226,7 +230,8 @@ prepare_kroot() {
 	[[ $xver == "$xwant" ]] ||
 		log "warning: xen-utils-4.17 is $xwant but $XEN_PKG $xver is what can be fetched"
 
-	root=$CACHE/root-$kpkg-$kver-xen-$xver
+	# v2: with xen-blkfront.ko (the layout of the unpacked files).
+	root=$CACHE/root-v2-$kpkg-$kver-xen-$xver
 	KROOT=${root//[:+~]/_}
 	if [[ -f $KROOT/.complete ]]; then
 		log "using cached $kpkg $kver and $XEN_PKG $xver"
@@ -236,12 +241,13 @@ prepare_kroot() {
 	xdeb=$(fetch "$XEN_PKG" "$xver") || fail 2 "cannot download $XEN_PKG=$xver"
 	rm -rf "$KROOT"
 	mkdir -p "$KROOT" || fail 2 "cannot create $KROOT"
-	# Only what the harness boots: the kernel, the hypervisor and Xen's
-	# modules, not the 400 MB of every other module.
+	# Only what the harness boots: the kernel, the hypervisor, Xen's
+	# modules and blkfront, not the 400 MB of every other module.
 	# A package that does not unpack is dropped, so the next run fetches
 	# it again instead of failing on the same broken file.
 	if ! dpkg-deb --fsys-tarfile "$kdeb" | tar -x -C "$KROOT" --wildcards \
-		'./boot/vmlinuz-*' './lib/modules/*/kernel/drivers/xen/*'; then
+		'./boot/vmlinuz-*' './lib/modules/*/kernel/drivers/xen/*' \
+		'./lib/modules/*/kernel/drivers/block/xen-blkfront.ko'; then
 		rm -rf "$KROOT" "$kdeb"
 		fail 2 "cannot unpack $kdeb (removed; run again to fetch it anew)"
 	fi
@@ -267,7 +273,7 @@ build_images() {
 	fi
 	log "building the images for: ${TESTS[*]}"
 	if ! "$HERE/build-initramfs.sh" -k "$KROOT" -o "$WORK/images" \
-		"${TESTS[@]}" >"$WORK/build.log" 2>&1; then
+		"${TOOL_ARGS[@]}" "${TESTS[@]}" >"$WORK/build.log" 2>&1; then
 		cat "$WORK/build.log" >>"$LOG"
 		tail -n 5 "$WORK/build.log" | while IFS= read -r line; do
 			log "  $line"

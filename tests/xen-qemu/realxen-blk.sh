@@ -1,0 +1,198 @@
+#!/bin/sh
+# realxen-blk.sh: libguestmem's example block backend (examples/xen-blkback)
+# serves Linux's own xen-blkfront in the real-Xen test guest.  Runs in dom0
+# (busybox sh) as the LAST test: its final case destroys the guest.
+#
+# For each disk, dom0 does what the toolstack does for a vbd: it writes the
+# backend and frontend xenstore nodes as libxl does (Xen 4.17,
+# libxl__device_generic_add and libxl_disk.c), with their permissions, and
+# starts the backend on a raw image.  Linux's xenbus in the guest sees the
+# new frontend directory, blkfront probes it and connects; the guest's
+# /init (init-guest.sh) drives the new disk and prints its results on its
+# console, which dom0 reads from xenconsoled's log.  Removal is libxl's
+# too: backend online=0 and state=5 (Closing), then wait for the backend
+# to reach 6 (Closed), then remove both directories.
+#
+#   xvda  --segments lease (persistent grants when blkfront offers them)
+#   xvdc  --segments copy
+#         the guest reads 8 MiB dom0 wrote, writes 16 MiB of random bytes,
+#         flushes, drops its page cache and reads them back; dom0 compares
+#         every md5 with the image file, detaches the disk and checks that
+#         the backend ended with no mapping and no fd left
+#   xvdb  the guest does I/O without end; dom0 destroys the guest in the
+#         middle of it and checks the same of the backend
+#
+# Output: TAP, plus "# fact:" lines (throughput as the guest saw it: under
+# QEMU's software emulation, useful only as ratios between the disks).
+# Environment: GM_XEN_DOMID (set by dom0's /init).
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin:/usr/lib/xen-4.17/bin
+DOMID=${GM_XEN_DOMID:?GM_XEN_DOMID is not set}
+BACKEND=/tests/xen-blkback
+GUEST_LOG=/var/log/xen/guest-gm-guest.log
+N=0
+FAILED=0
+
+ok() { N=$((N + 1)); echo "ok $N - $*"; }
+not_ok() { N=$((N + 1)); FAILED=1; echo "not ok $N - $*"; }
+check() {	# check NAME COMMAND...: one TAP line for the command's status
+	name=$1
+	shift
+	if "$@"; then ok "$name"; else not_ok "$name"; fi
+}
+diag() { echo "# $*"; }
+md5_of() { md5sum | cut -d' ' -f1; }
+
+# guest_line PATTERN SECS: wait for a line of the guest's console matching
+# the extended regular expression PATTERN, print the last such line.
+guest_line() {
+	i=0
+	while [ "$i" -lt "$2" ]; do
+		l=$(grep -aE "$1" "$GUEST_LOG" | tail -n 1)
+		if [ -n "$l" ]; then
+			echo "$l"
+			return 0
+		fi
+		sleep 1
+		i=$((i + 1))
+	done
+	return 1
+}
+
+# field LINE KEY: the value of KEY=VALUE in LINE.
+field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n 1; }
+
+# wait_exit PID SECS: wait for a background process to end; its status is
+# in $STATUS (or STATUS=timeout).
+wait_exit() {
+	i=0
+	while kill -0 "$1" 2>/dev/null; do
+		if [ "$i" -ge "$2" ]; then
+			STATUS=timeout
+			return 1
+		fi
+		sleep 1
+		i=$((i + 1))
+	done
+	wait "$1"
+	STATUS=$?
+}
+
+# attach NAME VDEV MODE IMAGE: the toolstack's part of a disk hot-plug.
+attach() {
+	name=$1 vdev=$2 mode=$3 img=$4
+	BE=/local/domain/0/backend/vbd/$DOMID/$vdev
+	FE=/local/domain/$DOMID/device/vbd/$vdev
+	xenstore-write "$BE/frontend" "$FE" "$BE/frontend-id" "$DOMID" \
+		"$BE/online" 1 "$BE/state" 1 "$BE/removable" 0 \
+		"$BE/bootable" 1 "$BE/type" gm-blkback "$BE/mode" w \
+		"$BE/params" "$img" "$BE/dev" "$name" \
+		"$BE/device-type" disk &&
+		xenstore-chmod -r "$BE" n0 "r$DOMID" || return 1
+	"$BACKEND" --segments "$mode" "$BE" "$img" \
+		>"/tmp/blk-$name.out" 2>"/tmp/blk-$name.err" &
+	PID=$!
+	# The frontend's directory last: blkfront probes as soon as it
+	# appears.  Its parent is the guest's own: the nodes are the guest's.
+	xenstore-write "$FE/backend" "$BE" "$FE/backend-id" 0 \
+		"$FE/state" 1 "$FE/virtual-device" "$vdev" \
+		"$FE/device-type" disk &&
+		xenstore-chmod -r "$FE" "n$DOMID" r0
+}
+
+# detach: libxl's removal of the disk attached last.
+detach() {
+	xenstore-write "$BE/online" 0 "$BE/state" 5
+}
+
+# backend_done NAME: the backend's exit and its last words.
+backend_done() {
+	name=$1
+	sed "s/^/# $name backend: /" "/tmp/blk-$name.err" | tail -n 30
+	done_line=$(grep '^xen-blkback: done' "/tmp/blk-$name.out" | tail -n 1)
+	diag "$name: $done_line"
+	check "$name: backend exits 0 (status $STATUS)" [ "$STATUS" = 0 ]
+	check "$name: no mapping left" \
+		[ "$(field "$done_line" mapped_bytes)" = 0 ]
+	check "$name: no fd leaked" [ "$(field "$done_line" fds_leaked)" = 0 ]
+}
+
+# case_check NAME VDEV MODE: the round trip through one disk.
+case_check() {
+	name=$1 vdev=$2 mode=$3
+	img=/tmp/disk-$name.img
+	dd if=/dev/urandom of="$img" bs=1M count=64 2>/dev/null
+	before=$(dd if="$img" bs=1M count=8 2>/dev/null | md5_of)
+	if ! attach "$name" "$vdev" "$mode" "$img"; then
+		not_ok "$name: toolstack nodes written"
+		return
+	fi
+	if ! l=$(guest_line "gm-blk: $name done" 240); then
+		not_ok "$name: the guest finished its I/O # no result in 240 s"
+		xenstore-ls "$BE" | sed 's/^/# be: /'
+		xenstore-ls "$FE" | sed 's/^/# fe: /'
+		detach
+		wait_exit "$PID" 30 || kill -9 "$PID"
+		backend_done "$name"
+		return
+	fi
+	diag "guest: ${l#*gm-blk: }"
+	check "$name: no I/O error in the guest" \
+		[ -z "$(grep -a "gm-blk: $name FAIL" "$GUEST_LOG")" ]
+	check "$name: guest sees 64 MiB" [ "$(field "$l" sectors)" = 131072 ]
+	check "$name: guest read what dom0 wrote" \
+		[ "$(field "$l" before)" = "$before" ]
+	check "$name: guest read back what it wrote" \
+		[ "$(field "$l" readback)" = "$(field "$l" pattern)" ]
+	detach
+	wait_exit "$PID" 60 || kill -9 "$PID"
+	# After the backend has gone, the image holds what it wrote.
+	check "$name: the image holds the guest's pattern" [ "$(dd if="$img" \
+		bs=1M skip=16 count=16 2>/dev/null | md5_of)" = "$(field "$l" pattern)" ]
+	s9=$(dd if="$img" bs=512 skip=9 count=1 2>/dev/null | tr -d '\0')
+	if echo "$l" | grep -q "sector9='gm-blk sector 9"; then
+		check "$name: a 512-byte O_DIRECT write landed in sector 9" \
+			[ "$s9" = "gm-blk sector 9 of $name." ]
+	else
+		diag "$name: the guest's 512-byte O_DIRECT write did not happen"
+	fi
+	backend_done "$name"
+	if l2=$(guest_line "gm-blk: $name gone" 30); then
+		ok "$name: blkfront removed the disk"
+	else
+		not_ok "$name: blkfront removed the disk"
+	fi
+	xenstore-rm "$FE" "$BE"
+	echo "# fact: blk $name $mode: guest wrote $(field "$l" mib) MiB in" \
+		"$(field "$l" write_s) s, read in $(field "$l" read_s) s"
+	rm -f "$img"
+}
+
+case_destroy() {
+	name=xvdb
+	img=/tmp/disk-$name.img
+	dd if=/dev/zero of="$img" bs=1M count=64 2>/dev/null
+	if ! attach "$name" 51728 lease "$img"; then
+		not_ok "$name: toolstack nodes written"
+		return
+	fi
+	if guest_line "gm-blk: $name busy" 240 >/dev/null; then
+		ok "$name: the guest is doing I/O"
+	else
+		not_ok "$name: the guest is doing I/O"
+	fi
+	sleep 5
+	xl destroy "$DOMID"
+	# A test after this one would have no guest; init-dom0.sh reads this.
+	: >/run/guestmem-guest-destroyed
+	wait_exit "$PID" 60 || kill -9 "$PID"
+	backend_done "$name"
+	xenstore-rm "$BE" 2>/dev/null
+	rm -f "$img"
+}
+
+[ -x "$BACKEND" ] || { echo "Bail out! $BACKEND is missing"; exit 1; }
+case_check xvda 51712 lease
+case_check xvdc 51744 copy
+case_destroy
+echo "1..$N"
+exit "$FAILED"
