@@ -11,7 +11,8 @@
 # /init (init-guest.sh) drives the new disk and prints its results on its
 # console, which dom0 reads from xenconsoled's log.  Removal is libxl's
 # too: backend online=0 and state=5 (Closing), then wait for the backend
-# to reach 6 (Closed), then remove both directories.
+# to finish and blkfront to close its end (6), then remove both
+# directories, upon which blkfront drops the disk.
 #
 #   xvda  --segments lease (persistent grants when blkfront offers them)
 #   xvdc  --segments copy
@@ -34,10 +35,10 @@ FAILED=0
 
 ok() { N=$((N + 1)); echo "ok $N - $*"; }
 not_ok() { N=$((N + 1)); FAILED=1; echo "not ok $N - $*"; }
-check() {	# check NAME COMMAND...: one TAP line for the command's status
-	name=$1
+check() {	# check WHAT COMMAND...: one TAP line for the command's status
+	local what=$1
 	shift
-	if "$@"; then ok "$name"; else not_ok "$name"; fi
+	if "$@"; then ok "$what"; else not_ok "$what"; fi
 }
 diag() { echo "# $*"; }
 md5_of() { md5sum | cut -d' ' -f1; }
@@ -45,7 +46,7 @@ md5_of() { md5sum | cut -d' ' -f1; }
 # guest_line PATTERN SECS: wait for a line of the guest's console matching
 # the extended regular expression PATTERN, print the last such line.
 guest_line() {
-	i=0
+	local i=0 l
 	while [ "$i" -lt "$2" ]; do
 		l=$(grep -aE "$1" "$GUEST_LOG" | tail -n 1)
 		if [ -n "$l" ]; then
@@ -58,13 +59,23 @@ guest_line() {
 	return 1
 }
 
+# wait_node PATH VALUE SECS: wait until a xenstore node holds VALUE.
+wait_node() {
+	local i=0
+	while [ "$(xenstore-read "$1" 2>/dev/null)" != "$2" ]; do
+		[ "$i" -lt "$3" ] || return 1
+		sleep 1
+		i=$((i + 1))
+	done
+}
+
 # field LINE KEY: the value of KEY=VALUE in LINE.
 field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n 1; }
 
 # wait_exit PID SECS: wait for a background process to end; its status is
 # in $STATUS (or STATUS=timeout).
 wait_exit() {
-	i=0
+	local i=0
 	while kill -0 "$1" 2>/dev/null; do
 		if [ "$i" -ge "$2" ]; then
 			STATUS=timeout
@@ -77,9 +88,10 @@ wait_exit() {
 	STATUS=$?
 }
 
-# attach NAME VDEV MODE IMAGE: the toolstack's part of a disk hot-plug.
+# attach NAME VDEV MODE IMAGE: the toolstack's part of a disk hot-plug;
+# sets BE and FE (the two directories) and PID (the backend's).
 attach() {
-	name=$1 vdev=$2 mode=$3 img=$4
+	local name=$1 vdev=$2 mode=$3 img=$4
 	BE=/local/domain/0/backend/vbd/$DOMID/$vdev
 	FE=/local/domain/$DOMID/device/vbd/$vdev
 	xenstore-write "$BE/frontend" "$FE" "$BE/frontend-id" "$DOMID" \
@@ -106,7 +118,7 @@ detach() {
 
 # backend_done NAME: the backend's exit and its last words.
 backend_done() {
-	name=$1
+	local name=$1 done_line
 	sed "s/^/# $name backend: /" "/tmp/blk-$name.err" | tail -n 30
 	done_line=$(grep '^xen-blkback: done' "/tmp/blk-$name.out" | tail -n 1)
 	diag "$name: $done_line"
@@ -118,8 +130,7 @@ backend_done() {
 
 # case_check NAME VDEV MODE: the round trip through one disk.
 case_check() {
-	name=$1 vdev=$2 mode=$3
-	img=/tmp/disk-$name.img
+	local name=$1 vdev=$2 mode=$3 img=/tmp/disk-$1.img before l s9
 	dd if=/dev/urandom of="$img" bs=1M count=64 2>/dev/null
 	before=$(dd if="$img" bs=1M count=8 2>/dev/null | md5_of)
 	if ! attach "$name" "$vdev" "$mode" "$img"; then
@@ -156,20 +167,22 @@ case_check() {
 		diag "$name: the guest's 512-byte O_DIRECT write did not happen"
 	fi
 	backend_done "$name"
-	if l2=$(guest_line "gm-blk: $name gone" 30); then
+	check "$name: blkfront closed its end (frontend state 6)" \
+		wait_node "$FE/state" 6 30
+	# Linux's blkfront drops the disk when its directory goes.
+	xenstore-rm "$FE" "$BE"
+	if guest_line "gm-blk: $name gone" 60 >/dev/null; then
 		ok "$name: blkfront removed the disk"
 	else
 		not_ok "$name: blkfront removed the disk"
 	fi
-	xenstore-rm "$FE" "$BE"
 	echo "# fact: blk $name $mode: guest wrote $(field "$l" mib) MiB in" \
 		"$(field "$l" write_s) s, read in $(field "$l" read_s) s"
 	rm -f "$img"
 }
 
 case_destroy() {
-	name=xvdb
-	img=/tmp/disk-$name.img
+	local name=xvdb img=/tmp/disk-xvdb.img
 	dd if=/dev/zero of="$img" bs=1M count=64 2>/dev/null
 	if ! attach "$name" 51728 lease "$img"; then
 		not_ok "$name: toolstack nodes written"
