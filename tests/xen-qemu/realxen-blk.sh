@@ -100,15 +100,19 @@ attach() {
 		"$BE/params" "$img" "$BE/dev" "$name" \
 		"$BE/device-type" disk &&
 		xenstore-chmod -r "$BE" n0 "r$DOMID" || return 1
-	"$BACKEND" --segments "$mode" "$BE" "$img" \
-		>"/tmp/blk-$name.out" 2>"/tmp/blk-$name.err" &
-	PID=$!
-	# The frontend's directory last: blkfront probes as soon as it
-	# appears.  Its parent is the guest's own: the nodes are the guest's.
+	# blkfront probes as soon as the frontend's directory appears, and
+	# writes its ring-ref once the backend is in InitWait.  libxl writes
+	# the nodes and their permissions in one transaction; the command
+	# line tools cannot, so the backend starts only after the chmod:
+	# until then the nodes are dom0's (they inherit "device", which the
+	# guest may only read) and blkfront's writes would fail with EACCES.
 	xenstore-write "$FE/backend" "$BE" "$FE/backend-id" 0 \
 		"$FE/state" 1 "$FE/virtual-device" "$vdev" \
 		"$FE/device-type" disk &&
-		xenstore-chmod -r "$FE" "n$DOMID" r0
+		xenstore-chmod -r "$FE" "n$DOMID" r0 || return 1
+	"$BACKEND" --segments "$mode" "$BE" "$img" \
+		>"/tmp/blk-$name.out" 2>"/tmp/blk-$name.err" &
+	PID=$!
 }
 
 # detach: libxl's removal of the disk attached last.
