@@ -36,6 +36,7 @@ enum page_state {
 	PAGE_OK,     /* maps the frame */
 	PAGE_FAILED, /* failed at map time: a SIGBUS page */
 	PAGE_DEAD,   /* revoked after mapping: a SIGBUS page */
+	PAGE_GIVEN,  /* given back by the guest while mapped: a zero page */
 };
 
 struct sim_page {
@@ -44,6 +45,7 @@ struct sim_page {
 	uint32_t ref; /* grant mappings only */
 	int err;      /* foreign maps: what err[i] got */
 	enum page_state state;
+	uint64_t given; /* PAGE_GIVEN: which decrease_reservation */
 };
 
 enum map_kind { KIND_FOREIGN, KIND_GRANT };
@@ -111,6 +113,10 @@ struct sim_domain {
 	unsigned int flags;
 	uint64_t nr_pages;
 	uint64_t max_gpfn;
+	uint64_t max_pages;
+	uint8_t *holes;	   /* bit per frame < nr_pages: no page; or NULL */
+	uint64_t nr_holes;
+	uint64_t given_seq; /* counts decrease_reservation calls */
 	int fd;
 	uint8_t *mem;
 	struct frame_mark *marks;
@@ -165,6 +171,7 @@ static const char *const fn_names[XENSIM_FN_COUNT] = {
 	[XENSIM_FN_XC_CLOSE] = "xc_interface_close",
 	[XENSIM_FN_XC_DOMAIN_GETINFOLIST] = "xc_domain_getinfolist",
 	[XENSIM_FN_XC_DOMAIN_MAXIMUM_GPFN] = "xc_domain_maximum_gpfn",
+	[XENSIM_FN_XC_GET_PFN_TYPE_BATCH] = "xc_get_pfn_type_batch",
 };
 
 /* ---- locking and fork ---- */
@@ -390,6 +397,33 @@ static bool frame_revoked(struct sim_domain *d, uint64_t gfn)
 	struct frame_mark *fm = find_mark(d, gfn);
 
 	return fm && fm->revoked;
+}
+
+/* Whether @gfn (< nr_pages) has no page: a hole or given back. */
+static bool frame_hole(const struct sim_domain *d, uint64_t gfn)
+{
+	return d->holes && (d->holes[gfn / 8] >> (gfn % 8) & 1);
+}
+
+static int set_hole(struct sim_domain *d, uint64_t gfn, bool hole)
+{
+	uint8_t bit = (uint8_t)(1u << (gfn % 8));
+
+	if (!d->holes) {
+		if (!hole)
+			return 0;
+		d->holes = calloc((d->nr_pages + 7) / 8, 1);
+		if (!d->holes)
+			return -ENOMEM;
+	}
+	if (hole && !(d->holes[gfn / 8] & bit)) {
+		d->holes[gfn / 8] |= bit;
+		d->nr_holes++;
+	} else if (!hole && (d->holes[gfn / 8] & bit)) {
+		d->holes[gfn / 8] &= (uint8_t)~bit;
+		d->nr_holes--;
+	}
+	return 0;
 }
 
 /* ---- mapping machinery (lock held) ---- */
@@ -714,7 +748,7 @@ static int foreign_page(struct sim_domain *d, bool self, uint64_t gfn)
 	if (self || !d || (d->flags & XENSIM_DOM_DYING))
 		return -ESRCH;
 	/* p2m_add_foreign gives -EINVAL for a gfn with no page behind it. */
-	if (gfn >= d->nr_pages)
+	if (gfn >= d->nr_pages || frame_hole(d, gfn))
 		return -EINVAL;
 	fm = find_mark(d, gfn);
 	if (!fm)
@@ -1261,6 +1295,49 @@ int xc_interface_close(xc_interface *xch)
 	return close_any(XENSIM_FN_XC_CLOSE, xch, H_XC);
 }
 
+static int given_cmp(const void *a, const void *b)
+{
+	const uint64_t *x = a, *y = b;
+
+	return (x[0] > y[0]) - (x[0] < y[0]) ?: (x[1] > y[1]) - (x[1] < y[1]);
+}
+
+/* Pages @d gave back that live mappings still hold: each (frame, call)
+ * once, however many mappings hold it. (lock held) */
+static uint64_t held_given(const struct sim_domain *d)
+{
+	uint64_t (*v)[2] = NULL, n = 0, cap = 0, held = 0, i;
+	struct sim_map *m;
+	size_t k;
+
+	for (m = maps; m; m = m->next)
+		for (k = 0; k < m->pages; k++) {
+			const struct sim_page *pg = &m->pg[k];
+			void *nv;
+
+			if (pg->state != PAGE_GIVEN || pg->domid != d->domid)
+				continue;
+			if (n == cap) {
+				cap = cap ? 2 * cap : 64;
+				nv = realloc(v, cap * sizeof(*v));
+				if (!nv) {
+					free(v);
+					return n; /* tests only: good enough */
+				}
+				v = nv;
+			}
+			v[n][0] = pg->gfn;
+			v[n++][1] = pg->given;
+		}
+	if (!n)
+		return 0;
+	qsort(v, n, sizeof(*v), given_cmp);
+	for (i = 0; i < n; i++)
+		held += !i || given_cmp(v[i], v[i - 1]);
+	free(v);
+	return held;
+}
+
 static void fill_info(const struct sim_domain *d, xc_domaininfo_t *info)
 {
 	uint64_t frames = d->max_gpfn + 1;
@@ -1276,8 +1353,8 @@ static void fill_info(const struct sim_domain *d, xc_domaininfo_t *info)
 		info->flags |= XEN_DOMINF_blocked;
 	if (d->flags & XENSIM_DOM_DYING)
 		info->flags |= XEN_DOMINF_dying;
-	info->tot_pages = d->nr_pages;
-	info->max_pages = d->nr_pages;
+	info->tot_pages = d->nr_pages - d->nr_holes + held_given(d);
+	info->max_pages = d->max_pages;
 	info->nr_online_vcpus = 1;
 	info->max_vcpu_id = 0;
 	while (bits < 64 && (frames - 1) >> (bits - 12))
@@ -1346,6 +1423,58 @@ out:
 	return e ? -1 : 0;
 }
 
+/*
+ * XEN_DOMCTL_getpageframeinfo3, as Xen 4.17 answers it for an HVM/PVH
+ * domain: a frame with a page of the guest's is XEN_DOMCTL_PFINFO_NOTAB
+ * (0), any other (a hole, beyond max_gpfn or nr_pages, given back,
+ * revoked) XEN_DOMCTL_PFINFO_XTAB.  Xen refuses more than 1024 frames with
+ * E2BIG, and an unknown or dying domain with ESRCH; the caller's own id is
+ * refused too (stricter: Xen's domctl would need DOMID_SELF support).
+ * libxenctrl 4.17 exports it but declares it only in its private header:
+ * declared here as the library declares it (xen/private.h).
+ */
+int xc_get_pfn_type_batch(xc_interface *xch, uint32_t dom, unsigned int num,
+			  xen_pfn_t *arr);
+int xc_get_pfn_type_batch(xc_interface *xch, uint32_t dom, unsigned int num,
+			  xen_pfn_t *arr)
+{
+	struct sim_domain *d;
+	unsigned int i;
+	int e;
+
+	lock();
+	ctr.calls[XENSIM_FN_XC_GET_PFN_TYPE_BATCH]++;
+	e = EBADF;
+	if (!usable_handle(xch, H_XC))
+		goto out;
+	e = injected(XENSIM_FN_XC_GET_PFN_TYPE_BATCH);
+	if (e)
+		goto out;
+	e = E2BIG;
+	if (num > 1024)
+		goto out;
+	e = EFAULT;
+	if (num && !arr)
+		goto out;
+	d = find_domain(dom);
+	e = ESRCH;
+	if (!d || (d->flags & XENSIM_DOM_DYING) || dom == caller_domid)
+		goto out;
+	e = 0;
+	for (i = 0; i < num; i++) {
+		uint64_t gfn = arr[i];
+		bool ram = gfn < d->nr_pages && !frame_hole(d, gfn) &&
+			   !frame_revoked(d, gfn);
+
+		arr[i] = ram ? XEN_DOMCTL_PFINFO_NOTAB : XEN_DOMCTL_PFINFO_XTAB;
+	}
+out:
+	if (e)
+		ctr.failures[XENSIM_FN_XC_GET_PFN_TYPE_BATCH]++;
+	unlock_errno(e);
+	return e ? -1 : 0;
+}
+
 /* ---- control API: domains ---- */
 
 static void free_domain(struct sim_domain *d)
@@ -1356,6 +1485,7 @@ static void free_domain(struct sim_domain *d)
 		next = fm->next;
 		free(fm);
 	}
+	free(d->holes);
 	if (d->mem)
 		munmap(d->mem, d->nr_pages * PS);
 	if (d->fd >= 0)
@@ -1383,6 +1513,7 @@ int xensim_domain_create(uint32_t domid, uint64_t nr_pages, unsigned int flags)
 	d->flags = flags;
 	d->nr_pages = nr_pages;
 	d->max_gpfn = nr_pages - 1;
+	d->max_pages = nr_pages;
 	d->next_ref = XENSIM_GREF_BASE;
 	d->fd = memfd_create("xensim-domain", MFD_CLOEXEC);
 	if (d->fd < 0 || ftruncate(d->fd, (off_t)(nr_pages * PS)))
@@ -1532,6 +1663,99 @@ int xensim_frame_set_error(uint32_t domid, uint64_t gfn, int err, int times)
 	fm->times = err ? times : 0;
 	rc = 0;
 out:
+	unlock();
+	return rc;
+}
+
+int xensim_domain_set_populated(uint32_t domid, uint64_t gfn, uint64_t count,
+				int populated)
+{
+	struct sim_domain *d;
+	uint64_t i;
+	int rc = -ESRCH;
+
+	lock();
+	d = find_domain(domid);
+	if (!d)
+		goto out;
+	rc = -EINVAL;
+	if (gfn >= d->nr_pages || count > d->nr_pages - gfn)
+		goto out;
+	rc = 0;
+	for (i = gfn; i < gfn + count && !rc; i++) {
+		if (populated && frame_hole(d, i))
+			memset(d->mem + i * PS, 0, PS);
+		rc = set_hole(d, i, !populated);
+	}
+out:
+	unlock();
+	return rc;
+}
+
+/* Page @i of @m, a frame the guest gave back: a private zero page. */
+static int give_page(struct sim_map *m, size_t i, uint64_t seq)
+{
+	uint8_t *p = m->addr + i * PS;
+
+	if (mmap(p, PS, m->prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
+		 0) == MAP_FAILED ||
+	    madvise(p, PS, MADV_DONTFORK))
+		return -errno;
+	m->pg[i].state = PAGE_GIVEN;
+	m->pg[i].given = seq;
+	return 0;
+}
+
+int xensim_domain_decrease_reservation(uint32_t domid, uint64_t gfn,
+				       uint64_t count)
+{
+	struct sim_domain *d;
+	struct sim_map *m;
+	uint64_t i;
+	size_t k;
+	int rc = -ESRCH;
+
+	lock();
+	d = find_domain(domid);
+	if (!d)
+		goto out;
+	rc = -EINVAL;
+	if (gfn >= d->nr_pages || count > d->nr_pages - gfn)
+		goto out;
+	for (i = gfn; i < gfn + count; i++)
+		if (frame_hole(d, i))
+			goto out;
+	rc = 0;
+	d->given_seq++;
+	for (m = maps; m && !rc; m = m->next)
+		for (k = 0; k < m->pages && !rc; k++) {
+			struct sim_page *pg = &m->pg[k];
+
+			if (pg->state == PAGE_OK && pg->domid == domid &&
+			    pg->gfn >= gfn && pg->gfn - gfn < count)
+				rc = give_page(m, k, d->given_seq);
+		}
+	for (i = gfn; i < gfn + count && !rc; i++) {
+		/* The guest scrubbed it; Xen hands out zeroed pages. */
+		memset(d->mem + i * PS, 0, PS);
+		rc = set_hole(d, i, true);
+	}
+out:
+	unlock();
+	return rc;
+}
+
+int xensim_domain_set_max_pages(uint32_t domid, uint64_t max_pages)
+{
+	struct sim_domain *d;
+	int rc = -ESRCH;
+
+	lock();
+	d = find_domain(domid);
+	if (d) {
+		d->max_pages = max_pages;
+		rc = 0;
+	}
 	unlock();
 	return rc;
 }

@@ -18,7 +18,8 @@
  *   xengnttab_open, _close, _map_grant_ref, _map_grant_refs,
  *   _map_domain_grant_refs, _unmap, _set_max_grants, _grant_copy;
  *   xc_interface_open, xc_interface_close, xc_domain_getinfolist,
- *   xc_domain_maximum_gpfn.
+ *   xc_domain_maximum_gpfn, xc_get_pfn_type_batch (exported by
+ *   libxenctrl 4.17, declared only in its private header).
  * (xc_domain_getinfo_single() does not exist in 4.17; it appeared in 4.18.
  * Use xc_domain_getinfolist(xch, domid, 1, &info) and check that
  * info.domain == domid: the call returns the next domain at or above domid.)
@@ -111,6 +112,43 @@ int xensim_domain_set_flags(uint32_t domid, unsigned int flags);
  * Return: 0 or -ESRCH.
  */
 int xensim_domain_set_max_gpfn(uint32_t domid, uint64_t max_gpfn);
+
+/**
+ * xensim_domain_set_populated() - lay out the domain's physmap.
+ * @populated: 0: frames [gfn, gfn + count) become holes, 1: RAM again.
+ *
+ * What the toolstack does when it builds an HVM/PVH guest: a hole is a
+ * frame with no page (a foreign map gives -EINVAL, getpageframeinfo3
+ * XEN_DOMCTL_PFINFO_XTAB).  Live mappings are not touched (see
+ * xensim_domain_decrease_reservation() for a guest giving frames back).
+ * Frames made RAM again read as zeros.
+ *
+ * Return: 0, -ESRCH, -EINVAL (range beyond nr_pages), -ENOMEM.
+ */
+int xensim_domain_set_populated(uint32_t domid, uint64_t gfn, uint64_t count,
+				int populated);
+
+/**
+ * xensim_domain_decrease_reservation() - the guest gives frames back.
+ *
+ * As real Xen 4.17 behaved with a Linux guest ballooning down
+ * (tests/xen-qemu/probe-physmap.c): each frame of [gfn, gfn + count)
+ * becomes a hole at once (new foreign maps give -EINVAL,
+ * getpageframeinfo3 XTAB); a live mapping of it keeps a page that reads
+ * as zeros (the guest scrubbed it) and no longer aliases the guest's
+ * memory, and the page stays counted in tot_pages until the last such
+ * mapping is unmapped.  max_pages is not changed (the toolstack's "xl
+ * mem-set" lowers it: xensim_domain_set_max_pages()).
+ *
+ * Return: 0, -ESRCH, -EINVAL (a frame beyond nr_pages or not populated:
+ * nothing is done), -ENOMEM.
+ */
+int xensim_domain_decrease_reservation(uint32_t domid, uint64_t gfn,
+				       uint64_t count);
+
+/* What xc_domain_getinfolist() reports as max_pages (default nr_pages).
+ * Return: 0 or -ESRCH. */
+int xensim_domain_set_max_pages(uint32_t domid, uint64_t max_pages);
 
 /**
  * xensim_domain_mem() - the guest's own view of its memory.
@@ -243,6 +281,7 @@ enum xensim_fn {
 	XENSIM_FN_XC_CLOSE,
 	XENSIM_FN_XC_DOMAIN_GETINFOLIST,
 	XENSIM_FN_XC_DOMAIN_MAXIMUM_GPFN,
+	XENSIM_FN_XC_GET_PFN_TYPE_BATCH,
 	XENSIM_FN_COUNT
 };
 
