@@ -7,6 +7,7 @@
  *
  *   domain=DOMID,PAGES          a domain with PAGES zeroed 4 KiB frames
  *   maxgpfn=DOMID,GFN           what xc_domain_maximum_gpfn() reports
+ *   hole=DOMID,GFN,COUNT        frames with no page (a hole of the physmap)
  *   grant=DOMID,GFN,COUNT[,ro]  grant COUNT frames from GFN to dom0; refs
  *                               are consecutive from 8 in each domain
  *   badframe=DOMID,GFN[,ERRNO]  foreign maps of GFN fail (default EINVAL)
@@ -55,6 +56,11 @@ static int item(char *it)
 		return xensim_domain_create((uint32_t)a, b, XENSIM_DOM_HVM);
 	if (!strcmp(it, "maxgpfn"))
 		return xensim_domain_set_max_gpfn((uint32_t)a, b);
+	if (!strcmp(it, "hole")) {
+		if (nf < 3 || num(f[2], &n))
+			return -EINVAL;
+		return xensim_domain_set_populated((uint32_t)a, b, n, 0);
+	}
 	if (!strcmp(it, "grant")) {
 		if (nf < 3 || num(f[2], &n))
 			return -EINVAL;

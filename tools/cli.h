@@ -76,6 +76,10 @@ struct cli_badlist {
 	struct cli_bad *v;
 	size_t n, cap;
 	uint64_t bytes;
+	/* If set, pages that fail with -EINVAL go there instead: frames of
+	 * a domain's region that have no page any more (given back since
+	 * the physmap was read): holes, not failures (guestmem/xen.h). */
+	struct cli_badlist *gone;
 };
 
 /* The state of one run of the tool. */
@@ -92,7 +96,12 @@ struct cli {
 	struct cli_region *reg; /* snapshot of the layout once targets open */
 	size_t nreg;
 	const char *core_note; /* --core: text of its dump notes, or NULL */
+	int domain;	/* --xen-domid: its regions are a domain's RAM */
 };
+
+/* Whether region @r is one of a --xen-domid domain's RAM regions, where
+ * -EINVAL means "no page there" (see struct cli_badlist.gone). */
+int cli_domain_ram(const struct cli *c, const struct cli_region *r);
 
 /* ---- util.c ---- */
 

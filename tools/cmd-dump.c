@@ -25,6 +25,7 @@ struct dump {
 	struct elfcore_writer w;
 	uint8_t *buf;
 	struct cli_badlist bad;
+	struct cli_badlist gone; /* a domain's frames with no page now */
 	struct cli_progress prog;
 	uint64_t bytes;
 };
@@ -40,6 +41,7 @@ static int dump_run(struct cli *c, uint64_t gpa, uint64_t len,
 
 	/* Each region's data is a segment of its own. */
 	elfcore_write_break(&d->w);
+	d->bad.gone = cli_domain_ram(c, r) ? &d->gone : NULL;
 	while (done < len) {
 		uint64_t rem = len - done, at = gpa + done;
 		size_t want = rem < CLI_CHUNK ? (size_t)rem : CLI_CHUNK;
@@ -160,6 +162,19 @@ static void dump_summary(struct cli *c, struct dump *d, const char *path,
 		printf(",\"segments\":%zu,\"bytes\":%" PRIu64 ",\"holes\":[",
 		       nseg, d->bytes);
 		hole_walk(c, start, len, hole_json, &first);
+		/* Only for a domain (--xen-domid): other targets have no
+		 * such pages. */
+		if (c->domain)
+			printf("],\"unpopulated\":[");
+		for (i = 0; i < d->gone.n; i++) {
+			const struct cli_bad *b = &d->gone.v[i];
+
+			printf("%s{\"start\":", i ? "," : "");
+			cli_json_addr(stdout, b->gpa);
+			printf(",\"last\":");
+			cli_json_addr(stdout, b->gpa + (b->len - 1));
+			printf(",\"size\":%" PRIu64 "}", b->len);
+		}
 		printf("],\"unreadable\":[");
 		for (i = 0; i < d->bad.n; i++) {
 			const struct cli_bad *b = &d->bad.v[i];
@@ -183,6 +198,9 @@ static void dump_summary(struct cli *c, struct dump *d, const char *path,
 	       "segment%s\n", start, start + (len - 1), path,
 	       cli_size(d->bytes, sz), nseg, nseg == 1 ? "" : "s");
 	hole_walk(c, start, len, hole_text, NULL);
+	for (i = 0; i < d->gone.n; i++)
+		range_line("unpopulated", d->gone.v[i].gpa, d->gone.v[i].len,
+			   "no page: given back by the guest");
 	for (i = 0; i < d->bad.n; i++)
 		range_line("unreadable", d->bad.v[i].gpa, d->bad.v[i].len,
 			   strerror(-d->bad.v[i].err));
@@ -251,6 +269,7 @@ int cli_cmd_dump(struct cli *c, int argc, char **argv)
 	}
 out:
 	cli_bad_free(&d.bad);
+	cli_bad_free(&d.gone);
 	elfcore_write_free(&d.w);
 	free(d.buf);
 	return ret;

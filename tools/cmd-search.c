@@ -23,6 +23,7 @@ struct search {
 	uint8_t *buf; /* CLI_CHUNK + plen - 1 bytes */
 	int w, json, stop;
 	struct cli_badlist bad;
+	struct cli_badlist gone; /* a domain's frames with no page now */
 	struct cli_progress prog;
 };
 
@@ -51,6 +52,7 @@ static int scan_run(struct cli *c, uint64_t gpa, uint64_t len,
 	ssize_t n;
 	int ret;
 
+	s->bad.gone = cli_domain_ram(c, r) ? &s->gone : NULL;
 	while (end_off < len && !s->stop) {
 		uint64_t rem = len - end_off;
 		size_t want = rem < CLI_CHUNK ? (size_t)rem : CLI_CHUNK, total;
@@ -142,7 +144,7 @@ static void summary_json(struct search *s, uint64_t start, uint64_t len)
 	printf(",\"last\":");
 	cli_json_addr(stdout, start + (len - 1));
 	printf(",\"searched\":%" PRIu64 ",\"unreadable\":[",
-	       s->prog.done - s->bad.bytes);
+	       s->prog.done - s->bad.bytes - s->gone.bytes);
 	for (i = 0; i < s->bad.n; i++) {
 		const struct cli_bad *b = &s->bad.v[i];
 
@@ -217,6 +219,7 @@ int cli_cmd_search(struct cli *c, int argc, char **argv)
 	if (!ret)
 		ret = s.count ? CLI_OK : s.bad.n ? CLI_PARTIAL : CLI_NOMATCH;
 	cli_bad_free(&s.bad);
+	cli_bad_free(&s.gone);
 	free(s.buf);
 	free(pat);
 	return ret;

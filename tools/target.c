@@ -250,8 +250,10 @@ static unsigned int xen_flags(const struct cli *c)
 
 static int open_domain(struct cli *c, const char *arg)
 {
-	struct gm_region_info ri;
+	static struct gm_region_info ri[GM_XEN_DOMAIN_MAX_REGIONS];
 	uint32_t domid = 0;
+	ssize_t n;
+	size_t i;
 	int ret;
 
 	ret = parse_u32("--xen-domid", arg, &domid);
@@ -267,10 +269,17 @@ static int open_domain(struct cli *c, const char *arg)
 			gm_last_error());
 		return ret == -EACCES || ret == -EPERM ? CLI_DENIED : CLI_XEN;
 	}
-	if (gm_space_get_regions(c->space, &ri, 1) == 1 &&
-	    source_add(c, ri.gpa, ri.size, "domain %" PRIu32 " frames 0x0-0x%"
-			      PRIx64, domid, (ri.gpa + ri.size) / 4096 - 1))
-		return CLI_NOMEM;
+	/* One region per run of RAM frames (guestmem/xen.h). */
+	c->domain = 1;
+	n = gm_space_get_regions(c->space, ri, GM_XEN_DOMAIN_MAX_REGIONS);
+	for (i = 0; n > 0 && i < (size_t)n && i < GM_XEN_DOMAIN_MAX_REGIONS;
+	     i++) {
+		if (source_add(c, ri[i].gpa, ri[i].size,
+			       "domain %" PRIu32 " frames 0x%" PRIx64
+			       "-0x%" PRIx64, domid, ri[i].gpa / 4096,
+			       (ri[i].gpa + ri[i].size) / 4096 - 1))
+			return CLI_NOMEM;
+	}
 	return CLI_OK;
 }
 

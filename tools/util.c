@@ -596,6 +596,11 @@ void cli_progress_end(struct cli_progress *p)
 
 /* ---- unreadable ranges ---- */
 
+int cli_domain_ram(const struct cli *c, const struct cli_region *r)
+{
+	return c->domain && !strcmp(r->backend, "xen-foreign");
+}
+
 int cli_bad_add(struct cli_badlist *b, uint64_t gpa, uint64_t len, int err)
 {
 	struct cli_bad *last = b->n ? &b->v[b->n - 1] : NULL, *nv;
@@ -636,6 +641,8 @@ int cli_scan_skip(struct cli_badlist *b, struct cli_progress *p,
 	*skip = CLI_PAGE - gpa % CLI_PAGE;
 	if (*skip > rem)
 		*skip = rem;
+	if (err == -EINVAL && b->gone)
+		b = b->gone;
 	if (cli_bad_add(b, gpa, *skip, err))
 		return cli_nomem();
 	cli_progress_add(p, *skip);

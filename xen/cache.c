@@ -40,6 +40,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Tag of a map cookie (an entry) whose pin is a view's or a lease's. */
@@ -576,6 +577,9 @@ static int has_paged_out(const struct gm__xen_entry *e)
 	return 0;
 }
 
+static int recheck_due(struct gm_xen *x);
+static int recheck_locked(struct gm_xen *x, struct gm__xen_entry **victims);
+
 /*
  * Find or map bucket @index of @xr under the lock, and return its entry
  * pinned, with the bucket's pages [start, end) (region offsets).
@@ -596,6 +600,23 @@ static int bucket_get(struct gm_xen *x, struct gm__xen_region *xr,
 			e->used = 1;
 			ret = 0;
 			break;
+		}
+		/* A miss: first, at most every recheck_ms, drop the entries
+		 * of frames the guest gave back (gm_xen_recheck()).  Its
+		 * failure is not this access's: the access goes on. */
+		if (gm_unlikely(recheck_due(x))) {
+			struct gm__xen_entry *victims = NULL;
+			int rc = recheck_locked(x, &victims);
+
+			/* No privilege to classify frames (a driver or stub
+			 * domain): stop trying on misses. */
+			if (rc == -EPERM || rc == -EACCES || rc == -ENOSYS ||
+			    rc == -EOPNOTSUPP)
+				x->recheck_off = 1;
+			if (victims) {
+				evict(x, victims);
+				continue;	/* the lock was dropped */
+			}
 		}
 		/* 1: the lock was dropped; someone may have mapped it. */
 		ret = make_room(x, end - start);
@@ -742,6 +763,151 @@ int gm__xen_cache_invalidate(struct gm_xen *x)
 	pinned = evict(x, victims);
 	pthread_mutex_unlock(&x->lock);
 	return pinned;
+}
+
+/*
+ * Rechecks (gm_xen_recheck(), xen.h "Ballooning"): classify every frame
+ * of the linked foreign entries with getpageframeinfo3 and drop the
+ * entries that map a frame now unpopulated, or recorded one as failed
+ * with -EINVAL that is populated again.  The hypercalls are made under
+ * the lock, so that no entry changes meanwhile; eviction follows without
+ * it, as usual.  Memory: 8 bytes per cached frame, for the call.
+ */
+
+static int entry_domid_cmp(const void *a, const void *b)
+{
+	const struct gm__xen_entry *ea = *(struct gm__xen_entry *const *)a;
+	const struct gm__xen_entry *eb = *(struct gm__xen_entry *const *)b;
+
+	return (ea->owner->domid > eb->owner->domid) -
+	       (ea->owner->domid < eb->owner->domid);
+}
+
+/* Whether entry @e, whose frames have types @t, must go. */
+static int entry_stale(const struct gm__xen_entry *e, const xen_pfn_t *t)
+{
+	uint32_t i;
+	int xtab;
+
+	for (i = 0; i < e->npages; i++) {
+		xtab = (t[i] & XEN_DOMCTL_PFINFO_LTAB_MASK) ==
+		       XEN_DOMCTL_PFINFO_XTAB;
+		if (xtab && (!e->err || !e->err[i]))
+			return 1;	/* mapped, and given back since */
+		if (!xtab && e->err && e->err[i] == -EINVAL)
+			return 1;	/* failed, and populated since */
+	}
+	return 0;
+}
+
+/*
+ * Lock held.  Unlink the stale entries and chain them on *victims through
+ * cnext; returns how many, or a negative errno (the entries found stale
+ * before the failure are chained all the same).
+ */
+static int recheck_locked(struct gm_xen *x, struct gm__xen_entry **victims)
+{
+	struct gm__xen_entry **ents = NULL, *e;
+	xen_pfn_t *t = NULL;
+	size_t n = 0, i, j, k, frames = 0, at;
+	int ret = 0, dropped = 0;
+
+	atomic_fetch_add_explicit(&x->rechecks, 1, memory_order_relaxed);
+	if (!x->hand)
+		return 0;
+	e = x->hand;
+	do {
+		if (e->owner->foreign) {
+			n++;
+			frames += e->npages;
+		}
+		e = e->cnext;
+	} while (e != x->hand);
+	if (!n)
+		return 0;
+	ents = malloc(n * sizeof(*ents));
+	t = malloc(frames * sizeof(*t));
+	if (!ents || !t) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	i = 0;
+	e = x->hand;
+	do {
+		if (e->owner->foreign)
+			ents[i++] = e;
+		e = e->cnext;
+	} while (e != x->hand);
+	qsort(ents, n, sizeof(*ents), entry_domid_cmp);
+	for (i = 0; i < n; i = j) {
+		uint32_t domid = ents[i]->owner->domid;
+		size_t first = 0;
+
+		/* Entries [i, j) are the domain's; their frames in t[]. */
+		for (j = i, at = 0; j < n && ents[j]->owner->domid == domid;
+		     j++)
+			for (k = 0; k < ents[j]->npages; k++)
+				t[at++] = (xen_pfn_t)(ents[j]->owner->gfn +
+						      ents[j]->first_page + k);
+		for (k = 0; k < at; k += GM__XEN_TYPE_BATCH) {
+			unsigned int b = at - k < GM__XEN_TYPE_BATCH
+						 ? (unsigned int)(at - k)
+						 : GM__XEN_TYPE_BATCH;
+
+			if (xc_get_pfn_type_batch(x->xch, domid, b, t + k) <
+			    0) {
+				ret = errno ? -errno : -EIO;
+				goto out;
+			}
+		}
+		for (k = i; k < j; k++) {
+			e = ents[k];
+			if (entry_stale(e, t + first)) {
+				entry_unlink(x, e);
+				e->cnext = *victims;
+				*victims = e;
+				dropped++;
+			}
+			first += e->npages;
+		}
+	}
+out:
+	free(ents);
+	free(t);
+	atomic_fetch_add_explicit(&x->recheck_drops, (uint64_t)dropped,
+				  memory_order_relaxed);
+	return ret ? ret : dropped;
+}
+
+/* On a miss, lock held: whether recheck_ms passed since the last
+ * recheck; if so, it counts as done now. */
+static int recheck_due(struct gm_xen *x)
+{
+	struct timespec ts;
+	uint64_t now;
+
+	if (x->recheck_off || !x->xch ||
+	    x->opt.recheck_ms == GM_XEN_RECHECK_NEVER)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	if (x->recheck_last &&
+	    now - x->recheck_last < (uint64_t)x->opt.recheck_ms * 1000000u)
+		return 0;
+	x->recheck_last = now;
+	return 1;
+}
+
+int gm__xen_cache_recheck(struct gm_xen *x)
+{
+	struct gm__xen_entry *victims = NULL;
+	int ret;
+
+	pthread_mutex_lock(&x->lock);
+	ret = recheck_locked(x, &victims);
+	evict(x, victims);
+	pthread_mutex_unlock(&x->lock);
+	return ret;
 }
 
 /*

@@ -58,6 +58,8 @@ static int options(struct gm_xen_options *o, const struct gm_xen_options *in)
 		for (i = 0; i < GM__ARRAY_SIZE(in->reserved); i++)
 			if (in->reserved[i])
 				return -EINVAL;
+		if (in->reserved0)
+			return -EINVAL;
 		*o = *in;
 	}
 	if (!o->bucket_size)
@@ -68,6 +70,8 @@ static int options(struct gm_xen_options *o, const struct gm_xen_options *in)
 		o->enoent_retries = 8;
 	if (!o->eager_chunk)
 		o->eager_chunk = 1024;
+	if (!o->recheck_ms)
+		o->recheck_ms = 1000;
 	if (o->bucket_size < XEN_PAGE_SIZE ||
 	    (o->bucket_size & (o->bucket_size - 1)) ||
 	    o->bucket_size > ((size_t)1 << 30) ||
@@ -201,6 +205,8 @@ int gm_xen_get_stats(struct gm_xen *x, struct gm_xen_stats *st)
 		.mapped_bytes = atomic_load(&x->mapped_bytes),
 		.peak_mapped_bytes = atomic_load(&x->peak_mapped_bytes),
 		.glist_hits = atomic_load(&x->glist_hits),
+		.rechecks = atomic_load(&x->rechecks),
+		.recheck_drops = atomic_load(&x->recheck_drops),
 	};
 	return 0;
 }
@@ -210,4 +216,21 @@ int gm_xen_invalidate(struct gm_xen *x)
 	if (!x)
 		return gm__xen_fail(__func__, -EINVAL, "NULL context");
 	return gm__xen_cache_invalidate(x);
+}
+
+int gm_xen_recheck(struct gm_xen *x)
+{
+	int ret;
+
+	if (!x)
+		return gm__xen_fail(__func__, -EINVAL, "NULL context");
+	if (!x->xch)
+		return gm__xen_fail(__func__, x->xch_err,
+				    "libxenctrl could not be opened");
+	ret = gm__xen_cache_recheck(x);
+	if (ret < 0)
+		return gm__xen_fail(__func__, ret,
+				    "cannot read the types of the cached "
+				    "frames");
+	return ret;
 }

@@ -117,6 +117,7 @@ int gm_xen_foreign_region_new(struct gm_xen *x, uint32_t domid, uint64_t gpa,
 	xr->pager = &foreign_pager;
 	xr->domid = domid;
 	xr->gfn = gfn;
+	xr->foreign = 1;
 	xr->shift = x->bucket_shift;
 	xr->fixed_prot = (flags & GM_XEN_RDONLY) ? GM_PROT_READ
 						 : GM_PROT_READ | GM_PROT_WRITE;

@@ -93,3 +93,34 @@ uint8_t *gm__xen_map_frames(struct gm_xen *x, uint32_t domid, uint64_t gfn,
 		free(arr);
 	return p;
 }
+
+/*
+ * Whether each of @n (<= GM__XEN_TYPE_BATCH) frames of @domid from @gfn is
+ * populated with the domain's own RAM: pop[i] = 1, or 0 for a frame whose
+ * type is XEN_DOMCTL_PFINFO_XTAB.  One XEN_DOMCTL_getpageframeinfo3
+ * hypercall.  On real Xen 4.17 (tests/xen-qemu/probe-physmap.c) XTAB is
+ * what a frame in a hole, beyond the highest frame, or given back by the
+ * guest (decrease_reservation) reports, as does a Xen page the guest
+ * placed in its physmap (shared_info, grant table frames): those map, but
+ * are not the guest's RAM.  A broken frame (XEN_DOMCTL_PFINFO_BROKEN) is
+ * RAM that cannot be read: populated, so that reading it is a failure.
+ */
+int gm__xen_frames_populated(struct gm_xen *x, uint32_t domid, uint64_t gfn,
+			     unsigned int n, unsigned char *pop)
+{
+	xen_pfn_t arr[GM__XEN_TYPE_BATCH];
+	unsigned int i;
+
+	if (!x->xch)
+		return x->xch_err;
+	if (n > GM__XEN_TYPE_BATCH)
+		return -EINVAL;
+	for (i = 0; i < n; i++)
+		arr[i] = (xen_pfn_t)(gfn + i);
+	if (xc_get_pfn_type_batch(x->xch, domid, n, arr) < 0)
+		return errno ? -errno : -EIO;
+	for (i = 0; i < n; i++)
+		pop[i] = (arr[i] & XEN_DOMCTL_PFINFO_LTAB_MASK) !=
+			 XEN_DOMCTL_PFINFO_XTAB;
+	return 0;
+}

@@ -100,6 +100,8 @@ struct gm__xen_region {
 	/* The context's grant-list pseudo-region (glr): in no space, its
 	 * entries are never published; bucket index domid << 32 | ref. */
 	int glist;
+	/* A foreign region (its entries are rechecked, cache.c). */
+	int foreign;
 	/*
 	 * On-demand foreign regions: a reservation (PROT_NONE) as large as
 	 * the region, where each bucket is mapped in place, at win_base + its
@@ -139,7 +141,12 @@ struct gm_xen {
 	_Atomic uint64_t mapped_bytes;
 	_Atomic uint64_t peak_mapped_bytes;
 	_Atomic uint64_t map_calls, unmap_calls, pages_mapped, hits, misses,
-		evictions, failures, retries, glist_hits;
+		evictions, failures, retries, glist_hits, rechecks,
+		recheck_drops;
+	/* Rechecks on misses (cache.c), under lock: CLOCK_MONOTONIC ns of
+	 * the last one; off once Xen refused one for want of privilege. */
+	uint64_t recheck_last;
+	int recheck_off;
 	/* Owner of the cached grant-list entries (cache.c, glist.c). */
 	struct gm__xen_region glr;
 	pid_t pid;		/* the process that opened the context */
@@ -175,6 +182,10 @@ void gm__xen_unmap(struct gm_region *r, struct gm_map *m);
 /* Unmap every cache entry of @xr (its region is being destroyed). */
 void gm__xen_cache_purge(struct gm__xen_region *xr);
 int gm__xen_cache_invalidate(struct gm_xen *x);
+/* Drop the entries of foreign regions that map a frame no longer
+ * populated, or recorded as failed one populated again (gm_xen_recheck());
+ * lock not held.  Returns how many, or a negative errno. */
+int gm__xen_cache_recheck(struct gm_xen *x);
 /*
  * Cached grant-ref lists: find or map (with @pager, one ref per call) an
  * entry of x->glr for each of @refs of @domid with at least @prot, and
@@ -228,6 +239,24 @@ void gm__xen_window_give_back(struct gm__xen_region *xr, uint8_t *at,
 uint8_t *gm__xen_map_frames(struct gm_xen *x, uint32_t domid, uint64_t gfn,
 			    uint8_t *addr, uint32_t n, int prot, int *err,
 			    int *ret);
+
+/*
+ * Frames per XEN_DOMCTL_getpageframeinfo3 call: Xen 4.17 refuses more
+ * with -E2BIG.
+ */
+#define GM__XEN_TYPE_BATCH 1024u
+/*
+ * libxenctrl 4.17 exports xc_get_pfn_type_batch() (version node
+ * VERS_4.17.0) but declares it only in its private header: declared here
+ * with that signature.  It replaces each frame number of @arr by the
+ * frame's XEN_DOMCTL_PFINFO_* type.
+ */
+int xc_get_pfn_type_batch(xc_interface *xch, uint32_t dom, unsigned int num,
+			  xen_pfn_t *arr);
+/* Whether each of @n (<= GM__XEN_TYPE_BATCH) frames of @domid from @gfn is
+ * the domain's RAM (pop[i] = 1) or not populated (0); 0 or -errno. */
+int gm__xen_frames_populated(struct gm_xen *x, uint32_t domid, uint64_t gfn,
+			     unsigned int n, unsigned char *pop);
 
 /* eager.c */
 /* A new eager foreign region; errors are reported as @fn's, the public

@@ -65,6 +65,11 @@ int gm_xen_invalidate(struct gm_xen *x)
 	return no_xen(__func__);
 }
 
+int gm_xen_recheck(struct gm_xen *x)
+{
+	return no_xen(__func__);
+}
+
 int gm_xen_grant_copy(struct gm_xen *x, struct gm_xen_copy_seg *segs,
 		      unsigned int n)
 {

@@ -121,6 +121,12 @@ struct gm_xen;
 #define GM_XEN_FAULT_SAFE 0x4u /* gm_xen_space_open_domain(): the space is
 				* created with GM_SPACE_FAULT_SAFE */
 
+/* Most regions gm_xen_space_open_domain() gives one domain. */
+#define GM_XEN_DOMAIN_MAX_REGIONS 1024u
+
+/* gm_xen_options.recheck_ms: never recheck on a miss. */
+#define GM_XEN_RECHECK_NEVER UINT32_MAX
+
 /* Options for gm_xen_open(); zero fields take the default. */
 struct gm_xen_options {
 	size_t bucket_size;	    /* foreign bucket bytes, power of two,
@@ -129,7 +135,12 @@ struct gm_xen_options {
 	unsigned int enoent_retries; /* paged-out retries (default 8) */
 	unsigned int eager_chunk;    /* frames per eager map call
 				      * (default 1024) */
-	uint64_t reserved[4];	    /* must be zero */
+	uint32_t recheck_ms;	    /* least time between two rechecks of
+				     * the cached foreign frames on a miss
+				     * (default 1000; GM_XEN_RECHECK_NEVER:
+				     * only gm_xen_recheck()); since 0.7 */
+	uint32_t reserved0;	    /* must be zero */
+	uint64_t reserved[3];	    /* must be zero */
 };
 
 /* Counters of a context's mapping activity, for gm_xen_get_stats(). */
@@ -152,7 +163,12 @@ struct gm_xen_stats {
 	uint64_t glist_hits;	 /* refs of GM_XEN_GLIST_CACHED lists found
 				  * mapped in the cache (a ref it had to map
 				  * counts in misses) */
-	uint64_t reserved[5];
+	uint64_t rechecks;	 /* rechecks of the cached foreign frames
+				  * (gm_xen_recheck() and on misses) */
+	uint64_t recheck_drops;	 /* cache entries dropped by rechecks: a
+				  * frame was given back, or a failed
+				  * frame is populated again */
+	uint64_t reserved[3];
 };
 
 /**
@@ -238,17 +254,55 @@ GM_EXPORT int gm_xen_grant_region_new(struct gm_xen *x, uint32_t domid,
 /**
  * gm_xen_space_open_domain() - a space over all of a domain's memory.
  * @x: the context.
- * @domid: the domain.
+ * @domid: the domain (HVM or PVH: frames are guest frame numbers).
  * @flags: GM_XEN_RDONLY, GM_XEN_EAGER, as for foreign regions, and
  *         GM_XEN_FAULT_SAFE.
- * @out: receives a new space named "domain-<domid>" with one foreign region
- *       [0, (max_gpfn + 1) * 4096), sized with xc_domain_maximum_gpfn().
+ * @out: receives a new space named "domain-<domid>" with one foreign
+ *       region per run of frames the domain populates (its RAM as the
+ *       physmap has it now), region gpa = gfn * 4096.
  *
- * Frames inside that range that the domain does not populate (MMIO holes)
- * fail their accesses with the errno Xen gives.
+ * The physmap: the frames [0, max_gpfn] (xc_domain_maximum_gpfn()) are
+ * classified with XEN_DOMCTL_getpageframeinfo3, one hypercall per 1024
+ * frames (xc_get_pfn_type_batch(), which libxenctrl 4.17 exports without
+ * declaring it): a frame of type XEN_DOMCTL_PFINFO_XTAB is not the guest's
+ * RAM and is left out of every region, so that the space's holes are the
+ * physmap's: the MMIO gap below 4 GiB, the ranges the toolstack left
+ * empty, frames a balloon driver gave back, and Xen's own pages that the
+ * guest placed in its physmap (shared_info, grant-table frames: they map,
+ * but are not the guest's memory).  An access there fails with -EFAULT,
+ * as in any hole of a space.  The cost is bounded by the domain's highest
+ * frame, not its size: a PVH guest of 256 MiB has max_gpfn 0xfefff, 1020
+ * hypercalls, 2 s under QEMU's emulation (tests/xen-qemu/README.md).  At
+ * most GM_XEN_DOMAIN_MAX_REGIONS regions: beyond that, runs are merged
+ * across their shortest gaps, whose frames then fail with -EINVAL.  When
+ * Xen refuses the classification (an XSM policy, a stub domain without
+ * the privilege), the space has one region [0, (max_gpfn + 1) * 4096) as
+ * before, whose unpopulated frames fail with -EINVAL.
  *
- * Return: 0, or -EINVAL, -ENOMEM, -EOPNOTSUPP, -ESRCH (no such domain), or
- * the errno of libxenctrl.
+ * The physmap is read once: frames the guest populates later are not
+ * added (open the domain again), and frames it gives back later fail with
+ * -EINVAL when mapped anew (a mapping already cached may still serve them:
+ * see "Ballooning" at gm_xen_recheck()).
+ *
+ * Errors of an access, by the errno a foreign map gives a frame, and what
+ * a domain space makes of them (guestmem(1) dump follows this):
+ *   -EINVAL  the frame has no page of the guest's RAM behind it (Xen's
+ *            p2m_add_foreign(): a hole, an MMIO range, a frame given back
+ *            since the space was opened): a hole, not a failure; the
+ *            guest has no memory there to read;
+ *   -ESRCH   the domain does not exist any more, or is dying: a failure
+ *            of the whole space (nothing more can be read);
+ *   -ENOENT  the frame is paged out and stayed so after the retries
+ *            (gm_xen_options.enoent_retries): a failure; the guest's
+ *            memory exists but could not be read now;
+ *   -EPERM, -EACCES  the security policy (XSM) or the frame's owner
+ *            forbids the mapping: a failure;
+ *   -EFAULT, -EBUSY, -ENOMEM, any other  a failure: the memory exists
+ *            (it is in the physmap) and could not be read.
+ *
+ * Return: 0, or -EINVAL, -ENOMEM, -EOPNOTSUPP, -ESRCH (no such domain, or
+ * it went away during the classification), -EOVERFLOW (an absurd highest
+ * frame), or the errno of libxenctrl.
  */
 GM_EXPORT int gm_xen_space_open_domain(struct gm_xen *x, uint32_t domid,
 				       unsigned int flags,
@@ -276,6 +330,56 @@ GM_EXPORT int gm_xen_get_stats(struct gm_xen *x, struct gm_xen_stats *st);
  * -EOPNOTSUPP.
  */
 GM_EXPORT int gm_xen_invalidate(struct gm_xen *x);
+
+/**
+ * gm_xen_recheck() - drop cached mappings of frames a guest gave back.
+ * @x: the context.
+ *
+ * Ballooning: a guest gives frames back to Xen (decrease_reservation:
+ * its balloon driver after "xl mem-set", or its own grant and backend
+ * drivers, with no toolstack involved).  On real Xen 4.17 a frame given
+ * back while this process maps it stays mapped and readable (as zeros,
+ * never the guest's data of later), stays allocated to the guest
+ * (tot_pages does not drop) until it is unmapped, and a new map of it
+ * fails with -EINVAL; XEN_DOMCTL_getpageframeinfo3 reports it
+ * XEN_DOMCTL_PFINFO_XTAB at once (tests/xen-qemu/probe-physmap.c).
+ * tot_pages and max_pages tell nothing sound: the first does not move
+ * while the frames are mapped, the second moves only for "xl mem-set".
+ *
+ * A recheck therefore classifies every frame of the cache's foreign
+ * entries (views' and leases' too) with getpageframeinfo3, one hypercall
+ * per 1024 cached frames (16 for the default 64 MiB budget), and drops
+ * each entry that maps a frame now XTAB, or that recorded a frame as
+ * failed (-EINVAL) which is populated again: unpinned entries are
+ * unmapped now, so that Xen can free the frames; pinned ones are unlinked
+ * at once (no new access finds them) and unmapped when their last pin
+ * goes, as with gm_xen_invalidate().  Xen pages the guest placed in its
+ * physmap (shared_info, grant frames) are XTAB too: an entry that maps
+ * one is dropped by every recheck and mapped again by its next access.
+ * Grant entries and eager regions are not rechecked.
+ *
+ * On a miss: the cache rechecks by itself, on the miss path only, when
+ * at least gm_xen_options.recheck_ms have passed since the previous
+ * recheck (before mapping, under the cache's lock: other misses wait
+ * for it; hits never do).  So a frame given back is served from the
+ * cache at most until the first miss that comes recheck_ms after the
+ * previous recheck.  A caller whose accesses all hit (its working set
+ * fits the budget) gets no misses, and must call gm_xen_recheck() itself,
+ * e.g. from a timer, to bound that time.  What a view or a lease already
+ * holds is the caller's: release them to let a recheck unmap their
+ * frames.
+ *
+ * Threads: may be called from any thread, while others access the
+ * context's regions.
+ *
+ * Return: the number of entries dropped (0: every cached frame is still
+ * the guest's), or -EINVAL (@x NULL), -EOPNOTSUPP (built without Xen), the
+ * errno of xc_interface_open (libxenctrl could not be opened), or the
+ * errno of the hypercall (-EPERM: no privilege over a domain; -ESRCH: a
+ * domain went away): entries of domains checked before it were dropped,
+ * the rest are kept.
+ */
+GM_EXPORT int gm_xen_recheck(struct gm_xen *x);
 
 /* ------------------------------------------------------------------ */
 /* Grant copy                                                          */
