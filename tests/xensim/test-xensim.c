@@ -22,6 +22,9 @@
 #include <cmocka.h>
 
 #include <xenctrl.h>
+
+int xc_get_pfn_type_batch(xc_interface *xch, uint32_t dom, unsigned int num,
+			  xen_pfn_t *arr);
 #include <xenforeignmemory.h>
 #include <xengnttab.h>
 
@@ -1447,6 +1450,100 @@ static void test_xc_getinfolist_and_gpfn(void **state)
 	assert_int_equal(xc_interface_close(xc), 0);
 }
 
+/* getpageframeinfo3: RAM is NOTAB, holes and beyond are XTAB. */
+static void test_pfn_types_and_holes(void **state)
+{
+	xc_interface *xc = xc_interface_open(NULL, NULL, 0);
+	xenforeignmemory_handle *fm = xenforeignmemory_open(NULL, 0);
+	xen_pfn_t arr[1025] = { 0, 4, 5, 15, 16, 0x100000 };
+	xc_domaininfo_t info;
+	int err[2];
+	uint8_t *p;
+
+	(void)state;
+	assert_int_equal(xensim_domain_set_populated(DOM, 4, 2, 0), 0);
+	assert_int_equal(xc_get_pfn_type_batch(xc, DOM, 6, arr), 0);
+	assert_int_equal(arr[0], XEN_DOMCTL_PFINFO_NOTAB);
+	assert_int_equal(arr[1], XEN_DOMCTL_PFINFO_XTAB);
+	assert_int_equal(arr[2], XEN_DOMCTL_PFINFO_XTAB);
+	assert_int_equal(arr[3], XEN_DOMCTL_PFINFO_NOTAB);
+	assert_int_equal(arr[4], XEN_DOMCTL_PFINFO_XTAB);
+	assert_int_equal(arr[5], XEN_DOMCTL_PFINFO_XTAB);
+	arr[0] = 3;
+	arr[1] = 4;
+	p = xenforeignmemory_map(fm, DOM, PROT_READ, 2, arr, err);
+	assert_non_null(p);
+	assert_int_equal(err[0], 0);
+	assert_int_equal(err[1], -EINVAL);
+	assert_int_equal(xenforeignmemory_unmap(fm, p, 2), 0);
+	assert_int_equal(xc_domain_getinfolist(xc, DOM, 1, &info), 1);
+	assert_int_equal(info.tot_pages, NPAGES - 2);
+	/* Xen's limits: 1024 frames a call; a domain that exists. */
+	assert_int_equal(xc_get_pfn_type_batch(xc, DOM, 1025, arr), -1);
+	assert_int_equal(errno, E2BIG);
+	assert_int_equal(xc_get_pfn_type_batch(xc, 99, 1, arr), -1);
+	assert_int_equal(errno, ESRCH);
+	assert_int_equal(xensim_domain_set_populated(DOM, 4, 2, 1), 0);
+	arr[0] = 4;
+	assert_int_equal(xc_get_pfn_type_batch(xc, DOM, 1, arr), 0);
+	assert_int_equal(arr[0], XEN_DOMCTL_PFINFO_NOTAB);
+	assert_int_equal(xensim_domain_set_populated(DOM, 15, 2, 0), -EINVAL);
+	assert_int_equal(xenforeignmemory_close(fm), 0);
+	assert_int_equal(xc_interface_close(xc), 0);
+}
+
+/* decrease_reservation under a held mapping, as real Xen 4.17 did it. */
+static void test_decrease_reservation(void **state)
+{
+	xc_interface *xc = xc_interface_open(NULL, NULL, 0);
+	xenforeignmemory_handle *fm = xenforeignmemory_open(NULL, 0);
+	uint8_t *mem = xensim_domain_mem(DOM), *p, *q;
+	xen_pfn_t arr[2] = { 2, 3 };
+	xc_domaininfo_t info;
+	int err[2];
+
+	(void)state;
+	memset(mem + 2 * PG, 0x5a, 2 * PG);
+	p = xenforeignmemory_map(fm, DOM, PROT_READ, 2, arr, err);
+	assert_non_null(p);
+	q = xenforeignmemory_map(fm, DOM, PROT_READ, 2, arr, err);
+	assert_non_null(q);
+	assert_int_equal(xensim_domain_set_max_pages(DOM, NPAGES / 2), 0);
+	assert_int_equal(xensim_domain_decrease_reservation(DOM, 3, 1), 0);
+	/* The held mappings read zeros, the other page is intact; the
+	 * guest's memory no longer aliases them. */
+	assert_int_equal(p[PG], 0);
+	assert_int_equal(q[PG + 100], 0);
+	assert_int_equal(p[0], 0x5a);
+	mem[3 * PG] = 0x77;
+	assert_int_equal(p[PG], 0);
+	/* Held pages stay in tot_pages, once however many maps hold them. */
+	assert_int_equal(xc_domain_getinfolist(xc, DOM, 1, &info), 1);
+	assert_int_equal(info.tot_pages, NPAGES);
+	assert_int_equal(info.max_pages, NPAGES / 2);
+	arr[0] = 3;
+	assert_int_equal(xc_get_pfn_type_batch(xc, DOM, 1, arr), 0);
+	assert_int_equal(arr[0], XEN_DOMCTL_PFINFO_XTAB);
+	arr[0] = 3;
+	assert_null(xenforeignmemory_map(fm, DOM, PROT_READ, 1, arr, NULL));
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(xenforeignmemory_unmap(fm, p, 2), 0);
+	assert_int_equal(xc_domain_getinfolist(xc, DOM, 1, &info), 1);
+	assert_int_equal(info.tot_pages, NPAGES);
+	assert_int_equal(xenforeignmemory_unmap(fm, q, 2), 0);
+	assert_int_equal(xc_domain_getinfolist(xc, DOM, 1, &info), 1);
+	assert_int_equal(info.tot_pages, NPAGES - 1);
+	/* Giving back a hole again is refused; nothing changes. */
+	assert_int_equal(xensim_domain_decrease_reservation(DOM, 2, 2),
+			 -EINVAL);
+	arr[0] = 2;
+	assert_int_equal(xc_get_pfn_type_batch(xc, DOM, 1, arr), 0);
+	assert_int_equal(arr[0], XEN_DOMCTL_PFINFO_NOTAB);
+	assert_int_equal(xensim_domain_decrease_reservation(99, 2, 1), -ESRCH);
+	assert_int_equal(xenforeignmemory_close(fm), 0);
+	assert_int_equal(xc_interface_close(xc), 0);
+}
+
 static void test_domain_create_checks(void **state)
 {
 	(void)state;
@@ -1506,6 +1603,8 @@ int main(void)
 		T(test_grant_copy),
 		T(test_failures_logged_like_xen),
 		T(test_xc_getinfolist_and_gpfn),
+		T(test_pfn_types_and_holes),
+		T(test_decrease_reservation),
 		T(test_domain_create_checks),
 	};
 
