@@ -70,7 +70,9 @@
  *   lookup cache until the cache next unmaps anything.  What is not
  *   published (a miss, a bucket with a failed page, views and leases)
  *   takes the context's cache lock; eviction waits for accesses in
- *   progress, without that lock, before it unmaps.
+ *   progress, without that lock, before it unmaps.  Frames a guest gives
+ *   back (ballooning) are dropped from the cache by rechecks: on misses,
+ *   at most every gm_xen_options.recheck_ms, and by gm_xen_recheck().
  *
  * Errors: every foreign map passes an err[] array; a frame Xen refused is
  *   remembered, and an access that touches it fails with the errno Xen gave

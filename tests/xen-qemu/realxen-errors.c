@@ -17,7 +17,7 @@
 bool t_foreign_beyond_memory(struct ctx *c)
 {
 	const uint64_t gpa = 1ull << 40; /* anywhere outside the domain */
-	const uint64_t gfn = c->dom_size >> XQ_PAGE_SHIFT;  /* max gpfn + 1 */
+	const uint64_t gfn = c->max_frames;		 /* max gpfn + 1 */
 	struct gm_region *r = (struct gm_region *)&r;
 	struct gm_space *s;
 	struct gm_xen *x;
@@ -52,12 +52,11 @@ bool t_foreign_beyond_memory(struct ctx *c)
 		EXPECT(stats(x).failures > 0);
 		gm_space_free(s);
 	}
-	/* The hole of the domain space at 2 GiB (a 256 MiB guest). */
+	/* The hole of the domain space at 2 GiB (a 256 MiB guest): the
+	 * physmap's, so the space's (no region). */
 	a = 0x80000000ull + 0x10;
-	if (a < c->dom_size) {
-		EXPECT_RC(gm_read_u32(c->dom, a, &v), -EINVAL);
-		EXPECT_MSG(c->dom_name, "read", a, 4, a, "xen-foreign");
-	}
+	EXPECT_RC(gm_read_u32(c->dom, a, &v), -EFAULT);
+	EXPECT_MSG(c->dom_name, "read", a, 4, a, "no region");
 	/* Past the domain space: no region at all. */
 	EXPECT_RC(gm_read_u32(c->dom, c->dom_size, &v), -EFAULT);
 	EXPECT_MSG(c->dom_name, "read", c->dom_size, 4, c->dom_size,
@@ -69,7 +68,8 @@ bool t_foreign_beyond_memory(struct ctx *c)
 
 /* Where the guest's RAM ends, a read stops exactly at the first refused
  * frame, in an ordinary and in a fault-safe space. */
-static bool ram_end_checks(struct ctx *c, struct gm_space *s)
+static bool ram_end_checks(struct ctx *c, struct gm_space *s, int err,
+			   const char *why)
 {
 	const char *name = gm_space_name(s);
 	uint64_t e = c->ram_end, v64;
@@ -79,20 +79,20 @@ static bool ram_end_checks(struct ctx *c, struct gm_space *s)
 	int fd = memfd_create("end", MFD_CLOEXEC);
 
 	EXPECT_RC(gm_read_partial(s, e - 100, buf, sizeof(buf)), 100);
-	EXPECT_RC(gm_read(s, e - 100, buf, sizeof(buf)), -EINVAL);
-	EXPECT_MSG(name, "read", e - 100, sizeof(buf), e, "xen-foreign");
-	EXPECT_RC(gm_read_u64(s, e - 4, &v64), -EINVAL);
-	EXPECT_MSG(name, "read", e - 4, 8, e, "xen-foreign");
-	EXPECT_RC(gm_read_u64(s, e + 8, &v64), -EINVAL);
-	EXPECT_MSG(name, "read", e + 8, 8, e + 8, "xen-foreign");
-	EXPECT_RC(gm_view_get(s, e - 8, 16, GM_PROT_READ, &v), -EINVAL);
-	EXPECT_MSG(name, "view", e - 8, 16, e, "xen-foreign");
+	EXPECT_RC(gm_read(s, e - 100, buf, sizeof(buf)), err);
+	EXPECT_MSG(name, "read", e - 100, sizeof(buf), e, why);
+	EXPECT_RC(gm_read_u64(s, e - 4, &v64), err);
+	EXPECT_MSG(name, "read", e - 4, 8, e, why);
+	EXPECT_RC(gm_read_u64(s, e + 8, &v64), err);
+	EXPECT_MSG(name, "read", e + 8, 8, e + 8, why);
+	EXPECT_RC(gm_view_get(s, e - 8, 16, GM_PROT_READ, &v), err);
+	EXPECT_MSG(name, "view", e - 8, 16, e, why);
 	EXPECT_RC(gm_lease_get(s, e - PAGE, 2 * PAGE, GM_PROT_READ, &l),
-		  -EINVAL);
+		  err);
 	EXPECT(l == NULL);
-	EXPECT_RC(gm_write_to_fd(s, e - 100, 200, fd, 0), -EINVAL);
+	EXPECT_RC(gm_write_to_fd(s, e - 100, 200, fd, 0), err);
 	EXPECT(lseek(fd, 0, SEEK_END) == 0);
-	EXPECT_RC(gm_atomic_load_u64(s, e, &v64, GM_RELAXED), -EINVAL);
+	EXPECT_RC(gm_atomic_load_u64(s, e, &v64, GM_RELAXED), err);
 	EXPECT_MSG(name, "atomic", e, 8, e, NULL);
 	/* The frame before is fine. */
 	EXPECT_RC(gm_read_u64(s, e - 8, &v64), 0);
@@ -105,9 +105,28 @@ bool t_foreign_ram_end(struct ctx *c)
 {
 	struct capture cap;
 
+	struct gm_region *r = NULL;
+	struct gm_space *s;
+	struct gm_xen *x;
+
 	REQUIRE(c->ram_end);
 	REQUIRE(capture_begin(&cap));
-	ram_end_checks(c, c->dom);
+	/* The domain space ends its RAM region there: a hole. */
+	ram_end_checks(c, c->dom, -EFAULT, "no region");
+	/* A region across it: Xen refuses the frames past it. */
+	x = xen_open(SMALL_BUCKET, SMALL_BUDGET);
+	REQUIRE(x);
+	EXPECT_RC(gm_xen_foreign_region_new(x, c->domid, c->ram_end - 16 * PAGE,
+					    32 * PAGE,
+					    (c->ram_end >> XQ_PAGE_SHIFT) - 16,
+					    0, &r),
+		  0);
+	s = r ? space_with("across", 0, r) : NULL;
+	if (s) {
+		ram_end_checks(c, s, -EINVAL, "xen-foreign");
+		gm_space_free(s);
+	}
+	gm_xen_close(x);
 	EXPECT(capture_end(&cap) == 0);
 	return cur_ok;
 }
@@ -133,8 +152,8 @@ bool t_fault_safe(struct ctx *c)
 	rc = gm_xen_space_open_domain(x, c->domid, GM_XEN_FAULT_SAFE, &s);
 	EXPECT_RC(rc, 0);
 	if (!rc) {
-		ram_end_checks(c, s);
-		EXPECT_RC(gm_read_u32(s, 0x80000000ull, &v), -EINVAL);
+		ram_end_checks(c, s, -EFAULT, "no region");
+		EXPECT_RC(gm_read_u32(s, 0x80000000ull, &v), -EFAULT);
 		EXPECT(read_battery(c, s, 50, SMALL_BUCKET, 4) == 0);
 		gm_space_free(s);
 		s = NULL;
@@ -151,18 +170,19 @@ bool t_fault_safe(struct ctx *c)
 	EXPECT_RC(rc, 0);
 	st = stats(x);
 	diag("eager space over %" PRIu64 " frames: %" PRIu64 " map calls, %"
-	     PRIu64 " frames refused, %.2f s", c->dom_size >> XQ_PAGE_SHIFT,
+	     PRIu64 " frames refused, %.2f s", c->max_frames,
 	     st.map_calls, st.failures,
 	     (double)(t1.tv_sec - t0.tv_sec) +
 		     (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	if (!rc) {
-		EXPECT_RC(gm_space_get_regions(s, &info, 1), 1);
-		EXPECT(info.mapped == 0);	/* not persistent: holes */
-		EXPECT(st.failures > 0);
-		ram_end_checks(c, s);
+		/* Only RAM runs: every region maps whole, persistent. */
+		EXPECT_RC(gm_space_get_regions(s, &info, 1), c->nregions);
+		EXPECT(info.mapped == 1);
+		EXPECT(st.failures == 0);
+		ram_end_checks(c, s, -EFAULT, "no region");
 		bad = read_battery(c, s, 100, PAGE, 4);
 		EXPECT(bad == 0);
-		EXPECT_RC(gm_read_u32(s, 0x80000000ull + 4, &v), -EINVAL);
+		EXPECT_RC(gm_read_u32(s, 0x80000000ull + 4, &v), -EFAULT);
 		gm_space_free(s);
 	}
 	gm_xen_close(x);

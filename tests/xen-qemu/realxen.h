@@ -41,7 +41,9 @@
 struct ctx {
 	struct xq_guest g;
 	uint32_t domid;
-	uint64_t dom_size;	/* bytes of the domain space: max gpfn + 1 */
+	uint64_t dom_size;	/* end of the domain space's last region */
+	uint64_t max_frames;	/* max gpfn + 1 */
+	unsigned int nregions;	/* regions of the domain space (RAM runs) */
 	uint64_t ram_end;	/* first frame past the pattern frames that
 				 * Xen refuses, as a guest address */
 	uint32_t absent;	/* a domid that names no domain */
@@ -217,5 +219,7 @@ bool t_foreign_ram_end(struct ctx *c);
 bool t_fault_safe(struct ctx *c);
 bool t_absent_domain(struct ctx *c);
 bool t_guest_intact(struct ctx *c);
+bool t_domain_physmap(struct ctx *c);
+bool t_domain_balloon(struct ctx *c);
 
 #endif /* GM_TEST_REALXEN_H */

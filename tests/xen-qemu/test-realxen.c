@@ -47,7 +47,7 @@ static uint64_t find_ram_end(const struct ctx *c)
 {
 	const struct xq_run *last = &c->g.runs[c->g.nr_runs - 1];
 	xenforeignmemory_handle *fm = xenforeignmemory_open(NULL, 0);
-	uint64_t gfn = last->gfn + last->count - 1, max = c->dom_size >> 12;
+	uint64_t gfn = last->gfn + last->count - 1, max = c->max_frames;
 	xen_pfn_t arr[1024];
 	int err[1024];
 	uint64_t found = 0;
@@ -119,6 +119,8 @@ static const struct test tests[] = {
 	{ "foreign-ram-end-exact", t_foreign_ram_end },
 	{ "fault-safe-refused-frames", t_fault_safe },
 	{ "absent-domain-esrch", t_absent_domain },
+	{ "domain-physmap-regions", t_domain_physmap },
+	{ "domain-balloon-recheck", t_domain_balloon },
 	{ "guest-pattern-intact", t_guest_intact },
 };
 
@@ -128,7 +130,10 @@ static const struct test tests[] = {
  */
 static int setup(struct ctx *c, bool verbose)
 {
-	struct gm_region_info info;
+	struct gm_region_info info[GM_XEN_DOMAIN_MAX_REGIONS];
+	xen_pfn_t max_gpfn = 0;
+	xc_interface *xch;
+	ssize_t n;
 	int rc;
 
 	rc = xq_guest_open(&c->g);
@@ -143,19 +148,29 @@ static int setup(struct ctx *c, bool verbose)
 	if (!c->x)
 		return -1;
 	rc = gm_xen_space_open_domain(c->x, c->domid, 0, &c->dom);
-	if (rc || gm_space_get_regions(c->dom, &info, 1) != 1) {
+	n = rc ? -1 : gm_space_get_regions(c->dom, info, ARRAY_SIZE(info));
+	if (n < 1) {
 		diag("gm_xen_space_open_domain: %s: %s", ename(rc),
 		     gm_last_error());
 		return -1;
 	}
-	c->dom_size = info.size;
+	/* The space's regions are the RAM runs; it ends with the last. */
+	c->nregions = (unsigned int)n;
+	c->dom_size = info[n - 1].gpa + info[n - 1].size;
+	xch = xc_interface_open(NULL, NULL, 0);
+	if (xch && !xc_domain_maximum_gpfn(xch, c->domid, &max_gpfn))
+		c->max_frames = (uint64_t)max_gpfn + 1;
+	if (xch)
+		xc_interface_close(xch);
 	c->ram_end = find_ram_end(c);
 	c->absent = find_absent_domid(c);
 	if (verbose)
-		diag("guest domid %u: space '%s' of %#" PRIx64 " bytes, %u "
+		diag("guest domid %u: space '%s' to %#" PRIx64 " in %u "
+		     "regions, %#" PRIx64 " frames up to max gpfn, %u "
 		     "pattern pages in %u runs, RAM refused from %#" PRIx64
 		     ", %u grants from ref %u (read-only index %u)", c->domid,
-		     c->dom_name, c->dom_size, c->g.nr_pattern, c->g.nr_runs,
+		     c->dom_name, c->dom_size, c->nregions, c->max_frames,
+		     c->g.nr_pattern, c->g.nr_runs,
 		     c->ram_end, c->g.nr_grants, c->g.grant_refs[0],
 		     c->g.ro_index);
 	return 0;
