@@ -17,7 +17,10 @@
 #              ELF executables (static or dynamic) or scripts for busybox sh
 #
 # Environment: GM_PATTERN_PAGES, GM_GRANT_PAGES (guest-helper), GM_GUEST_MEM
-# (guest memory in MiB, default 256).
+# (guest memory in MiB, default 256), GM_QDISK=1 (opt-in, never in CI:
+# QEMU's own qdisk backend serves the guest a disk xvdd from boot, for the
+# throughput comparison of README.md's "The block test"; realxen-qdisk.sh
+# becomes the first test).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -181,6 +184,21 @@ for t in "${TOOLS[@]}"; do
 	cp -L "$t" "$R/tests/$(basename "$t")"
 	copy_libs "$R" "$t"
 done
+# GM_QDISK=1: QEMU (qemu-system-xen) as libxl's PV device model, serving
+# xvdd with its qdisk backend; realxen-qdisk.sh checks that disk first,
+# before any test attaches another (the guest's checks run one at a time).
+QDISK_DISK=
+if [[ ${GM_QDISK:-0} == 1 ]]; then
+	QEMU_DM=/usr/libexec/xen-qemu-system-i386
+	[[ -x $QEMU_DM ]] || die "GM_QDISK=1 needs $QEMU_DM (qemu-system-xen)"
+	copy_with_libs "$R" "$QEMU_DM"
+	# libxl gives a PV device model "-vnc none", and QEMU still loads
+	# its keyboard map (a plain file, no includes) or exits.
+	copy_with_libs "$R" /usr/share/qemu/keymaps/en-us
+	: >"$R/etc/guestmem/qdisk"
+	QDISK_DISK="disk = [ 'format=raw,vdev=xvdd,access=rw,backendtype=qdisk,target=/tmp/disk-xvdd.img' ]"
+	set -- "$HERE/realxen-qdisk.sh" "$@"
+fi
 for t in "$@"; do
 	check_prog "$t"
 	name=$(basename "$t")
@@ -214,6 +232,7 @@ extra = "$extra"
 memory = ${GM_GUEST_MEM:-256}
 vcpus = 1
 on_crash = "preserve"
+$QDISK_DISK
 EOF
 mk_cpio "$R" "$OUT/dom0.cpio.gz"
 rm -rf "$STAGE"

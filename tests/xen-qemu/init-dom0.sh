@@ -101,9 +101,25 @@ mount -t xenfs xenfs /proc/xen || setup_failed "mount xenfs"
 say "toolstack up at uptime $(up)s"
 follow_guest_console
 
+# GM_QDISK=1 (build-initramfs.sh): the guest config has a qdisk disk xvdd
+# on this image, served by QEMU, which libxl starts as the PV device model;
+# realxen-qdisk.sh checks it.  Its log is worth seeing if xl create fails.
+QDISK_IMG=/tmp/disk-xvdd.img
+QEMU_LOG=/var/log/xen/qemu-dm-$GUEST.log
+if [ -e /etc/guestmem/qdisk ]; then
+	dd if=/dev/urandom of="$QDISK_IMG" bs=1M count=64 2>/dev/null ||
+		setup_failed "cannot write $QDISK_IMG"
+	# What the guest's first read of the disk must see.
+	dd if="$QDISK_IMG" bs=1M count=8 2>/dev/null | md5sum |
+		cut -d' ' -f1 >"$QDISK_IMG.before"
+fi
+
 t0=$(up)
-timeout 300 "$XB/xl" create "/etc/xen/$GUEST.cfg" ||
-	setup_failed "xl create $GUEST (status $?)"
+timeout 300 "$XB/xl" create "/etc/xen/$GUEST.cfg" || {
+	rc=$?
+	[ ! -e "$QEMU_LOG" ] || sed 's/^/dom0-init: qemu-dm: /' "$QEMU_LOG"
+	setup_failed "xl create $GUEST (status $rc)"
+}
 DOMID=$("$XB/xl" domid "$GUEST") || setup_failed "xl domid $GUEST"
 say "xl create took $(echo "$(up) $t0" | awk '{ print $1 - $2 }')s, domid $DOMID"
 
