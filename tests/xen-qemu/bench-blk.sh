@@ -6,7 +6,7 @@
 # bench-blk-qemu"), never in make check or CI: under QEMU's software
 # emulation only the ratios between the disks mean something.
 #
-# Usage: bench-blk.sh [-r RUNS] [-w WORKDIR] [-o OUT] [RUN.SH ARGS...]
+# Usage: bench-blk.sh [-r RUNS] [-w WORKDIR] [-o OUT] [-x TOOL]... TEST...
 #        bench-blk.sh -t LOG...
 #   -r RUNS    boots of the harness, one after the other (default 1)
 #   -w DIR     work folder; boot i uses DIR/run-i (default:
@@ -14,21 +14,22 @@
 #   -o FILE    where the result lines and the table go (default:
 #              WORKDIR/bench-blk.out); also printed
 #   -t LOG...  no boot: the table of existing run.sh logs
-#   RUN.SH ARGS  what run.sh gets after -w: -x xen-blkback and
-#              realxen-blk (GM_QDISK=1 adds realxen-qdisk.sh before them)
+#   -x TOOL, TEST  for run.sh: the example backend and realxen-blk
+#              (GM_QDISK=1 puts realxen-qdisk.sh before the tests)
 #
 # Exit status: run.sh's of the last boot that failed, else 0.
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-RUNS=1 WORK=${TMPDIR:-/tmp}/guestmem-bench-blk OUT='' TABLE_ONLY=0
+RUNS=1 WORK=${TMPDIR:-/tmp}/guestmem-bench-blk OUT='' TABLE_ONLY=0 TOOLS=()
 
 usage() {
 	sed -n '9,19s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
 	exit 2
 }
-while getopts r:w:o:th opt; do
+while getopts r:w:o:x:th opt; do
 	case $opt in
+	x) TOOLS+=(-x "$OPTARG") ;;
 	r) RUNS=$OPTARG ;;
 	w) WORK=$OPTARG ;;
 	o) OUT=$OPTARG ;;
@@ -112,7 +113,7 @@ for ((i = 1; i <= RUNS; i++)); do
 	loads+=("$(cut -d' ' -f1-3 /proc/loadavg)")
 	echo "bench-blk: boot $i of $RUNS, load average ${loads[i - 1]}," \
 		"log $WORK/run-$i/run.log"
-	GM_QDISK=1 "$HERE/run.sh" -w "$WORK/run-$i" "$@" \
+	GM_QDISK=1 "$HERE/run.sh" -w "$WORK/run-$i" "${TOOLS[@]}" "$@" \
 		>"$WORK/run-$i.out" 2>&1 || rc=$?
 	grep -a '^\[ *[0-9.]*\] xen-qemu: \(PASS\|FAIL\|[0-9]* passed\)' \
 		"$WORK/run-$i.out"
