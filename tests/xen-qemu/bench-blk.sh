@@ -59,9 +59,11 @@ table() {
 	function rate(mib, s) { return s > 0 ? mib / s : 0 }
 	function ratio(a, b) { return b > 0 ? sprintf("%.2f", a / b) : "-" }
 	{
-		# run disk mode: guest wrote M MiB in W s, read in R s
-		run = $1; disk = $2; mode = $3; sub(/:$/, "", mode)
-		w = rate($6, $9); r = rate($6, $13)
+		# "run disk mode: guest wrote M MiB in W s, read in R s",
+		# counted from the end: whatever words come between.
+		run = $1; disk = $2; sub(/:$/, "", disk)
+		mode = $(NF - 11); sub(/:$/, "", mode)
+		w = rate($(NF - 8), $(NF - 5)); r = rate($(NF - 8), $(NF - 1))
 		key = disk " " mode
 		if (!(key in seen)) { seen[key] = 1; order[++n] = key }
 		W[run, key] = w; R[run, key] = r; has[run, key] = 1
