@@ -49,7 +49,9 @@ lines() {
 # table LOG...: MiB/s per disk and run, from the "# fact: blk" lines
 # ("# fact: blk xvda lease: guest wrote 16 MiB in 1.2 s, read in 3.4 s"),
 # with the ratios to qdisk's figure of the same run, then the mean over
-# the runs of each figure and its ratio.
+# the runs of each figure and its ratio, and the median of each column
+# (of the ratios of each run, not a ratio of medians): one busy moment on
+# the host moves a mean, rarely a median.
 table() {
 	local log run=0
 	for log in "$@"; do
@@ -58,6 +60,16 @@ table() {
 	done | awk '
 	function rate(mib, s) { return s > 0 ? mib / s : 0 }
 	function ratio(a, b) { return b > 0 ? sprintf("%.2f", a / b) : "-" }
+	# median(A, N): the median of A[1..N] (sorts A).
+	function median(A, N,    i, j, t) {
+		if (N == 0) return "-"
+		for (i = 2; i <= N; i++)
+			for (j = i; j > 1 && A[j - 1] > A[j]; j--) {
+				t = A[j]; A[j] = A[j - 1]; A[j - 1] = t
+			}
+		return sprintf("%.2f", N % 2 ? A[(N + 1) / 2] : \
+			(A[N / 2] + A[N / 2 + 1]) / 2)
+	}
 	{
 		# "run disk mode: guest wrote M MiB in W s, read in R s",
 		# counted from the end: whatever words come between.
@@ -98,6 +110,23 @@ table() {
 				"mean", k[1], k[2], mw, mr, \
 				q == "" ? "-" : ratio(mw, SW[q] / C[q]), \
 				q == "" ? "-" : ratio(mr, SR[q] / C[q])
+		}
+		for (i = 1; i <= n; i++) {
+			key = order[i]
+			split(key, k, " ")
+			split("", a); split("", b); split("", c); split("", d)
+			na = nc = 0
+			for (run = 1; run <= last; run++) {
+				if (!has[run, key]) continue
+				a[++na] = W[run, key]; b[na] = R[run, key]
+				if (QW[run] > 0 && QR[run] > 0) {
+					c[++nc] = W[run, key] / QW[run]
+					d[nc] = R[run, key] / QR[run]
+				}
+			}
+			printf "%-4s %-5s %-6s %12s %12s %12s %12s\n", \
+				"med", k[1], k[2], median(a, na), median(b, na), \
+				median(c, nc), median(d, nc)
 		}
 	}'
 }
