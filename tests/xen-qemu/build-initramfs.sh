@@ -223,7 +223,8 @@ extra="console=hvc0 rdinit=/init quiet"
 [[ -z ${GM_PATTERN_PAGES:-} ]] || extra+=" gm_pattern_pages=$GM_PATTERN_PAGES"
 [[ -z ${GM_GRANT_PAGES:-} ]] || extra+=" gm_grant_pages=$GM_GRANT_PAGES"
 cat >"$R/etc/xen/gm-guest.cfg" <<EOF
-# The PVH test guest: no disk, no network, just a kernel and an initramfs.
+# The PVH test guest: no network, no disk (but GM_QDISK's), just a kernel
+# and an initramfs.
 name = "gm-guest"
 type = "pvh"
 kernel = "/boot/vmlinuz"
