@@ -411,17 +411,17 @@ static int push_responses(struct blkback *b, int *notify)
 
 	if (old == new)
 		return 0;
-	/* Release: the responses' contents before the index. */
+	/* Sequentially consistent, a release and more: the responses'
+	 * contents before the index, and the index store before the load
+	 * of rsp_event (the full barrier of io/ring.h's macros), or a
+	 * frontend that just set rsp_event would miss its event. */
 	ret = gm_view_atomic_store_u32(&b->view, OFF_RSP_PROD, new,
-				       GM_RELEASE);
+				       GM_SEQ_CST);
 	if (ret)
 		return ret;
 	b->rsp_pushed = new;
-	/* Full barrier: the index store before the load of rsp_event, or
-	 * a frontend that just set rsp_event would miss its event. */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	ret = gm_view_atomic_load_u32(&b->view, OFF_RSP_EVENT, &event,
-				      GM_RELAXED);
+				      GM_SEQ_CST);
 	if (ret)
 		return ret;
 	if ((RING_IDX)(new - event) < (RING_IDX)(new - old))
@@ -513,16 +513,16 @@ int blkback_process(struct blkback *b)
 		/*
 		 * RING_FINAL_CHECK_FOR_REQUESTS: ask for an event at the
 		 * next request, then look again, so that a request
-		 * produced in between is not left without an event.
+		 * produced in between is not left without an event.  Both
+		 * sequentially consistent: req_event's store before
+		 * req_prod's load (io/ring.h's full barrier between them).
 		 */
 		ret = gm_view_atomic_store_u32(&b->view, OFF_REQ_EVENT,
-					       b->req_cons + 1, GM_RELAXED);
+					       b->req_cons + 1, GM_SEQ_CST);
 		if (ret)
 			goto fail;
-		/* Full barrier: req_event's store before req_prod's load. */
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		ret = gm_view_atomic_load_u32(&b->view, OFF_REQ_PROD, &prod,
-					      GM_ACQUIRE);
+					      GM_SEQ_CST);
 		if (ret)
 			goto fail;
 		if (prod == b->req_cons)
