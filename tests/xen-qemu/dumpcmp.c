@@ -378,6 +378,10 @@ int main(int argc, char **argv)
 			pat_gm += !rg && bg < 0;
 			if (!rx && !rg && !memcmp(a, b, PAGE)) {
 				equal++;
+				if (bx >= 0 && shown++ < MAX_SHOWN)
+					printf("# frame 0x%" PRIx64 ": equal, "
+					       "but not its pattern at +0x%lx"
+					       "\n", j, (unsigned long)bx);
 				continue;
 			}
 			if (shown++ < MAX_SHOWN)
