@@ -10,11 +10,11 @@
 #   -w DIR     work folder (default: ${TMPDIR:-/tmp}/guestmem-xen-qemu)
 #   -c DIR     download cache (default: ${XDG_CACHE_HOME:-~/.cache}/guestmem-xen-qemu)
 #   -l FILE    log file (default: WORKDIR/run.log)
-#   -t SECS    hard limit for one boot of QEMU (default 1500)
+#   -t SECS    hard limit for one boot of QEMU (default 1800)
 #
 # Environment: XQ_KERNEL_PKG (default: what linux-image-amd64 depends on),
 # XQ_DOM0_DEADLINE (seconds for dom0's /init to start, default 150),
-# XQ_GUEST_TIMEOUT (240), XQ_TEST_TIMEOUT (900), XQ_QEMU_MEM (MiB, 2048),
+# XQ_GUEST_TIMEOUT (240), XQ_TEST_TIMEOUT (1200), XQ_QEMU_MEM (MiB, 2048),
 # XQ_DOM0_MEM (MiB, 1280),
 # XQ_SMP (QEMU's CPUs, 1: see below), XQ_ACCEL (QEMU's -accel, tcg), CC
 # (gcc), and build-initramfs.sh's GM_* settings.
@@ -39,7 +39,7 @@ XEN_PKG=xen-hypervisor-4.17-amd64
 WORK=${TMPDIR:-/tmp}/guestmem-xen-qemu
 CACHE=${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/guestmem-xen-qemu
 LOG=
-BOOT_TIMEOUT=1500
+BOOT_TIMEOUT=1800
 DOM0_DEADLINE=${XQ_DOM0_DEADLINE:-150}
 QEMU_PID=
 STAMP_PID=
@@ -314,7 +314,7 @@ boot() {
 	xen_args+=" dom0_max_vcpus=2 console_timestamps=boot"
 	dom0_args="console=hvc0 earlyprintk=xen rdinit=/init quiet"
 	dom0_args+=" gm_guest_timeout=${XQ_GUEST_TIMEOUT:-240}"
-	dom0_args+=" gm_test_timeout=${XQ_TEST_TIMEOUT:-900}"
+	dom0_args+=" gm_test_timeout=${XQ_TEST_TIMEOUT:-1200}"
 	DOM0_SEEN=0
 	t0=$EPOCHREALTIME
 	stamp "$t0" "$alog" <"$fifo" &
