@@ -2404,26 +2404,54 @@ static void op_domain(void)
 	uint32_t domid = fl & 2 ? NODOM : DOM;
 	uint64_t gpa = (uint64_t)gfn * PAGE + off, p;
 	struct gm_space *s = (struct gm_space *)&s;
-	struct gm_region_info info;
+	struct gm_region_info info[FZ_NFRAMES + 1];
+	uint64_t first[FZ_NFRAMES], count[FZ_NFRAMES];
 	struct mreg dm;
-	unsigned out, any = 0, all = OK;
+	unsigned out, nruns = 0, k, any, all[FZ_NFRAMES];
 	int ret, want = 0, write = fl & 4;
 
-	/* The model of its one region, to reuse fresh_foreign(). */
+	/* The model: the simulator classifies a revoked frame as not
+	 * populated (XTAB), so the space has one region per run of the
+	 * others; with none at all, one region over the whole domain. */
+	for (p = 0; p < FZ_NFRAMES; p++) {
+		if (M.frames[p].revoked)
+			continue;
+		if (nruns && first[nruns - 1] + count[nruns - 1] == p) {
+			count[nruns - 1]++;
+			continue;
+		}
+		first[nruns] = p;
+		count[nruns++] = 1;
+	}
+	if (!nruns) {
+		first[0] = 0;
+		count[0] = FZ_NFRAMES;
+		nruns = 1;
+	}
+	/* The model of the whole domain as one region, to reuse
+	 * fresh_foreign(); per run, whether a frame maps, and all do. */
 	memset(&dm, 0, sizeof(dm));
 	dm.kind = fl & 1 ? FZ_K_EAGER : FZ_K_FOREIGN;
 	dm.domid = DOM;
 	dm.npages = FZ_NFRAMES;
-	for (p = 0; p < FZ_NFRAMES; p++) {
-		any |= fresh_foreign(&dm, p, 0) & OK;
-		all &= fresh_foreign(&dm, p, 0);
+	for (k = 0; k < nruns; k++) {
+		any = 0;
+		all[k] = OK;
+		for (p = first[k]; p < first[k] + count[k]; p++) {
+			any |= fresh_foreign(&dm, p, 0) & OK;
+			all[k] &= fresh_foreign(&dm, p, 0);
+		}
+		/* An eager run of which no frame maps fails the open with
+		 * its first frame's error. */
+		if ((fl & 1) && !any && !want && domid == DOM &&
+		    !M.inj[INJ_FMAP2])
+			want = -errnos[__builtin_ctz(fresh_foreign(
+					       &dm, first[k], 0)) - 1];
 	}
 	if (domid != DOM)
 		want = -ESRCH;
 	else if ((fl & 1) && M.inj[INJ_FMAP2])
 		want = -M.inj[INJ_FMAP2];
-	else if ((fl & 1) && !any)
-		want = -errnos[__builtin_ctz(fresh_foreign(&dm, 0, 0)) - 1];
 	ret = gm_xen_space_open_domain(M.x, domid, fl & 1 ? GM_XEN_EAGER : 0,
 				       &s);
 	trace("%s dom %u -> %d", fl & 1 ? "eager" : "on demand", domid, ret);
@@ -2436,11 +2464,15 @@ static void op_domain(void)
 	}
 	update_injections();
 	CHECK(!strcmp(gm_space_name(s), "domain-7"), "domain space name");
-	CHECK(gm_space_get_regions(s, &info, 1) == 1 && info.gpa == 0 &&
-	      info.size == FZ_NFRAMES * PAGE &&
-	      !strcmp(info.backend, "xen-foreign") &&
-	      info.mapped == ((fl & 1) && all == OK),
-	      "domain space region described wrong");
+	CHECK(gm_space_get_regions(s, info, FZ_NFRAMES + 1) == (int)nruns,
+	      "domain space has %d regions, want %u",
+	      (int)gm_space_get_regions(s, info, FZ_NFRAMES + 1), nruns);
+	for (k = 0; k < nruns; k++)
+		CHECK(info[k].gpa == first[k] * PAGE &&
+		      info[k].size == count[k] * PAGE &&
+		      !strcmp(info[k].backend, "xen-foreign") &&
+		      info[k].mapped == ((fl & 1) && all[k] == OK),
+		      "domain space region %u described wrong", k);
 
 	len = (uint16_t)(1 + len % (PAGE - off));
 	if (M.frames[gfn].ever_revoked) {
