@@ -15,7 +15,8 @@
 # Environment: XQ_KERNEL_PKG (default: what linux-image-amd64 depends on),
 # XQ_DOM0_DEADLINE (seconds for dom0's /init to start, default 150),
 # XQ_GUEST_TIMEOUT (240), XQ_TEST_TIMEOUT (1200), XQ_QEMU_MEM (MiB, 2048),
-# XQ_DOM0_MEM (MiB, 1280),
+# XQ_DOM0_MEM (MiB, 1280), XQ_FREEZE (seconds without QEMU using any CPU
+# time after which the emulated machine counts as frozen, 120),
 # XQ_SMP (QEMU's CPUs, 1: see below), XQ_ACCEL (QEMU's -accel, tcg), CC
 # (gcc), and build-initramfs.sh's GM_* settings.
 #
@@ -27,9 +28,11 @@
 # something or a build step failed; 3 dom0 never started (after one retry);
 # 4 the test guest never became ready (after one retry); 5 the hard time limit hit after dom0
 # started; 6 QEMU ended without a result (a crash or panic in the log);
-# 7 dom0's toolstack or xl create failed.
+# 7 dom0's toolstack or xl create failed; 8 the emulated machine froze
+# (twice).
 # A boot in which no test could run (dom0 never started, or the test guest
-# never became ready) is retried once; a failing test never is.
+# never became ready) is retried once, and so is a boot in which the
+# emulated machine froze; a failing test never is.
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -41,6 +44,7 @@ CACHE=${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/guestmem-xen-qemu
 LOG=
 BOOT_TIMEOUT=1800
 DOM0_DEADLINE=${XQ_DOM0_DEADLINE:-150}
+FREEZE_SECS=${XQ_FREEZE:-120}
 QEMU_PID=
 STAMP_PID=
 # Lines worth repeating when a boot goes wrong (case matters: "debug=n").
@@ -299,9 +303,31 @@ stamp() {	# stamp T0 ATTEMPT_LOG
 	done
 }
 
-# boot ATTEMPT_LOG: one boot; sets DOM0_SEEN and QEMU_STATUS.
+# cpu_ticks PID: the CPU time (user + system, in clock ticks) a process
+# has used, all its threads together; empty once it is gone.
+cpu_ticks() {
+	local f
+	f=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+	# Fields after the command name, which is in parentheses.
+	f=${f##*) }
+	set -- $f
+	echo $((${12} + ${13}))
+}
+
+# boot ATTEMPT_LOG: one boot; sets DOM0_SEEN, FROZE and QEMU_STATUS.
+#
+# A frozen machine: seen with the host's 2 CPUs busy with other work, the
+# emulated machine stopped for good while the test guest booted: no
+# console output, QEMU's CPU thread asleep on a futex and QEMU using no CPU
+# time at all, so no interrupt ever came again.  (A run that went silent
+# in realxen-blk.sh, before this check existed, was most likely the
+# same.)  A running Xen uses
+# CPU time every second (its time calibration), an idle one too, so a QEMU
+# that used none for FREEZE_SECS will never go on; without this check the
+# run would sit out its hard limit (30 minutes) and fail with status 5.
 boot() {
 	local alog=$1 fifo=$WORK/serial.fifo t0 xen_args dom0_args line qemu
+	local qpid= ticks last_ticks= still=0
 	local img=$WORK/images
 	: >"$alog"
 	rm -f "$fifo"
@@ -316,6 +342,7 @@ boot() {
 	dom0_args+=" gm_guest_timeout=${XQ_GUEST_TIMEOUT:-240}"
 	dom0_args+=" gm_test_timeout=${XQ_TEST_TIMEOUT:-1200}"
 	DOM0_SEEN=0
+	FROZE=0
 	t0=$EPOCHREALTIME
 	stamp "$t0" "$alog" <"$fifo" &
 	STAMP_PID=$!
@@ -347,6 +374,23 @@ boot() {
 				stop_qemu
 				break
 			fi
+		fi
+		# QEMU is timeout(1)'s only child.
+		[[ -n $qpid ]] || qpid=$(pgrep -P "$QEMU_PID" | head -n 1)
+		ticks=$([[ -n $qpid ]] && cpu_ticks "$qpid")
+		if [[ -n $ticks && $ticks == "$last_ticks" ]]; then
+			still=$((still + 1))
+		else
+			still=0
+			last_ticks=$ticks
+		fi
+		if ((still >= FREEZE_SECS)); then
+			log "the emulated machine froze: QEMU used no CPU time" \
+				"for ${FREEZE_SECS}s; last console line:" \
+				"$(tail -n 1 "$alog")"
+			FROZE=1
+			stop_qemu
+			break
 		fi
 		sleep 1
 	done
@@ -421,7 +465,10 @@ main() {
 		# software-emulated nested paging).  dom0 reports the guest
 		# before starting any test, so a failing test is never
 		# retried.
-		if ((!DOM0_SEEN)); then
+		if ((FROZE)); then
+			log "the emulated machine froze: retrying the boot" \
+				"once (every test runs again)"
+		elif ((!DOM0_SEEN)); then
 			log "dom0 never started; retrying the boot once"
 		elif grep -aq 'GUESTMEM-XEN-GUEST-NOT-READY' "$ALOG"; then
 			log "the test guest never became ready (no test ran);" \
@@ -434,6 +481,10 @@ main() {
 		ATTEMPT=2
 	done
 
+	if ((FROZE)); then
+		summarize "$ALOG"
+		fail 8 "the emulated machine froze in both boots"
+	fi
 	if ((!DOM0_SEEN)); then
 		fail 3 "dom0 never started in $ATTEMPT boots"
 	fi
