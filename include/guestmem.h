@@ -277,7 +277,8 @@ GM_EXPORT int gm_space_add_region(struct gm_space *s, struct gm_region *r);
  * still held (by any thread, the caller included), when the last of them
  * is released.
  *
- * Return: 0, or -EINVAL (@s NULL), -ENOENT (no region starts at @gpa).
+ * Return: 0, or -EINVAL (@s NULL), -ENOENT (no region starts at @gpa),
+ * -ENOMEM (the region stays in the space).
  */
 GM_EXPORT int gm_space_remove_region(struct gm_space *s, uint64_t gpa);
 
@@ -306,7 +307,9 @@ struct gm_region_info {
  * @max: capacity of @out.
  *
  * Return: the number of regions in the space (which may exceed @max; only
- * the first @max are stored), or -EINVAL.
+ * the first @max are stored), or -EINVAL (@s NULL, or @out NULL with @max
+ * non-zero), -ENOMEM (the calling thread's record of the space could not
+ * be allocated).
  */
 GM_EXPORT ssize_t gm_space_get_regions(struct gm_space *s,
 				       struct gm_region_info *out, size_t max);

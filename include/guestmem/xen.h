@@ -97,7 +97,8 @@
  *   in the child until it exits.
  *
  * Builds without Xen (--with-xen=no): every function here returns
- * -EOPNOTSUPP (gm_xen_close is a no-op).
+ * -EOPNOTSUPP (gm_xen_close and gm_xen_grant_list_unmap are no-ops,
+ * gm_xen_grant_list_addr and gm_xen_grant_list_iov return NULL).
  */
 #ifndef GUESTMEM_XEN_H
 #define GUESTMEM_XEN_H
@@ -182,11 +183,15 @@ struct gm_xen_stats {
  * for the reservations of its regions (see "Foreign region" above), or
  * none if memfd_create() fails.
  *
- * Return: 0, or -EINVAL (@out NULL, bucket size not a power of two or
- * < 4096, budget smaller than one bucket, reserved fields not zero),
- * -ENOMEM, -EOPNOTSUPP (built without Xen), or the errno of
- * xenforeignmemory_open / xengnttab_open / xc_interface_open (-EACCES,
- * -ENOENT when /dev/xen/privcmd is missing: not running on Xen).
+ * Only libxenforeignmemory is required: when xengnttab_open or
+ * xc_interface_open fails, the context opens anyway, and each function
+ * that needs the missing handle fails with that open's errno.
+ *
+ * Return: 0, or -EINVAL (@out NULL, bucket size not a power of two,
+ * < 4096 or > 1 GiB, budget smaller than one bucket, eager_chunk above
+ * 2^20, reserved fields not zero), -ENOMEM, -EOPNOTSUPP (built without
+ * Xen), or the errno of xenforeignmemory_open (-EACCES, -ENOENT when
+ * /dev/xen/privcmd is missing: not running on Xen).
  */
 GM_EXPORT int gm_xen_open(struct gm_xen **out,
 			  const struct gm_xen_options *opts);
@@ -643,7 +648,7 @@ gm_xen_grant_list_iov(const struct gm_xen_grant_list *l, int *niov);
  * 1 (its pages are not contiguous otherwise).
  *
  * Return: 0, or -EINVAL (NULL argument, or a cached list of more than one
- * page).
+ * page), -EOPNOTSUPP (built without Xen).
  */
 GM_EXPORT int gm_xen_grant_list_view(const struct gm_xen_grant_list *l,
 				     struct gm_view *v);
