@@ -14,7 +14,7 @@ what=${1:-}
 deps_build=(autoconf automake libtool pkg-config make gcc g++ libcmocka-dev
 	libxen-dev)
 deps_test=(valgrind clang libclang-rt-14-dev qemu-system-x86 xen-utils-4.17
-	busybox-static cpio)
+	busybox-static cpio mandoc)
 
 usage() {
 	echo "usage: $0 example|test" >&2
