@@ -21,7 +21,9 @@
 #         every md5 with the image file, detaches the disk and checks that
 #         the backend ended with no mapping and no fd left
 #   xvdb  the guest does I/O without end; dom0 destroys the guest in the
-#         middle of it and checks the same of the backend
+#         middle of it and checks the same of the backend, and that a
+#         "guestmem dump" of the guest caught by the destroy exits 6 and
+#         leaves no file (dump_start, dump_done)
 #
 # Output: TAP, plus "# fact:" lines (throughput as the guest saw it: under
 # QEMU's software emulation, useful only as ratios between the disks).
@@ -198,13 +200,68 @@ case_destroy() {
 		not_ok "$name: the guest is doing I/O"
 	fi
 	sleep 5
+	dump_start
 	xl destroy "$DOMID"
 	# A test after this one would have no guest; init-dom0.sh reads this.
 	: >/run/guestmem-guest-destroyed
+	dump_done
 	wait_exit "$PID" 60 || kill -9 "$PID"
 	backend_done "$name"
 	xenstore-rm "$BE" 2>/dev/null
 	rm -f "$img"
+}
+
+# A dump during the destroy (issue 15): "guestmem dump" of the guest while
+# xl destroys it must end with status 6 (guestmem(1): a domain that went
+# away ends a dump) and leave nothing: neither its file nor the temporary
+# ".FILE.XXXXXX" it writes next to it.  The dump (7-30 s for the 256 MiB
+# guest under emulation) and the destroy (a few seconds) started together
+# could finish in either order, so the dump is made to be in the middle
+# whatever the speeds: it is started, stopped (SIGSTOP) as soon as its
+# temporary file exists (it has opened the domain, read its physmap and
+# begun to copy), the guest is destroyed, and the dump is continued: its
+# next frame is one of a destroyed domain.  A process the scheduler does
+# not run for a few seconds is all this simulates.
+DUMP_DIR=/tmp/destroy-dump
+
+# dump_start: the dump, stopped once begun; sets DUMP_PID (empty if it
+# never began).
+dump_start() {
+	local i=0
+	rm -rf "$DUMP_DIR"
+	mkdir -p "$DUMP_DIR"
+	/tests/guestmem --xen-domid "$DOMID" dump "$DUMP_DIR/guest.core" \
+		>/tmp/destroy-dump.out 2>&1 &
+	DUMP_PID=$!
+	while [ -z "$(ls -A "$DUMP_DIR")" ]; do
+		if ! kill -0 "$DUMP_PID" 2>/dev/null || [ "$i" -ge 600 ]; then
+			not_ok "dump: began before the destroy (no temporary" \
+				"file after $((i / 10)) s)"
+			kill -9 "$DUMP_PID" 2>/dev/null
+			DUMP_PID=
+			return
+		fi
+		sleep 0.1
+		i=$((i + 1))
+	done
+	kill -STOP "$DUMP_PID"
+	ok "dump: began before the destroy ($(ls -A "$DUMP_DIR"), after" \
+		"$((i / 10)).$((i % 10)) s); stopped during it"
+}
+
+# dump_done: continue the dump, check its status and what it left.
+dump_done() {
+	[ -n "$DUMP_PID" ] || return
+	kill -CONT "$DUMP_PID"
+	wait_exit "$DUMP_PID" 120 || kill -9 "$DUMP_PID"
+	sed 's/^/# dump: /' /tmp/destroy-dump.out
+	check "dump: exit status 6, the domain went away (status $STATUS)" \
+		[ "$STATUS" = 6 ]
+	check "dump: the message says no dump was written" \
+		grep -q 'no dump written' /tmp/destroy-dump.out
+	check "dump: no file and no temporary file left ($(ls -A "$DUMP_DIR"))" \
+		[ -z "$(ls -A "$DUMP_DIR")" ]
+	rm -rf "$DUMP_DIR" /tmp/destroy-dump.out
 }
 
 [ -x "$BACKEND" ] || { echo "Bail out! $BACKEND is missing"; exit 1; }
