@@ -316,8 +316,9 @@ cpu_ticks() {
 
 # boot ATTEMPT_LOG: one boot; sets DOM0_SEEN, FROZE and QEMU_STATUS.
 #
-# A frozen machine: seen with the host's 2 CPUs busy with other work, the
-# emulated machine stopped for good while the test guest booted: no
+# A frozen machine: seen twice with the host's 2 CPUs busy with other
+# work, the emulated machine stopped for good (while the test guest
+# booted; during xl dump-core): no
 # console output, QEMU's CPU thread asleep on a futex and QEMU using no CPU
 # time at all, so no interrupt ever came again.  (A run that went silent
 # in realxen-blk.sh, before this check existed, was most likely the
@@ -388,6 +389,12 @@ boot() {
 			log "the emulated machine froze: QEMU used no CPU time" \
 				"for ${FREEZE_SECS}s; last console line:" \
 				"$(tail -n 1 "$alog")"
+			# Where QEMU's threads sleep, for whoever looks
+			# into the cause.
+			for t in /proc/"$qpid"/task/*; do
+				log "  QEMU thread $(cat "$t/comm" 2>/dev/null):" \
+					"waiting in $(cat "$t/wchan" 2>/dev/null)"
+			done
 			FROZE=1
 			stop_qemu
 			break
