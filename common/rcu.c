@@ -177,7 +177,7 @@ __attribute__((destructor)) static void key_fini(void)
 static void fork_init(void);
 
 int gm__rcu_domain_new(struct gm__rcu_domain **out,
-		       const struct gm__rcu_ops *ops)
+		       const struct gm__rcu_ops *ops, size_t extra)
 {
 	struct gm__rcu_domain *d;
 
@@ -185,9 +185,19 @@ int gm__rcu_domain_new(struct gm__rcu_domain **out,
 	pthread_once(&fork_once, fork_init);
 	if (!fork_ok)
 		return -ENOMEM;
-	d = calloc(1, sizeof(*d));
+	if (extra > SIZE_MAX - GM__RCU_EXTRA_OFF)
+		return -ENOMEM;
+	/*
+	 * One block: the domain, then its owner's bytes, which the owner
+	 * initialises.  Not calloc(), which glibc serves without its
+	 * per-thread cache (nor malloc() and a memset() of the whole block,
+	 * which GCC turns into calloc()): a space created and dropped in a
+	 * loop would then cost a trip through the arena each time.
+	 */
+	d = malloc(GM__RCU_EXTRA_OFF + extra);
 	if (!d)
 		return -ENOMEM;
+	*d = (struct gm__rcu_domain){ 0 };
 	if (pthread_mutex_init(&d->lock, NULL)) {
 		free(d);
 		return -ENOMEM;

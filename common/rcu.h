@@ -52,6 +52,7 @@
 #define GM_RCU_H
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -167,9 +168,28 @@ extern __thread struct gm__rcu_reader *gm__rcu_last
 extern __thread struct gm__rcu_reader *gm__rcu_last2
 	__attribute__((tls_model("initial-exec")));
 
-/* A new domain whose readers are described by @ops (static). */
+/*
+ * A new domain whose readers are described by @ops (static), with @extra
+ * uninitialised bytes for the owner in the same allocation
+ * (gm__rcu_domain_extra()).  Those bytes live as long as the domain does:
+ * after gm__rcu_domain_release(), until the last reader of a thread that
+ * used the domain is freed too.  An owner that keeps its own state there
+ * (the space keeps itself) saves an allocation per object; it must not
+ * rely on them being freed at release.
+ */
 int gm__rcu_domain_new(struct gm__rcu_domain **out,
-		       const struct gm__rcu_ops *ops);
+		       const struct gm__rcu_ops *ops, size_t extra);
+/* Where a domain's extra bytes start: aligned for any object. */
+#define GM__RCU_EXTRA_OFF                                                     \
+	((sizeof(struct gm__rcu_domain) + _Alignof(max_align_t) - 1) &        \
+	 ~(_Alignof(max_align_t) - 1))
+
+/* The @extra bytes gm__rcu_domain_new() gave @d's owner. */
+static inline void *gm__rcu_domain_extra(struct gm__rcu_domain *d)
+{
+	return (char *)d + GM__RCU_EXTRA_OFF;
+}
+
 /* The owner is gone: drop its reference. */
 void gm__rcu_domain_release(struct gm__rcu_domain *d);
 /* Slow path of gm__rcu_reader(): find or register this thread's reader. */

@@ -147,10 +147,23 @@ static const struct gm__rcu_ops space_rcu_ops = {
 	.leaf_off = space_leaf_off,
 };
 
-static void table_free(struct gm__table *t);
+/*
+ * A space's first table, which has no entries: in the space's block, after
+ * the space (gm_space_new()).
+ */
+static struct gm__table *space_table0(struct gm_space *s)
+{
+	return (struct gm__table *)(void *)(s + 1);
+}
+
+_Static_assert(sizeof(struct gm_space) % _Alignof(struct gm__table) == 0,
+	       "the first table must be aligned after the space");
+
+static void table_free(struct gm_space *s, struct gm__table *t);
 
 int gm_space_new(struct gm_space **out, const char *name, unsigned int flags)
 {
+	struct gm__rcu_domain *dom;
 	struct gm_space *s;
 	struct gm__table *t;
 	size_t len;
@@ -169,17 +182,20 @@ int gm_space_new(struct gm_space **out, const char *name, unsigned int flags)
 					     "the fault handlers for "
 					     "GM_SPACE_FAULT_SAFE");
 	}
-	s = calloc(1, sizeof(*s));
-	t = calloc(1, sizeof(*t));
-	if (!s || !t) {
-		ret = -ENOMEM;
-		goto err;
-	}
-	ret = gm__rcu_domain_new(&s->dom, &space_rcu_ops);
+	/*
+	 * One block for the domain, the space and its first table (rcu.h):
+	 * creating a space costs one allocation.  The block lives until the
+	 * domain's last reader is gone, after gm_space_free().
+	 */
+	ret = gm__rcu_domain_new(&dom, &space_rcu_ops, sizeof(*s) + sizeof(*t));
 	if (ret)
 		goto err;
+	s = gm__rcu_domain_extra(dom);
+	t = space_table0(s);
+	memset(s, 0, sizeof(*s) + sizeof(*t));
+	s->dom = dom;
 	if (pthread_mutex_init(&s->wlock, NULL)) {
-		gm__rcu_domain_release(s->dom);
+		gm__rcu_domain_release(dom);
 		ret = -ENOMEM;
 		goto err;
 	}
@@ -199,8 +215,6 @@ int gm_space_new(struct gm_space **out, const char *name, unsigned int flags)
 	*out = s;
 	return 0;
 err:
-	free(t);
-	free(s);
 	return gm__error_msg(ret, "gm_space_new: out of memory");
 }
 
@@ -217,10 +231,10 @@ void gm_space_free(struct gm_space *s)
 		t->e[i].region->common_flags &= ~GM__REGION_IN_SPACE;
 		gm__region_put(t->e[i].region);
 	}
-	table_free(t);
+	table_free(s, t);
 	pthread_mutex_destroy(&s->wlock);
+	/* Last: it may free s (gm_space_new()). */
 	gm__rcu_domain_release(s->dom);
-	free(s);
 }
 
 const char *gm_space_name(const struct gm_space *s)
@@ -282,51 +296,73 @@ static void fent_fill(struct gm__fent *f, const struct gm__entry *e)
 }
 
 /*
- * Build @t's index (space.h) for space @s: slots of the smallest
+ * A table of @n entries, from guest address @base to @last, with room for
+ * its index (space.h) in the same block: slots of the smallest
  * power-of-two size, at least a page, that keeps their number within
- * SLOTS_PER_ENTRY per entry, and its inline view (ft, fent), in one
- * block.
- * Without memory there is none: lookups search the whole table, and the
+ * SLOTS_PER_ENTRY per entry, and its inline view (fent).  The caller
+ * fills the entries, then calls table_index().  NULL without memory.
+ */
+static struct gm__table *table_alloc(size_t n, uint64_t base, uint64_t last)
+{
+	size_t size = sizeof(struct gm__table) + n * sizeof(struct gm__entry);
+	uint64_t span, k, nslots = 0;
+	unsigned int shift = 12;
+	struct gm__table *t;
+
+	if (n && n < UINT32_MAX) {
+		span = last - base;
+		/* The smallest shift with (span >> shift) < SLOTS_PER_ENTRY * n,
+		 * the bit length of span / (SLOTS_PER_ENTRY * n), if above a
+		 * page's. */
+		k = span / (SLOTS_PER_ENTRY * (uint64_t)n);
+		if (k >> shift)
+			shift = 64 - (unsigned int)__builtin_clzll(k);
+		nslots = (span >> shift) + 1;
+		/* fent (n + 1 entries), then the nslots + 1 slots; nslots is at
+		 * most SLOTS_PER_ENTRY * n, so this cannot wrap. */
+		size += (n + 1) * sizeof(struct gm__fent) +
+			(nslots + 1) * sizeof(uint32_t);
+	}
+	t = malloc(size);
+	if (!t)
+		return NULL;
+	t->n = n;
+	t->base = base;
+	t->nslots = nslots;
+	t->shift = shift;
+	/* The entries' size keeps fent aligned (a multiple of 8). */
+	t->fent = nslots ? (struct gm__fent *)(void *)(t->e + n) : NULL;
+	return t;
+}
+
+_Static_assert(sizeof(struct gm__entry) % _Alignof(struct gm__fent) == 0,
+	       "fent must be aligned after the entries");
+
+/*
+ * Fill the index of @t (table_alloc()) for space @s.  A table without one
+ * (no entries, or too many for 32-bit slots) is searched whole, and the
  * inline accessors call the library.
  */
 static void table_index(const struct gm_space *s, struct gm__table *t)
 {
-	uint64_t span, k, target;
-	unsigned int shift = 12;
+	uint64_t k, start;
 	uint32_t *slot;
 	size_t i;
 
 	t->slot = NULL;
-	t->fent = NULL;
 	t->ft = (struct gm__ftab){ .gen = t->gen };
-	if (!t->n || t->n >= UINT32_MAX)
-		return;
-	t->base = t->e[0].gpa;
-	span = t->e[t->n - 1].last - t->base;
-	target = SLOTS_PER_ENTRY * t->n;
-	/* The smallest shift with (span >> shift) < target, the bit length
-	 * of span / target, if above a page's. */
-	k = span / target;
-	if (k >> shift)
-		shift = 64 - (unsigned int)__builtin_clzll(k);
-	t->nslots = (span >> shift) + 1;
-	/* One block: fent (n + 1 entries), then the nslots + 1 slots. */
-	t->fent = malloc((t->n + 1) * sizeof(*t->fent) +
-			 (t->nslots + 1) * sizeof(*slot));
 	if (!t->fent)
 		return;
 	slot = (uint32_t *)(void *)(t->fent + t->n + 1);
 	/* slot[k]: the first entry that ends at or after slot k's start. */
-	for (k = 0, i = 0; k < t->nslots; k++) {
-		uint64_t start = t->base + (k << shift);
-
+	for (k = 0, i = 0, start = t->base; k < t->nslots;
+	     k++, start += UINT64_C(1) << t->shift) {
 		while (t->e[i].last < start)
 			i++;
 		slot[k] = (uint32_t)i;
 	}
 	slot[t->nslots] = (uint32_t)(t->n - 1);
 	t->slot = slot;
-	t->shift = shift;
 
 	/* A fault-safe space's accesses must be guarded: none inline. */
 	if (s->flags & GM_SPACE_FAULT_SAFE)
@@ -338,14 +374,15 @@ static void table_index(const struct gm_space *s, struct gm__table *t)
 	t->ft.nslots = t->nslots;
 	t->ft.slot = slot;
 	t->ft.ent = t->fent;
-	t->ft.shift = shift;
+	t->ft.shift = t->shift;
 }
 
-static void table_free(struct gm__table *t)
+/* Free @t of @s, which no reader can hold any more. */
+static void table_free(struct gm_space *s, struct gm__table *t)
 {
-	if (t)
-		free(t->fent); /* and the slots */
-	free(t);
+	/* The first table is part of the space's block. */
+	if (t != space_table0(s))
+		free(t); /* and its index */
 }
 
 /* The entry that may hold @gpa (the caller checks), or NULL. */
@@ -411,7 +448,7 @@ static void table_replace(struct gm_space *s, struct gm__table *nt)
 	/* Before the grace period: see gm__space_cached(). */
 	space_set_gen(s, nt);
 	gm__rcu_synchronize(s->dom);
-	table_free(old);
+	table_free(s, old);
 }
 
 int gm_space_add_region(struct gm_space *s, struct gm_region *r)
@@ -454,13 +491,13 @@ int gm_space_add_region(struct gm_space *s, struct gm_region *r)
 				    o->region->ops->name);
 		goto out;
 	}
-	nt = malloc(sizeof(*nt) + (t->n + 1) * sizeof(nt->e[0]));
+	nt = table_alloc(t->n + 1, i == 0 ? r->gpa : t->e[0].gpa,
+			 i == t->n ? last : t->e[t->n - 1].last);
 	if (!nt) {
 		ret = gm__error_msg(-ENOMEM, "guest memory '%s': add region "
 				    "error: out of memory", s->name);
 		goto out;
 	}
-	nt->n = t->n + 1;
 	memcpy(nt->e, t->e, i * sizeof(nt->e[0]));
 	nt->e[i] = (struct gm__entry){ .gpa = r->gpa,
 				       .last = last,
@@ -495,14 +532,17 @@ int gm_space_remove_region(struct gm_space *s, uint64_t gpa)
 				     s->name, gpa);
 	}
 	i--;
-	nt = malloc(sizeof(*nt) + (t->n - 1) * sizeof(nt->e[0]));
+	/* The entries left span from e[0] or, without it, e[1] to the last
+	 * or the one before (no span when none is left). */
+	nt = t->n == 1 ? table_alloc(0, 0, 0)
+		       : table_alloc(t->n - 1, t->e[i == 0].gpa,
+				     t->e[t->n - 1 - (i == t->n - 1)].last);
 	if (!nt) {
 		pthread_mutex_unlock(&s->wlock);
 		return gm__error_msg(-ENOMEM, "guest memory '%s': remove "
 				     "region error: out of memory", s->name);
 	}
 	r = t->e[i].region;
-	nt->n = t->n - 1;
 	memcpy(nt->e, t->e, i * sizeof(nt->e[0]));
 	memcpy(&nt->e[i], &t->e[i + 1], (t->n - i - 1) * sizeof(nt->e[0]));
 	table_index(s, nt);

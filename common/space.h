@@ -29,8 +29,8 @@ struct gm__table {
 	 * The index, for lookups that miss the thread's cache (space.c):
 	 * the addresses [base + (k << shift), base + ((k + 1) << shift)) of
 	 * slot k < nslots are in no entry but e[slot[k]] ... e[slot[k + 1]]
-	 * (the last one capped at n - 1).  NULL without entries, or when
-	 * there was no memory for it: lookups then search the whole table.
+	 * (the last one capped at n - 1).  NULL without entries (or with
+	 * too many for 32-bit slots): lookups then search the whole table.
 	 */
 	const uint32_t *slot;
 	uint64_t base;
@@ -40,8 +40,9 @@ struct gm__table {
 	 * The index as guestmem.h's inline accessors read it (struct
 	 * gm__ftab), over fent: one struct gm__fent per entry and a last
 	 * one that allows nothing (unset in a fault-safe space), then the
-	 * slots, in one allocation.  ft.nslots is 0 when the inline path
-	 * must not look anything up (no index, or a fault-safe space).
+	 * slots, in the table's own block, after e[].  ft.nslots is 0 when
+	 * the inline path must not look anything up (no index, or a
+	 * fault-safe space).
 	 */
 	struct gm__ftab ft;
 	struct gm__fent *fent;

@@ -600,7 +600,7 @@ static void run_many_inside(unsigned int rank)
 		.reader_size = sizeof(struct gm__rcu_reader),
 	};
 
-	assert_int_equal(gm__rcu_domain_new(&sy.d, &bare), 0);
+	assert_int_equal(gm__rcu_domain_new(&sy.d, &bare, 0), 0);
 	assert_int_equal(pthread_barrier_init(&bar, NULL, NINSIDE + 1), 0);
 	for (i = 0; i < NINSIDE; i++) {
 		in[i] = (struct inside){ .d = sy.d, .bar = &bar,
