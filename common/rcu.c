@@ -134,6 +134,11 @@ static void reader_free(struct gm__rcu_node *n)
 	for (pp = &d->readers; *pp; pp = &(*pp)->next) {
 		if (*pp == n) {
 			*pp = n->next;
+			atomic_store_explicit(
+				&d->nreaders,
+				atomic_load_explicit(&d->nreaders,
+						     memory_order_relaxed) - 1,
+				memory_order_relaxed);
 			break;
 		}
 	}
@@ -207,6 +212,7 @@ int gm__rcu_domain_new(struct gm__rcu_domain **out,
 	atomic_init(&d->fence, !membarrier_ready());
 	atomic_init(&d->refs, 1);
 	atomic_init(&d->dead, 0);
+	atomic_init(&d->nreaders, 0);
 	pthread_mutex_lock(&all_lock);
 	d->gnext = all_head;
 	if (all_head)
@@ -313,7 +319,18 @@ struct gm__rcu_reader *gm__rcu_reader_slow(struct gm__rcu_domain *d)
 				      memory_order_relaxed);
 	n->next = d->readers;
 	d->readers = n;
+	atomic_store_explicit(
+		&d->nreaders,
+		atomic_load_explicit(&d->nreaders, memory_order_relaxed) + 1,
+		memory_order_relaxed);
 	pthread_mutex_unlock(&d->lock);
+	/*
+	 * Pairs with the fence in gm__rcu_synchronize(): either that writer
+	 * sees nreaders above 0 and waits for us, or everything it published
+	 * before its fence is visible to our sections, which all come after
+	 * this fence.  Once per thread and domain.
+	 */
+	atomic_thread_fence(memory_order_seq_cst);
 	n->tnext = thread_readers;
 	thread_readers = n;
 	remember(r);
@@ -440,25 +457,21 @@ static void wait_readers(struct gm__rcu_domain *d)
 
 void gm__rcu_synchronize(struct gm__rcu_domain *d)
 {
-	int none;
-
-	/*
-	 * No reader registered: none can be inside a section.  One that
-	 * registers after we looked takes d->lock after we released it, so
-	 * it sees everything published before this call: no membarrier(2)
-	 * (a new space's first regions, say).
-	 */
-	pthread_mutex_lock(&d->lock);
-	none = d->readers == NULL;
-	pthread_mutex_unlock(&d->lock);
-	if (none)
-		return;
 	/*
 	 * Pairs with the reader's store of an odd seq followed by its load of
 	 * the published pointer: after this, a reader that loaded the old
 	 * pointer has its odd seq visible to us.
+	 *
+	 * It also pairs with the fence gm__rcu_reader_slow() makes after it
+	 * registers a reader: when nreaders still reads 0 here, that reader's
+	 * fence comes after ours, so its sections see everything published
+	 * before this call, and no reader can be inside a section that uses
+	 * the old data: no membarrier(2), no wait, and no lock (a new
+	 * space's first regions, say).
 	 */
 	atomic_thread_fence(memory_order_seq_cst);
+	if (!atomic_load_explicit(&d->nreaders, memory_order_relaxed))
+		return;
 #if defined(HAVE_LINUX_MEMBARRIER_H) && defined(SYS_membarrier)
 	if (!atomic_load(&d->fence) &&
 	    syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0)) {
@@ -589,6 +602,11 @@ static void fork_child(void)
 			*pp = r->next;
 			r->next = gone;
 			gone = r;
+			atomic_store_explicit(
+				&d->nreaders,
+				atomic_load_explicit(&d->nreaders,
+						     memory_order_relaxed) - 1,
+				memory_order_relaxed);
 		}
 		pthread_mutex_unlock(&d->lock);
 	}

@@ -126,6 +126,9 @@ struct gm__rcu_domain {
 	_Atomic unsigned long refs; /* the owner, plus one per reader */
 	pthread_mutex_t lock;	 /* protects readers */
 	struct gm__rcu_node *readers;
+	/* How many readers has, written under lock and read without it
+	 * by gm__rcu_synchronize() (see there). */
+	_Atomic size_t nreaders;
 	/* Every live domain of the process, for gm__rcu_synchronize_all(),
 	 * under a lock of rcu.c. */
 	struct gm__rcu_domain *gnext, **gpprev;

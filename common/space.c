@@ -345,7 +345,8 @@ _Static_assert(sizeof(struct gm__entry) % _Alignof(struct gm__fent) == 0,
  */
 static void table_index(const struct gm_space *s, struct gm__table *t)
 {
-	uint64_t k, start;
+	const struct gm__entry *e = t->e;
+	uint64_t k, start, step, nslots = t->nslots;
 	uint32_t *slot;
 	size_t i;
 
@@ -354,14 +355,15 @@ static void table_index(const struct gm_space *s, struct gm__table *t)
 	if (!t->fent)
 		return;
 	slot = (uint32_t *)(void *)(t->fent + t->n + 1);
-	/* slot[k]: the first entry that ends at or after slot k's start. */
-	for (k = 0, i = 0, start = t->base; k < t->nslots;
-	     k++, start += UINT64_C(1) << t->shift) {
-		while (t->e[i].last < start)
+	/* slot[k]: the first entry that ends at or after slot k's start.
+	 * Locals: the slot stores would otherwise reload t's fields. */
+	step = UINT64_C(1) << t->shift;
+	for (k = 0, i = 0, start = t->base; k < nslots; k++, start += step) {
+		while (e[i].last < start)
 			i++;
 		slot[k] = (uint32_t)i;
 	}
-	slot[t->nslots] = (uint32_t)(t->n - 1);
+	slot[nslots] = (uint32_t)(t->n - 1);
 	t->slot = slot;
 
 	/* A fault-safe space's accesses must be guarded: none inline. */
