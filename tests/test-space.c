@@ -1088,6 +1088,111 @@ static void test_lookup_cache_follows_table_changes(void **state)
 	assert_no_violations();
 }
 
+/*
+ * Every table a space builds is one block with its index, sized from the
+ * entries it will hold (space.c's table_alloc()), and the first one is
+ * part of the space's own block.  Emptying a space and filling it again,
+ * removing the last, then the first, then the only region, must leave the
+ * index of each table covering exactly its regions: each read below goes
+ * through the index (inline, or gm_read() in the library).
+ */
+static void check_u64(struct gm_space *s, uint64_t gpa, int want_ret,
+		      uint8_t byte)
+{
+	uint64_t v = 0, w = 0;
+	uint8_t buf[0x20];
+
+	assert_int_equal(gm_read_u64(s, gpa, &v), want_ret);
+	/* 0x20 bytes: longer than the inline path takes. */
+	assert_int_equal(gm_read(s, gpa, buf, sizeof(buf)), want_ret);
+	if (want_ret)
+		return;
+	memset(&w, byte, sizeof(w));
+	assert_true(v == w);
+	assert_int_equal(buf[0x1f], byte);
+}
+
+static void test_space_empties_and_fills_again(void **state)
+{
+	struct fixture *fx = *state;
+	struct fake_region *f[3];
+	int round, i;
+
+	for (round = 0; round < 3; round++) {
+		for (i = 0; i < 3; i++) {
+			f[i] = fake_add(fx->s, (struct fake_config){
+				.gpa = 0x10000 + 0x20000 * (uint64_t)i,
+				.size = 0x10000,
+				.persistent = (round + i) & 1 });
+			memset(f[i]->buf, 0xc0 + 0x10 * round + i, 0x10000);
+		}
+		assert_int_equal(gm_space_get_regions(fx->s, NULL, 0), 3);
+		for (i = 0; i < 3; i++)
+			check_u64(fx->s, 0x10100 + 0x20000 * (uint64_t)i, 0,
+				  (uint8_t)(0xc0 + 0x10 * round + i));
+		/* The last one goes: the index ends at the middle one. */
+		assert_int_equal(gm_space_remove_region(fx->s, 0x50000), 0);
+		check_u64(fx->s, 0x10100, 0, (uint8_t)(0xc0 + 0x10 * round));
+		check_u64(fx->s, 0x3ffe0, 0,
+			  (uint8_t)(0xc0 + 0x10 * round + 1));
+		check_u64(fx->s, 0x50100, -EFAULT, 0);
+		/* The first one goes: it starts at the middle one. */
+		assert_int_equal(gm_space_remove_region(fx->s, 0x10000), 0);
+		check_u64(fx->s, 0x10100, -EFAULT, 0);
+		check_u64(fx->s, 0x30000, 0,
+			  (uint8_t)(0xc0 + 0x10 * round + 1));
+		check_u64(fx->s, 0x3ffe0, 0,
+			  (uint8_t)(0xc0 + 0x10 * round + 1));
+		check_u64(fx->s, 0x2fff8, -EFAULT, 0);
+		/* The only one goes: an empty table (not the first). */
+		assert_int_equal(gm_space_remove_region(fx->s, 0x30000), 0);
+		assert_int_equal(gm_space_get_regions(fx->s, NULL, 0), 0);
+		check_u64(fx->s, 0x30100, -EFAULT, 0);
+	}
+	assert_no_violations();
+}
+
+/*
+ * A space is one block with its RCU domain (space.c): create and drop
+ * spaces in a loop, read in each, and leave nothing behind (the
+ * valgrind and ASan runs of this test check for leaks).  Alternate
+ * between two live spaces too, so that a block is dropped while this
+ * thread still has a reader of it.
+ */
+static void test_space_create_drop_loop(void **state)
+{
+	struct gm_space *s, *keep = NULL;
+	struct fake_region *f;
+	uint32_t v;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 200; i++) {
+		assert_int_equal(gm_space_new(&s, "loop", 0), 0);
+		f = fake_add(s, (struct fake_config){ .gpa = 0x1000,
+						      .size = 0x1000,
+						      .persistent = i & 1 });
+		fake_add(s, (struct fake_config){ .gpa = 0x2000,
+						  .size = 0x1000 });
+		memset(f->buf, i, 0x1000);
+		assert_int_equal(gm_read_u32(s, 0x1010, &v), 0);
+		assert_int_equal(v, 0x01010101u * (uint8_t)i);
+		assert_int_equal(gm_read_u32(s, 0x2ffc, &v), 0);
+		assert_int_equal(gm_space_name(s)[0], 'l');
+		if (i % 3 == 0) {
+			/* Keep it while the next ones come and go. */
+			gm_space_free(keep);
+			keep = s;
+		} else {
+			gm_space_free(s);
+		}
+		if (keep)
+			assert_int_equal(gm_read_u32(keep, 0x1010, &v), 0);
+	}
+	gm_space_free(keep);
+	assert_no_violations();
+}
+
 static void test_get_regions(void **state)
 {
 	struct fixture *fx = *state;
@@ -1223,6 +1328,8 @@ int main(void)
 		T(test_lookup_one_region),
 		T(test_lookup_many_regions),
 		T(test_lookup_cache_follows_table_changes),
+		T(test_space_empties_and_fills_again),
+		T(test_space_create_drop_loop),
 		T(test_get_regions),
 		T(test_region_spanning_to_2_64),
 	};
