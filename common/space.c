@@ -148,16 +148,45 @@ static const struct gm__rcu_ops space_rcu_ops = {
 };
 
 /*
- * A space's first table, which has no entries: in the space's block, after
- * the space (gm_space_new()).
+ * Slots per entry the index aims at: with regions about as large as
+ * each other, a slot then meets one or two of them.  A table of n
+ * entries thus has at most SLOTS_PER_ENTRY * n slots (table_alloc()).
  */
-static struct gm__table *space_table0(struct gm_space *s)
+#define SLOTS_PER_ENTRY 4
+
+/* The bytes of a table of @n entries with @nslots slots, and its index. */
+#define TABLE_SIZE(n, nslots)                                                 \
+	(sizeof(struct gm__table) + (n) * sizeof(struct gm__entry) +          \
+	 ((n) + 1) * sizeof(struct gm__fent) + ((nslots) + 1) * sizeof(uint32_t))
+
+/*
+ * Tables of up to TABLE_INLINE_N entries are built in one of two buffers
+ * in the space's own block, after the space (gm_space_new()), so that a
+ * small guest's space allocates nothing after its creation.  One of them
+ * holds the current table; the other is free, because the writer frees
+ * the table it replaces before it lets go of wlock (table_replace()).
+ * Two entries keep the block within glibc's per-thread cache (1 KiB).
+ */
+#define TABLE_INLINE_N 2
+#define TABLE_INLINE_SIZE                                                     \
+	((TABLE_SIZE(TABLE_INLINE_N, SLOTS_PER_ENTRY * TABLE_INLINE_N) + 7) &  \
+	 ~(size_t)7)
+
+static struct gm__table *space_tbuf(struct gm_space *s, unsigned int k)
 {
-	return (struct gm__table *)(void *)(s + 1);
+	return (struct gm__table *)(void *)((char *)(s + 1) +
+					    k * TABLE_INLINE_SIZE);
+}
+
+/* Whether @t is one of @s's inline buffers, which are never freed. */
+static int table_is_inline(struct gm_space *s, const struct gm__table *t)
+{
+	return (const char *)t >= (const char *)space_tbuf(s, 0) &&
+	       (const char *)t < (const char *)space_tbuf(s, 2);
 }
 
 _Static_assert(sizeof(struct gm_space) % _Alignof(struct gm__table) == 0,
-	       "the first table must be aligned after the space");
+	       "the inline tables must be aligned after the space");
 
 static void table_free(struct gm_space *s, struct gm__table *t);
 
@@ -183,15 +212,18 @@ int gm_space_new(struct gm_space **out, const char *name, unsigned int flags)
 					     "GM_SPACE_FAULT_SAFE");
 	}
 	/*
-	 * One block for the domain, the space and its first table (rcu.h):
-	 * creating a space costs one allocation.  The block lives until the
-	 * domain's last reader is gone, after gm_space_free().
+	 * One block for the domain, the space and its two inline tables
+	 * (rcu.h): creating a space and adding its first regions costs one
+	 * allocation.  The block lives until the domain's last reader is
+	 * gone, after gm_space_free().  The first table, empty, is the
+	 * first inline one; the other is filled when it is used.
 	 */
-	ret = gm__rcu_domain_new(&dom, &space_rcu_ops, sizeof(*s) + sizeof(*t));
+	ret = gm__rcu_domain_new(&dom, &space_rcu_ops,
+				 sizeof(*s) + 2 * TABLE_INLINE_SIZE);
 	if (ret)
 		goto err;
 	s = gm__rcu_domain_extra(dom);
-	t = space_table0(s);
+	t = space_tbuf(s, 0);
 	memset(s, 0, sizeof(*s) + sizeof(*t));
 	s->dom = dom;
 	if (pthread_mutex_init(&s->wlock, NULL)) {
@@ -270,12 +302,6 @@ static const struct gm__entry *table_floor(const struct gm__table *t,
 }
 
 /*
- * Slots per entry the index aims at: with regions about as large as
- * each other, a slot then meets one or two of them.
- */
-#define SLOTS_PER_ENTRY 4
-
-/*
  * Fill @f, what guestmem.h's inline accessors know of entry @e: a
  * persistent region whose range gm__range_cacheable() accepts may be
  * accessed inline, within lim of its start (the last 15 bytes go to the
@@ -302,7 +328,8 @@ static void fent_fill(struct gm__fent *f, const struct gm__entry *e)
  * SLOTS_PER_ENTRY per entry, and its inline view (fent).  The caller
  * fills the entries, then calls table_index().  NULL without memory.
  */
-static struct gm__table *table_alloc(size_t n, uint64_t base, uint64_t last)
+static struct gm__table *table_alloc(struct gm_space *s, size_t n,
+				     uint64_t base, uint64_t last)
 {
 	size_t size = sizeof(struct gm__table) + n * sizeof(struct gm__entry);
 	uint64_t span, k, nslots = 0;
@@ -320,12 +347,18 @@ static struct gm__table *table_alloc(size_t n, uint64_t base, uint64_t last)
 		nslots = (span >> shift) + 1;
 		/* fent (n + 1 entries), then the nslots + 1 slots; nslots is at
 		 * most SLOTS_PER_ENTRY * n, so this cannot wrap. */
-		size += (n + 1) * sizeof(struct gm__fent) +
-			(nslots + 1) * sizeof(uint32_t);
+		size = TABLE_SIZE(n, nslots);
 	}
-	t = malloc(size);
-	if (!t)
-		return NULL;
+	if (size <= TABLE_INLINE_SIZE) {
+		/* The inline buffer that is not the current table's. */
+		t = space_tbuf(s, 0);
+		if (t == atomic_load_explicit(&s->table, memory_order_relaxed))
+			t = space_tbuf(s, 1);
+	} else {
+		t = malloc(size);
+		if (!t)
+			return NULL;
+	}
 	t->n = n;
 	t->base = base;
 	t->nslots = nslots;
@@ -382,8 +415,8 @@ static void table_index(const struct gm_space *s, struct gm__table *t)
 /* Free @t of @s, which no reader can hold any more. */
 static void table_free(struct gm_space *s, struct gm__table *t)
 {
-	/* The first table is part of the space's block. */
-	if (t != space_table0(s))
+	/* An inline table is part of the space's block. */
+	if (!table_is_inline(s, t))
 		free(t); /* and its index */
 }
 
@@ -493,7 +526,7 @@ int gm_space_add_region(struct gm_space *s, struct gm_region *r)
 				    o->region->ops->name);
 		goto out;
 	}
-	nt = table_alloc(t->n + 1, i == 0 ? r->gpa : t->e[0].gpa,
+	nt = table_alloc(s, t->n + 1, i == 0 ? r->gpa : t->e[0].gpa,
 			 i == t->n ? last : t->e[t->n - 1].last);
 	if (!nt) {
 		ret = gm__error_msg(-ENOMEM, "guest memory '%s': add region "
@@ -536,8 +569,8 @@ int gm_space_remove_region(struct gm_space *s, uint64_t gpa)
 	i--;
 	/* The entries left span from e[0] or, without it, e[1] to the last
 	 * or the one before (no span when none is left). */
-	nt = t->n == 1 ? table_alloc(0, 0, 0)
-		       : table_alloc(t->n - 1, t->e[i == 0].gpa,
+	nt = t->n == 1 ? table_alloc(s, 0, 0, 0)
+		       : table_alloc(s, t->n - 1, t->e[i == 0].gpa,
 				     t->e[t->n - 1 - (i == t->n - 1)].last);
 	if (!nt) {
 		pthread_mutex_unlock(&s->wlock);
