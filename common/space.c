@@ -311,14 +311,17 @@ static void fent_fill(struct gm__fent *f, const struct gm__entry *e)
 {
 	uintptr_t delta = (uintptr_t)e->hva - (uintptr_t)e->gpa;
 
-	*f = (struct gm__fent){ .gpa = UINT64_MAX };
-	if (!e->hva || !gm__range_cacheable(e->gpa, e->last, delta))
+	if (!e->hva || !gm__range_cacheable(e->gpa, e->last, delta)) {
+		*f = (struct gm__fent){ .gpa = UINT64_MAX };
 		return;
-	f->gpa = e->gpa;
-	f->lim = e->last - e->gpa - 15;
-	f->delta = delta;
-	f->prot = GM__FENT_READ |
-		  (e->flags & GM_REGION_RDONLY ? 0 : GM__FENT_WRITE);
+	}
+	*f = (struct gm__fent){
+		.gpa = e->gpa,
+		.lim = e->last - e->gpa - 15,
+		.delta = delta,
+		.prot = GM__FENT_READ |
+			(e->flags & GM_REGION_RDONLY ? 0 : GM__FENT_WRITE),
+	};
 }
 
 /*
@@ -379,24 +382,30 @@ _Static_assert(sizeof(struct gm__entry) % _Alignof(struct gm__fent) == 0,
 static void table_index(const struct gm_space *s, struct gm__table *t)
 {
 	const struct gm__entry *e = t->e;
-	uint64_t k, start, step, nslots = t->nslots;
+	uint64_t k, end, nslots = t->nslots, base = t->base;
+	unsigned int shift = t->shift;
+	size_t i, n = t->n;
 	uint32_t *slot;
-	size_t i;
 
 	t->slot = NULL;
 	t->ft = (struct gm__ftab){ .gen = t->gen };
 	if (!t->fent)
 		return;
-	slot = (uint32_t *)(void *)(t->fent + t->n + 1);
-	/* slot[k]: the first entry that ends at or after slot k's start.
-	 * Locals: the slot stores would otherwise reload t's fields. */
-	step = UINT64_C(1) << t->shift;
-	for (k = 0, i = 0, start = t->base; k < nslots; k++, start += step) {
-		while (e[i].last < start)
-			i++;
-		slot[k] = (uint32_t)i;
+	slot = (uint32_t *)(void *)(t->fent + n + 1);
+	/*
+	 * slot[k]: the first entry that ends at or after slot k's start.
+	 * Entry i is that for the slots not yet set that start at or below
+	 * its last byte: one pass over the entries, and a store per slot.
+	 * The last entry's end is the index's span: every slot gets one.
+	 */
+	for (i = 0, k = 0; i < n; i++) {
+		end = ((e[i].last - base) >> shift) + 1;
+		if (end > nslots)
+			end = nslots;
+		for (; k < end; k++)
+			slot[k] = (uint32_t)i;
 	}
-	slot[nslots] = (uint32_t)(t->n - 1);
+	slot[nslots] = (uint32_t)(n - 1);
 	t->slot = slot;
 
 	/* A fault-safe space's accesses must be guarded: none inline. */
