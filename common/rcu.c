@@ -134,11 +134,12 @@ static void reader_free(struct gm__rcu_node *n)
 	for (pp = &d->readers; *pp; pp = &(*pp)->next) {
 		if (*pp == n) {
 			*pp = n->next;
+			/* Release: see gm__rcu_synchronize(). */
 			atomic_store_explicit(
 				&d->nreaders,
 				atomic_load_explicit(&d->nreaders,
 						     memory_order_relaxed) - 1,
-				memory_order_relaxed);
+				memory_order_release);
 			break;
 		}
 	}
@@ -322,7 +323,7 @@ struct gm__rcu_reader *gm__rcu_reader_slow(struct gm__rcu_domain *d)
 	atomic_store_explicit(
 		&d->nreaders,
 		atomic_load_explicit(&d->nreaders, memory_order_relaxed) + 1,
-		memory_order_relaxed);
+		memory_order_release);
 	pthread_mutex_unlock(&d->lock);
 	/*
 	 * Pairs with the fence in gm__rcu_synchronize(): either that writer
@@ -467,10 +468,12 @@ void gm__rcu_synchronize(struct gm__rcu_domain *d)
 	 * fence comes after ours, so its sections see everything published
 	 * before this call, and no reader can be inside a section that uses
 	 * the old data: no membarrier(2), no wait, and no lock (a new
-	 * space's first regions, say).
+	 * space's first regions, say).  Acquire pairs with the release of
+	 * reader_free()'s store: a reader that was freed had left its last
+	 * section before, which thus happens before what we free next.
 	 */
 	atomic_thread_fence(memory_order_seq_cst);
-	if (!atomic_load_explicit(&d->nreaders, memory_order_relaxed))
+	if (!atomic_load_explicit(&d->nreaders, memory_order_acquire))
 		return;
 #if defined(HAVE_LINUX_MEMBARRIER_H) && defined(SYS_membarrier)
 	if (!atomic_load(&d->fence) &&
