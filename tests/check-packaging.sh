@@ -38,7 +38,7 @@ logged() {
 	shift
 	if ! "$@" >"$log" 2>&1; then
 		tail -n 80 "$log" >&2
-		fail "$* (log above; all of it in $log)"
+		fail "$* (the log's end above; GM_KEEP_PKGDIR=1 keeps all of it)"
 	fi
 }
 
@@ -46,8 +46,9 @@ for t in dpkg-buildpackage dh lintian fakeroot pkg-config cc readelf; do
 	command -v "$t" >/dev/null ||
 		fail "$t not found (Debian: apt-get install dpkg-dev debhelper lintian fakeroot pkg-config gcc binutils)"
 done
-ma=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 jobs=$(nproc)
+# The consumers find libguestmem.pc where this script says, nowhere else.
+unset PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR
 
 # ---- a normal build: BUILD_DIR, or one of a copy of the checkout ----
 if [ -z "$build" ]; then
@@ -115,6 +116,34 @@ man_pkg=$(cd "$root/usr/share/man" && ls -d man*/* 2>/dev/null | wc -l)
 "$build/examples/example-space" >"$tmp/expected.out" ||
 	fail "$build/examples/example-space failed"
 
+# A second consumer that needs the Xen backend: linked statically it pulls
+# the backend's objects out of libguestmem.a, which need the Xen libraries
+# that only libguestmem.pc's Requires.private names.  Run, it tells a
+# library built with Xen from one built without (whose every Xen function
+# returns -EOPNOTSUPP): here, with no Xen, gm_xen_open() fails otherwise;
+# in a dom0 it succeeds.
+cat >"$tmp/xen-consumer.c" <<'EOF_C'
+#include <errno.h>
+#include <stdio.h>
+
+#include <guestmem.h>
+#include <guestmem/xen.h>
+
+int main(void)
+{
+	struct gm_xen *x;
+	int ret = gm_xen_open(&x, NULL);
+
+	if (!ret) {
+		gm_xen_close(x);
+		puts("xen: opened");
+		return 0;
+	}
+	printf("xen: %d: %s\n", ret, gm_last_error());
+	return ret == -EOPNOTSUPP ? 1 : 0;
+}
+EOF_C
+
 # consumer NAME ROOT: build examples/example-space.c against the
 # libguestmem.pc under ROOT (a scratch root or a DESTDIR), dynamically and
 # fully statically, run both, and check that each used ROOT's header and
@@ -129,20 +158,25 @@ consumer() {
 		fail "$name: want one libguestmem.pc under $root, found: $pc"
 	pcdir=$(dirname "$pc")
 	libdir=$(dirname "$pcdir")
-	# The sysroot prefixes the .pc file's -I and -L with ROOT; the host's
-	# own .pc directories stay on the path for Requires.private (Xen).
-	export PKG_CONFIG_SYSROOT_DIR=$root
+	# ROOT's libguestmem.pc first, then the host's own .pc directories
+	# for what it requires (Xen).  Its files are relocated into ROOT by
+	# redefining its prefix, not with PKG_CONFIG_SYSROOT_DIR: a sysroot
+	# moves every package's paths into ROOT, so the host's Xen .pc files'
+	# "-I/usr/include" became -I ROOT/usr/include and hid a broken Cflags
+	# in libguestmem.pc.  (No Xen .pc file uses ${prefix}.)
 	export PKG_CONFIG_LIBDIR="$pcdir:$(pkg-config --variable=pc_path pkg-config)"
 	[ "$(pkg-config --path libguestmem)" = "$pc" ] ||
 		fail "$name: pkg-config finds $(pkg-config --path libguestmem), not $pc"
 	[ "$(pkg-config --modversion libguestmem)" = "$version" ] ||
 		fail "$name: libguestmem.pc says version $(pkg-config --modversion libguestmem), not $version"
-	local cflags libs slibs
-	cflags=$(pkg-config --cflags libguestmem) ||
+	local pcprefix cflags libs slibs pkgconf
+	pcprefix=$(pkg-config --variable=prefix libguestmem)
+	pkgconf="pkg-config --define-variable=prefix=$root$pcprefix"
+	cflags=$($pkgconf --cflags libguestmem) ||
 		fail "$name: pkg-config --cflags libguestmem"
-	libs=$(pkg-config --libs libguestmem) ||
+	libs=$($pkgconf --libs libguestmem) ||
 		fail "$name: pkg-config --libs libguestmem"
-	slibs=$(pkg-config --static --libs libguestmem) ||
+	slibs=$($pkgconf --static --libs libguestmem) ||
 		fail "$name: pkg-config --static --libs libguestmem"
 
 	# Dynamic: ROOT's header, ROOT's libguestmem.so at link time (ld's
@@ -184,6 +218,19 @@ consumer() {
 		{ diff -u "$tmp/expected.out" "$out/example-static.out" >&2;
 		  fail "$name: the static consumer's output differs"; }
 
+	# The Xen consumer, shared and static.
+	# shellcheck disable=SC2086
+	logged "$out/cc-xen.log" cc -Wall -Werror -o "$out/xen-consumer" \
+		"$tmp/xen-consumer.c" $cflags $libs
+	LD_LIBRARY_PATH=$libdir "$out/xen-consumer" >"$out/xen.out" ||
+		fail "$name: the library has no Xen backend: $(cat "$out/xen.out")"
+	# shellcheck disable=SC2086
+	logged "$out/cc-xen-static.log" cc -Wall -Werror -static \
+		-o "$out/xen-consumer-static" "$tmp/xen-consumer.c" $cflags \
+		$slibs
+	"$out/xen-consumer-static" >"$out/xen-static.out" ||
+		fail "$name: the static library has no Xen backend: $(cat "$out/xen-static.out")"
+
 	# The tool: a round trip through anonymous guest memory.
 	bin=$(find "$root" -path '*/bin/guestmem')
 	[ -n "$bin" ] || fail "$name: no bin/guestmem under $root"
@@ -198,7 +245,7 @@ consumer() {
 	[ "$(LD_LIBRARY_PATH=$libdir "$bin" --version)" = \
 		"guestmem (libguestmem) $version" ] ||
 		fail "$name: $bin --version does not say $version"
-	unset PKG_CONFIG_SYSROOT_DIR PKG_CONFIG_LIBDIR
+	unset PKG_CONFIG_LIBDIR
 }
 
 consumer packages "$root"
