@@ -14,7 +14,7 @@ what=${1:-}
 deps_build=(autoconf automake libtool pkg-config make gcc g++ libcmocka-dev
 	libxen-dev)
 deps_test=(valgrind clang libclang-rt-14-dev qemu-system-x86 xen-utils-4.17
-	busybox-static cpio mandoc)
+	busybox-static cpio mandoc dpkg-dev debhelper lintian)
 
 usage() {
 	echo "usage: $0 example|test" >&2
@@ -151,6 +151,10 @@ test)
 		fuzz.log | sed 's/^/fuzz: /' || true
 	make distcheck >/dev/null
 	echo "build.sh: make distcheck passed"
+	# The Debian packages from the distribution's files, lintian, and
+	# examples/example-space.c built through pkg-config against them and
+	# against make install DESTDIR=: one summary line.
+	"$top/tests/check-packaging.sh" "$build"
 	if [ "${GM_SKIP_XEN_QEMU:-0}" = 1 ]; then
 		echo "build.sh: real-Xen tests SKIPPED (GM_SKIP_XEN_QEMU=1)"
 	else

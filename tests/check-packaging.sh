@@ -42,9 +42,9 @@ logged() {
 	fi
 }
 
-for t in dpkg-buildpackage dh lintian fakeroot pkg-config cc readelf; do
+for t in dpkg-buildpackage dh lintian pkg-config cc readelf; do
 	command -v "$t" >/dev/null ||
-		fail "$t not found (Debian: apt-get install dpkg-dev debhelper lintian fakeroot pkg-config gcc binutils)"
+		fail "$t not found (Debian: apt-get install dpkg-dev debhelper lintian pkg-config gcc binutils)"
 done
 jobs=$(nproc)
 # The consumers find libguestmem.pc where this script says, nowhere else.
