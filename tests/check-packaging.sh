@@ -259,8 +259,8 @@ man_dest=$(find "$tmp/destdir" -path '*/share/man/man*/*' | wc -l)
 [ "$man_pkg" = "$man_dest" ] ||
 	fail "make install installs $man_dest man pages, the packages $man_pkg"
 
-echo "check-packaging: $ndebs .debs ($tests), lintian $lint_e errors" \
-	"$lint_w warnings $lint_o info/pedantic, $man_pkg man pages; consumer" \
+echo "check-packaging: passed in $((SECONDS - start)) s: $ndebs .debs" \
+	"($tests); lintian: $lint_e errors, $lint_w warnings, $lint_o" \
+	"info/pedantic; man pages: $man_pkg; example-space and a Xen consumer" \
 	"built with pkg-config (shared, static) and run, and guestmem run," \
-	"against the packages and make install DESTDIR: passed in" \
-	"$((SECONDS - start)) s"
+	"against the packages and against make install DESTDIR"
