@@ -115,24 +115,36 @@ static inline void atomic_end(struct atomic_ref *a)
 
 /*
  * Each operation has a plain path (compiler builtins) and, in fault-safe
- * spaces, a guarded path with the same x86-64 instructions the builtins
- * use: a load is a mov (acquire and seq_cst alike), a store a mov, or an
- * xchg for seq_cst; read-modify-writes are locked and hence seq_cst.
- * fetch_or/and have no locked instruction that returns the old value, so
- * they loop on cmpxchg, as the builtins do.
+ * spaces, a guarded path (fault.h) with the instructions the builtins
+ * use.  x86-64: a load is a mov (acquire and seq_cst alike), a store a
+ * mov, or an xchg for seq_cst; read-modify-writes are locked and hence
+ * seq_cst.  aarch64: a load is ldar (acquire, and seq_cst with stlr), a
+ * store stlr, or the exchange for seq_cst; read-modify-writes are
+ * acquire-release (LSE instructions or ldaxr/stlxr loops).  Every guarded
+ * path is at least as strong as any order asked for.  fetch_or/and loop
+ * on cmpxchg on both, as x86-64's builtins do (it has no locked
+ * instruction that returns the old value).
  */
 #ifdef GM_HAVE_FAULT_SAFE
 #define SAFE(a) gm_unlikely((a)->safe)
 #else
 #define SAFE(a) 0
 #define gm__safe_load_8(p, v) (-EFAULT)
+#define gm__safe_load_acq_8(p, v) (-EFAULT)
 #define gm__safe_load_16(p, v) (-EFAULT)
+#define gm__safe_load_acq_16(p, v) (-EFAULT)
 #define gm__safe_load_32(p, v) (-EFAULT)
+#define gm__safe_load_acq_32(p, v) (-EFAULT)
 #define gm__safe_load_64(p, v) (-EFAULT)
+#define gm__safe_load_acq_64(p, v) (-EFAULT)
 #define gm__safe_store_8(p, v) (-EFAULT)
+#define gm__safe_store_rel_8(p, v) (-EFAULT)
 #define gm__safe_store_16(p, v) (-EFAULT)
+#define gm__safe_store_rel_16(p, v) (-EFAULT)
 #define gm__safe_store_32(p, v) (-EFAULT)
+#define gm__safe_store_rel_32(p, v) (-EFAULT)
 #define gm__safe_store_64(p, v) (-EFAULT)
+#define gm__safe_store_rel_64(p, v) (-EFAULT)
 #define gm__safe_xchg_8(p, v) (-EFAULT)
 #define gm__safe_xchg_16(p, v) (-EFAULT)
 #define gm__safe_xchg_32(p, v) (-EFAULT)
@@ -257,7 +269,7 @@ static __attribute__((noinline)) int atomic_fault_fast(struct gm_space *s,
 		if (ret)                                                      \
 			return ret;                                           \
 		if (SAFE(&a)) {                                               \
-			if (gm__safe_load_##bits(a.p, val))                   \
+			if (gm__safe_load_acq_##bits(a.p, val))                   \
 				return atomic_fault(s, gpa, sizeof(T), &a);   \
 		} else {                                                      \
 			*val = __atomic_load_n((T *)a.p, order);              \
@@ -270,7 +282,7 @@ static __attribute__((noinline)) int atomic_fault_fast(struct gm_space *s,
 	ATOMIC_FAST(T, 0, val && GM__ORDER_OK_LOAD(order),                    \
 		    atomic_load_slow_##sfx(s, gpa, val, order, rd),           \
 		    *val = __atomic_load_n((T *)p, order),                    \
-		    gm__safe_load_##bits(p, val), 0)                          \
+		    gm__safe_load_acq_##bits(p, val), 0)                          \
 	static __attribute__((noinline)) int atomic_store_slow_##sfx(         \
 		struct gm_space *s, uint64_t gpa, T val, int order,           \
 		struct gm__space_reader *rd)                                  \
@@ -283,7 +295,7 @@ static __attribute__((noinline)) int atomic_fault_fast(struct gm_space *s,
 		if (SAFE(&a)) {                                               \
 			if (order == GM_SEQ_CST                               \
 				    ? gm__safe_xchg_##bits(a.p, &val)         \
-				    : gm__safe_store_##bits(a.p, val))        \
+				    : gm__safe_store_rel_##bits(a.p, val))    \
 				return atomic_fault(s, gpa, sizeof(T), &a);   \
 		} else {                                                      \
 			__atomic_store_n((T *)a.p, val, order);               \
@@ -297,7 +309,7 @@ static __attribute__((noinline)) int atomic_fault_fast(struct gm_space *s,
 		    atomic_store_slow_##sfx(s, gpa, val, order, rd),          \
 		    __atomic_store_n((T *)p, val, order),                     \
 		    (order == GM_SEQ_CST ? gm__safe_xchg_##bits(p, &val)      \
-					 : gm__safe_store_##bits(p, val)),    \
+					 : gm__safe_store_rel_##bits(p, val)), \
 		    0)                                                        \
 	DEFINE_RMW(xchg, sfx, T, bits, xchg, __atomic_exchange_n)             \
 	static __attribute__((noinline)) int atomic_cmpxchg_slow_##sfx(       \

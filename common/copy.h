@@ -26,6 +26,13 @@
  * The body uses 32-byte AVX2 units when the processor has AVX2, else
  * 16-byte SSE2 units.
  *
+ * aarch64 performs aligned loads and stores of up to 8 bytes as single-
+ * copy atomic accesses, and an ldp/stp of two 8-byte registers as two of
+ * them (Arm ARM B2.2.1).  The plain body moves aligned 8-byte units; the
+ * fault-safe body 16-byte ldp/stp units at 16-byte alignment (fault.h).
+ * The steps are volatile accesses, which the compiler must not split
+ * (and a 16-byte ldp/stp is within one page: one guarded instruction).
+ *
  * Fault-safe variants (spaces with GM_SPACE_FAULT_SAFE) use the same walk
  * with every guest access a guarded instruction (fault.h): an instruction
  * in the exception table whose one memory operand is guest memory.  The
@@ -117,7 +124,7 @@ void gm__copy_write(void *guest, const void *buf, size_t n);
 void gm__copy_fill(void *guest, int byte, size_t n);
 
 /*
- * Fault-safe copies of any length (copy.c, x86-64 only): return the number
+ * Fault-safe copies of any length (copy.c, x86-64 and aarch64): return the number
  * of bytes NOT done, 0 when all were.  On a fault, gm__fault_addr holds the
  * guest host address that faulted; every byte before the faulting access
  * was done, none after it.

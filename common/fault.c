@@ -173,10 +173,18 @@ static void chain(int sig, siginfo_t *si, void *ucv)
 	errno = err;
 }
 
+/* The interrupted instruction's address in a signal's context: the
+ * handler reads it, and writes the fixup there to resume at it. */
+#if defined(__x86_64__)
+#define UC_PC(uc) ((uc)->uc_mcontext.gregs[REG_RIP])
+#elif defined(__aarch64__)
+#define UC_PC(uc) ((uc)->uc_mcontext.pc)
+#endif
+
 static void handler(int sig, siginfo_t *si, void *ucv)
 {
 	ucontext_t *uc = ucv;
-	uintptr_t ip = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+	uintptr_t ip = (uintptr_t)UC_PC(uc);
 	const struct extable *e;
 
 	/* Only a fault the CPU raised at one of our instructions is ours. */
@@ -185,9 +193,9 @@ static void handler(int sig, siginfo_t *si, void *ucv)
 			if ((uintptr_t)&e->insn + (uintptr_t)(intptr_t)e->insn
 			    == ip) {
 				gm__fault_addr = (uintptr_t)si->si_addr;
-				uc->uc_mcontext.gregs[REG_RIP] =
-					(greg_t)((uintptr_t)&e->fixup +
-						 (uintptr_t)(intptr_t)e->fixup);
+				UC_PC(uc) = (__typeof__(UC_PC(uc)))(
+					(uintptr_t)&e->fixup +
+					(uintptr_t)(intptr_t)e->fixup);
 				return;
 			}
 		}

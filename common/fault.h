@@ -20,7 +20,8 @@
  * buffer is only ever touched by unguarded instructions, and a fault on it
  * (the caller's bug) is never taken for the guest's.
  *
- * x86-64 only; elsewhere GM_SPACE_FAULT_SAFE is refused with -EOPNOTSUPP.
+ * x86-64 and aarch64; elsewhere GM_SPACE_FAULT_SAFE is refused with
+ * -EOPNOTSUPP.
  */
 #ifndef GM_FAULT_H
 #define GM_FAULT_H
@@ -28,7 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#if defined(__x86_64__)
+#if defined(__x86_64__) || defined(__aarch64__)
 #define GM_HAVE_FAULT_SAFE 1
 #endif
 
@@ -43,9 +44,14 @@ int gm__fault_init(void);
 /* One exception-table entry: the instruction at 1 may fault, resume at
  * label @fixup.  Entries are relative to themselves, so the table needs no
  * relocation (no text relocations in the shared library). */
-#define GM__EXTABLE(fixup)                                                    \
-	".pushsection gm_extable,\"a\"\n\t.balign 4\n\t.long 1b - ., %l["      \
+#define GM__EXTABLE(fixup) GM__EXTABLE_AT("1b", fixup)
+/* The same for the instruction at local label @insn ("2b"): the LL/SC
+ * loops of aarch64 guard two instructions. */
+#define GM__EXTABLE_AT(insn, fixup)                                           \
+	".pushsection gm_extable,\"a\"\n\t.balign 4\n\t.long " insn " - ., %l[" \
 	#fixup "] - .\n\t.popsection\n\t"
+
+#if defined(__x86_64__)
 
 /*
  * Safe single loads and stores of 1, 2, 4 and 8 bytes: return 0 or
@@ -130,6 +136,262 @@ GM__SAFE_MOV(8, uint8_t, "b")
 GM__SAFE_MOV(16, uint16_t, "w")
 GM__SAFE_MOV(32, uint32_t, "l")
 GM__SAFE_MOV(64, uint64_t, "q")
+
+/* Plain loads are acquire loads and plain stores release stores. */
+#define gm__safe_load_acq_8 gm__safe_load_8
+#define gm__safe_load_acq_16 gm__safe_load_16
+#define gm__safe_load_acq_32 gm__safe_load_32
+#define gm__safe_load_acq_64 gm__safe_load_64
+#define gm__safe_store_rel_8 gm__safe_store_8
+#define gm__safe_store_rel_16 gm__safe_store_16
+#define gm__safe_store_rel_32 gm__safe_store_32
+#define gm__safe_store_rel_64 gm__safe_store_64
+
+#elif defined(__aarch64__)
+
+/*
+ * aarch64: the same functions, plus acquire loads (ldar) and release
+ * stores (stlr), since a plain ldr/str orders nothing.  With those, the
+ * mapping is the one compilers use for C11 atomics: a seq_cst load is
+ * ldar, a seq_cst store stlr (here the stronger xchg, as on x86-64), and
+ * every read-modify-write is acquire and release at once.
+ *
+ * Read-modify-writes are single LSE instructions (swpal, casal, ldaddal)
+ * when the compiler may use them (-march=armv8.1-a or later:
+ * __ARM_FEATURE_ATOMICS), else load-exclusive/store-exclusive loops
+ * (ldaxr/stlxr).  In a loop both exclusives are guarded: either may fault
+ * (the page can vanish between them).  The fixup leaves the loop for
+ * good, so the exclusive monitor's state after a fault does not matter:
+ * no store-exclusive ever runs without a load-exclusive of its own before
+ * it.  Every memory operand is "Q", a bare base register, the one form
+ * the exclusives and ldar/stlr accept.
+ *
+ * @sfx is the size suffix (b, h, none), @r the register width (w, x),
+ * @ext the extension that compares a byte or halfword (",uxtb").
+ */
+#define GM__SAFE_LDST(bits, T, sfx, r)                                        \
+	static inline __attribute__((always_inline)) int                      \
+	gm__safe_load_##bits(const void *p, T *out)                           \
+	{                                                                     \
+		T v;                                                          \
+		asm goto("1: ldr" sfx " %" r "0, %1\n\t" GM__EXTABLE(fault)   \
+			 : "=r"(v)                                            \
+			 : "Q"(*(const volatile T *)p)                        \
+			 :                                                    \
+			 : fault);                                            \
+		*out = v;                                                     \
+		return 0;                                                     \
+	fault:                                                                \
+		return -14; /* -EFAULT */                                     \
+	}                                                                     \
+	static inline __attribute__((always_inline)) int                      \
+	gm__safe_load_acq_##bits(const void *p, T *out)                       \
+	{                                                                     \
+		T v;                                                          \
+		asm goto("1: ldar" sfx " %" r "0, %1\n\t" GM__EXTABLE(fault)  \
+			 : "=r"(v)                                            \
+			 : "Q"(*(const volatile T *)p)                        \
+			 : "memory"                                           \
+			 : fault);                                            \
+		*out = v;                                                     \
+		return 0;                                                     \
+	fault:                                                                \
+		return -14;                                                   \
+	}                                                                     \
+	static inline __attribute__((always_inline)) int                      \
+	gm__safe_store_##bits(void *p, T v)                                   \
+	{                                                                     \
+		asm goto("1: str" sfx " %" r "1, %0\n\t" GM__EXTABLE(fault)   \
+			 :                                                    \
+			 : "Q"(*(volatile T *)p), "r"(v)                      \
+			 : "memory"                                           \
+			 : fault);                                            \
+		return 0;                                                     \
+	fault:                                                                \
+		return -14;                                                   \
+	}                                                                     \
+	static inline __attribute__((always_inline)) int                      \
+	gm__safe_store_rel_##bits(void *p, T v)                               \
+	{                                                                     \
+		asm goto("1: stlr" sfx " %" r "1, %0\n\t" GM__EXTABLE(fault)  \
+			 :                                                    \
+			 : "Q"(*(volatile T *)p), "r"(v)                      \
+			 : "memory"                                           \
+			 : fault);                                            \
+		return 0;                                                     \
+	fault:                                                                \
+		return -14;                                                   \
+	}
+
+#if defined(__ARM_FEATURE_ATOMICS)
+#define GM__SAFE_RMW(bits, T, sfx, r, ext)                                    \
+	static inline __attribute__((always_inline)) int                      \
+	gm__safe_xchg_##bits(void *p, T *v)                                   \
+	{                                                                     \
+		T old;                                                        \
+		asm goto("1: swpal" sfx " %" r "[val], %" r "[old], %[m]\n\t" \
+			 GM__EXTABLE(fault)                                   \
+			 : [old] "=&r"(old)                                   \
+			 : [m] "Q"(*(volatile T *)p), [val] "r"(*v)           \
+			 : "memory"                                           \
+			 : fault);                                            \
+		*v = old;                                                     \
+		return 0;                                                     \
+	fault:                                                                \
+		return -14;                                                   \
+	}                                                                     \
+	static inline __attribute__((always_inline)) int                      \
+	gm__safe_xadd_##bits(void *p, T *v)                                   \
+	{                                                                     \
+		T old;                                                        \
+		asm goto("1: ldaddal" sfx " %" r "[val], %" r "[old], %[m]\n\t" \
+			 GM__EXTABLE(fault)                                   \
+			 : [old] "=&r"(old)                                   \
+			 : [m] "Q"(*(volatile T *)p), [val] "r"(*v)           \
+			 : "memory"                                           \
+			 : fault);                                            \
+		*v = old;                                                     \
+		return 0;                                                     \
+	fault:                                                                \
+		return -14;                                                   \
+	}                                                                     \
+	/* 1 if exchanged, 0 if not (*expected updated), -EFAULT */           \
+	static inline __attribute__((always_inline)) int                      \
+	gm__safe_cmpxchg_##bits(void *p, T *expected, T desired)              \
+	{                                                                     \
+		T old = *expected;                                            \
+		int ok;                                                       \
+		/* casal compares the low @bits of the register only. */     \
+		asm goto("1: casal" sfx " %" r "[old], %" r "[des], %[m]\n\t" \
+			 GM__EXTABLE(fault)                                   \
+			 : [old] "+r"(old)                                    \
+			 : [m] "Q"(*(volatile T *)p), [des] "r"(desired)      \
+			 : "memory"                                           \
+			 : fault);                                            \
+		ok = old == *expected;                                        \
+		*expected = old;                                              \
+		return ok;                                                    \
+	fault:                                                                \
+		return -14;                                                   \
+	}
+#else /* LL/SC */
+#define GM__SAFE_RMW(bits, T, sfx, r, ext)                                    \
+	static inline __attribute__((always_inline)) int                      \
+	gm__safe_xchg_##bits(void *p, T *v)                                   \
+	{                                                                     \
+		T old;                                                        \
+		unsigned int busy;                                            \
+		asm goto("1: ldaxr" sfx " %" r "[old], %[m]\n\t"             \
+			 "2: stlxr" sfx " %w[busy], %" r "[val], %[m]\n\t"    \
+			 "cbnz %w[busy], 1b\n\t"                              \
+			 GM__EXTABLE_AT("1b", fault)                          \
+			 GM__EXTABLE_AT("2b", fault)                          \
+			 : [old] "=&r"(old), [busy] "=&r"(busy)               \
+			 : [m] "Q"(*(volatile T *)p), [val] "r"(*v)           \
+			 : "memory"                                           \
+			 : fault);                                            \
+		*v = old;                                                     \
+		return 0;                                                     \
+	fault:                                                                \
+		return -14;                                                   \
+	}                                                                     \
+	static inline __attribute__((always_inline)) int                      \
+	gm__safe_xadd_##bits(void *p, T *v)                                   \
+	{                                                                     \
+		T old, sum;                                                   \
+		unsigned int busy;                                            \
+		asm goto("1: ldaxr" sfx " %" r "[old], %[m]\n\t"             \
+			 "add %" r "[sum], %" r "[old], %" r "[val]\n\t"      \
+			 "2: stlxr" sfx " %w[busy], %" r "[sum], %[m]\n\t"    \
+			 "cbnz %w[busy], 1b\n\t"                              \
+			 GM__EXTABLE_AT("1b", fault)                          \
+			 GM__EXTABLE_AT("2b", fault)                          \
+			 : [old] "=&r"(old), [sum] "=&r"(sum),                \
+			   [busy] "=&r"(busy)                                 \
+			 : [m] "Q"(*(volatile T *)p), [val] "r"(*v)           \
+			 : "memory"                                           \
+			 : fault);                                            \
+		*v = old;                                                     \
+		return 0;                                                     \
+	fault:                                                                \
+		return -14;                                                   \
+	}                                                                     \
+	/* 1 if exchanged, 0 if not (*expected updated), -EFAULT.  A        \
+	 * mismatch leaves with the monitor armed, as compilers' loops do:  \
+	 * the next store-exclusive anywhere has its own load-exclusive. */ \
+	static inline __attribute__((always_inline)) int                      \
+	gm__safe_cmpxchg_##bits(void *p, T *expected, T desired)              \
+	{                                                                     \
+		T old;                                                        \
+		unsigned int busy;                                            \
+		int ok;                                                       \
+		asm goto("1: ldaxr" sfx " %" r "[old], %[m]\n\t"             \
+			 "cmp %" r "[old], %" r "[exp]" ext "\n\t"            \
+			 "b.ne 3f\n\t"                                        \
+			 "2: stlxr" sfx " %w[busy], %" r "[des], %[m]\n\t"    \
+			 "cbnz %w[busy], 1b\n"                                 \
+			 "3:\n\t"                                             \
+			 GM__EXTABLE_AT("1b", fault)                          \
+			 GM__EXTABLE_AT("2b", fault)                          \
+			 : [old] "=&r"(old), [busy] "=&r"(busy)               \
+			 : [m] "Q"(*(volatile T *)p), [exp] "r"(*expected),   \
+			   [des] "r"(desired)                                 \
+			 : "memory", "cc"                                     \
+			 : fault);                                            \
+		ok = old == *expected;                                        \
+		*expected = old;                                              \
+		return ok;                                                    \
+	fault:                                                                \
+		return -14;                                                   \
+	}
+#endif /* __ARM_FEATURE_ATOMICS */
+
+GM__SAFE_LDST(8, uint8_t, "b", "w")
+GM__SAFE_LDST(16, uint16_t, "h", "w")
+GM__SAFE_LDST(32, uint32_t, "", "w")
+GM__SAFE_LDST(64, uint64_t, "", "x")
+GM__SAFE_RMW(8, uint8_t, "b", "w", ", uxtb")
+GM__SAFE_RMW(16, uint16_t, "h", "w", ", uxth")
+GM__SAFE_RMW(32, uint32_t, "", "w", "")
+GM__SAFE_RMW(64, uint64_t, "", "x", "")
+
+/*
+ * A guarded 16-byte step of the copy engine: ldp/stp of two registers,
+ * one instruction with one memory operand.  At a 16-byte aligned address
+ * each register's 8 bytes are one single-copy atomic access (Arm ARM
+ * B2.2.1), which is all the no-tearing promise needs.
+ */
+static inline __attribute__((always_inline)) int
+gm__safe_load_pair(const void *p, uint64_t *lo, uint64_t *hi)
+{
+	uint64_t a, b;
+
+	asm goto("1: ldp %x0, %x1, %2\n\t" GM__EXTABLE(fault)
+		 : "=&r"(a), "=r"(b)
+		 : "Q"(*(const volatile unsigned __int128 *)p)
+		 :
+		 : fault);
+	*lo = a;
+	*hi = b;
+	return 0;
+fault:
+	return -14;
+}
+
+static inline __attribute__((always_inline)) int
+gm__safe_store_pair(void *p, uint64_t lo, uint64_t hi)
+{
+	asm goto("1: stp %x1, %x2, %0\n\t" GM__EXTABLE(fault)
+		 :
+		 : "Q"(*(volatile unsigned __int128 *)p), "r"(lo), "r"(hi)
+		 : "memory"
+		 : fault);
+	return 0;
+fault:
+	return -14;
+}
+
+#endif /* __x86_64__, __aarch64__ */
 #endif /* GM_HAVE_FAULT_SAFE */
 
 #endif /* GM_FAULT_H */

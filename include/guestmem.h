@@ -220,7 +220,10 @@ struct gm_lease;
  *   read when the handlers are installed: a handler installed later must
  *   chain to the one it replaces (sigaction()'s old action), or it defeats
  *   the option.  Views and leases hand out raw pointers and are not
- *   covered.  x86-64 only (elsewhere -EOPNOTSUPP).
+ *   covered.  x86-64 and aarch64 (elsewhere -EOPNOTSUPP); on aarch64 the
+ *   atomics are single LSE instructions in a build for ARMv8.1-A or later
+ *   and load-/store-exclusive loops otherwise, every instruction of which
+ *   is covered alike.
  */
 #define GM_SPACE_FAULT_SAFE 0x1u
 

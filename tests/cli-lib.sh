@@ -7,6 +7,9 @@
 #   err_has TEXT       stderr contains the fixed string TEXT
 #   err_lines N        stderr has exactly N lines
 #   check DESC CMD...  CMD succeeds
+#   exec_via VAR       run the program whose path is in $VAR through
+#                      $GM_TEST_EXEC when that is set (a cross build's
+#                      emulator: tests/cross/qemu-run.sh)
 #   finish             print "N passed, N failed" and exit accordingly
 #
 # Each helper counts one check; a failure prints what was expected, what
@@ -78,6 +81,14 @@ check() {
 	local desc=$1
 	shift
 	if "$@"; then pass; else fail "$desc"; fi
+}
+
+exec_via() {
+	local w="$T/exec-$1"
+	[ -n "${GM_TEST_EXEC:-}" ] || return 0
+	printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' "$GM_TEST_EXEC" "${!1}" >"$w"
+	chmod +x "$w"
+	eval "$1=\$w"
 }
 
 finish() {

@@ -39,6 +39,7 @@
 #define rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
 #define wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
 
+#include <xen/io/protocols.h>
 #include <xen/io/xenbus.h>
 
 #include "../examples/xen-blkback/xenbus.h"
@@ -457,7 +458,9 @@ static int setup_xb(void **state)
 	fe_set("ring-ref", ref);
 	snprintf(ref, sizeof(ref), "%u", REMOTE_PORT);
 	fe_set("event-channel", ref);
-	fe_set("protocol", "x86_64-abi");
+	/* This host's own ABI ("x86_64-abi", "arm-abi"): the only one the
+	 * backend takes. */
+	fe_set("protocol", XEN_IO_PROTO_ABI_NATIVE);
 
 	T.b.xs = XS;
 	T.b.xce = XCE;

@@ -12,6 +12,7 @@ if [ ! -x "$X" ]; then
 	echo "SKIP: $X not built (needs --with-xen and cmocka)"
 	exit 77
 fi
+exec_via X
 cd "$T"
 export GUESTMEM_XENSIM_SETUP
 

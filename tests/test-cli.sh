@@ -9,6 +9,7 @@ if [ ! -x "$G" ]; then
 	echo "FAIL: $G not built"
 	exit 1
 fi
+exec_via G
 cd "$T"
 truncate -s 1M mem.img
 truncate -s 64K hi.img

@@ -56,7 +56,11 @@ static int load_at(uintptr_t addr)
 {
 	int v;
 
+#if defined(__aarch64__)
+	__asm__ volatile("ldr %w0, [%1]" : "=r"(v) : "r"(addr) : "memory");
+#else
 	__asm__ volatile("movl (%1), %0" : "=r"(v) : "r"(addr) : "memory");
+#endif
 	return v;
 }
 
@@ -158,8 +162,9 @@ int main(int argc, char **argv)
 	snprintf(lib, sizeof(lib), "%s/.libs/libguestmem.so", top);
 	if (argc == 2 && !strcmp(argv[1], "--child"))
 		return child();
-#if !defined(__x86_64__)
-	printf("test-dlclose: skipped, GM_SPACE_FAULT_SAFE is x86-64 only\n");
+#if !defined(__x86_64__) && !defined(__aarch64__)
+	printf("test-dlclose: skipped, GM_SPACE_FAULT_SAFE is x86-64 and "
+	       "aarch64 only\n");
 	return 77;
 #endif
 	if (access(lib, R_OK)) {

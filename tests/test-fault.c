@@ -489,7 +489,11 @@ static int load_at(uintptr_t addr)
 {
 	int v;
 
+#if defined(__aarch64__)
+	__asm__ volatile("ldr %w0, [%1]" : "=r"(v) : "r"(addr) : "memory");
+#else
 	__asm__ volatile("movl (%1), %0" : "=r"(v) : "r"(addr) : "memory");
+#endif
 	return v;
 }
 
@@ -683,6 +687,7 @@ static void assert_killed_by(const char *what, int sig)
 static void test_fault_unrelated_segv_kills(void **state)
 {
 	(void)state;
+	skip_if_emulated(EMU_SELF_FAULT);
 	assert_killed_by("segv-default", SIGSEGV);
 }
 
@@ -708,6 +713,7 @@ static void test_fault_chains_to_user_handler(void **state)
 static void test_fault_not_fault_safe_dies_of_sigbus(void **state)
 {
 	(void)state;
+	skip_if_emulated(EMU_SELF_FAULT);
 	assert_killed_by("bus-plain", SIGBUS);
 	assert_killed_by("bus-installed", SIGBUS);
 	assert_killed_by("bus-xen", SIGBUS);
@@ -731,8 +737,9 @@ int main(int argc, char **argv)
 
 	if (argc == 3 && !strcmp(argv[1], "--child"))
 		return child(argv[2]);
-#if !defined(__x86_64__)
-	printf("test-fault: skipped, GM_SPACE_FAULT_SAFE is x86-64 only\n");
+#if !defined(__x86_64__) && !defined(__aarch64__)
+	printf("test-fault: skipped, GM_SPACE_FAULT_SAFE is x86-64 and "
+	       "aarch64 only\n");
 	return 77;
 #endif
 	if (test_self_init())
@@ -746,5 +753,5 @@ int main(int argc, char **argv)
 	gm_space_free(s);
 	sigaction(SIGSEGV, NULL, &lib_segv);
 	sigaction(SIGBUS, NULL, &lib_bus);
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -310,6 +310,13 @@ static void test_sb_space_slow_faultsafe(void **state)
 static void test_sb_view(void **state)
 {
 	(void)state;
+	/* Only this path: the others put a locked instruction (an RCU
+	 * section, the fault-safe exchange) between store and load. */
+	skip_if_emulated("qemu 7.2 translates an aarch64 store-release "
+			 "followed by a load-acquire (stlr; ldar: seq_cst, "
+			 "RCsc on real hardware) with no store-load fence "
+			 "between them on an x86-64 host, so it shows store "
+			 "buffering that arm64 forbids");
 	check_sb(SB_VIEW, 0);
 }
 
@@ -323,5 +330,5 @@ int main(void)
 		cmocka_unit_test(test_sb_view),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -798,7 +798,7 @@ static void test_ondemand_fd_io_many_pieces(void **state)
 	free(back);
 }
 
-#ifdef __x86_64__
+#if defined(__x86_64__) || defined(__aarch64__)
 /*
  * The library's SIGSEGV and SIGBUS handlers, installed by main() before
  * cmocka runs anything.  cmocka puts its own crash handlers in place
@@ -914,7 +914,7 @@ static void test_fault_safe_revoked_page(void **state)
 static const struct params chunk1 = { .chunk = 1 };
 static const struct params chunk7 = { .chunk = 7 };
 static const struct params chunk4096 = { .chunk = 4096 };
-#ifdef __x86_64__
+#if defined(__x86_64__) || defined(__aarch64__)
 /* The same dispatch paths through the guarded copies of fault-safe
  * spaces. */
 static const struct params safe7 = { .chunk = 7,
@@ -938,14 +938,14 @@ int main(void)
 		ONDEMAND_TESTS(chunk4096),
 		T(test_ondemand_fd_io_many_pieces),
 		T(test_view_needs_whole_mapping),
-#ifdef __x86_64__
+#if defined(__x86_64__) || defined(__aarch64__)
 		ONDEMAND_TESTS(safe7),
 		TP(test_ondemand_fd_io_many_pieces, safe7),
 		TP(test_fault_safe_revoked_page, safe7),
 #endif
 	};
 
-#ifdef __x86_64__
+#if defined(__x86_64__) || defined(__aarch64__)
 	install_fault_handlers();
 #endif
 	return cmocka_run_group_tests(tests, NULL, NULL);
