@@ -14,7 +14,9 @@ what=${1:-}
 deps_build=(autoconf automake libtool pkg-config make gcc g++ libcmocka-dev
 	libxen-dev)
 deps_test=(valgrind clang libclang-rt-14-dev qemu-system-x86 xen-utils-4.17
-	busybox-static cpio mandoc dpkg-dev debhelper lintian)
+	busybox-static cpio mandoc dpkg-dev debhelper lintian
+	gcc-aarch64-linux-gnu g++-aarch64-linux-gnu binutils-aarch64-linux-gnu
+	qemu-user-static)
 
 usage() {
 	echo "usage: $0 example|test" >&2
@@ -155,6 +157,18 @@ test)
 	# examples/example-space.c built through pkg-config against them and
 	# against make install DESTDIR=: one summary line.
 	"$top/tests/check-packaging.sh" "$build"
+	# arm64: the cross build and its make check under qemu-user
+	# (tests/cross/arm64.sh), in a directory of its own outside the
+	# checkout.  Its last line is "arm64: N passed, N failed, N skipped".
+	arm64=$(mktemp -d "${TMPDIR:-/tmp}/libguestmem-arm64.XXXXXX")
+	"$top/tests/cross/arm64.sh" "$arm64" >arm64.log 2>&1 || {
+		tail -n 80 arm64.log
+		echo "build.sh: arm64 cross build or its make check FAILED"
+		exit 1
+	}
+	grep '^arm64\.sh: .*: SKIP' arm64.log | sed 's/^arm64\.sh: /build.sh: arm64 /' || true
+	echo "build.sh: $(tail -n 1 arm64.log)"
+	rm -rf "$arm64"
 	if [ "${GM_SKIP_XEN_QEMU:-0}" = 1 ]; then
 		echo "build.sh: real-Xen tests SKIPPED (GM_SKIP_XEN_QEMU=1)"
 	else
