@@ -85,12 +85,14 @@ static inline int test_exit(int failed)
 /* Why, for skip_if_emulated(). */
 #define EMU_SELF_FAULT                                                        \
 	"qemu-user 7.2 aborts (assertion cpu == current_cpu) when a process "  \
-	"queues itself SIGSEGV or SIGBUS with a fault's si_code, as the "      \
-	"fault handler does to give a fault that is not a guest's the "       \
-	"default action, and as this check does to fake one"
+	"queues itself SIGSEGV or SIGBUS with a fault's si_code (so does a "   \
+	"program without the library), as the fault handler does to give a "  \
+	"fault that is not a guest's the default action, and as this check "  \
+	"does to fake one"
 #define EMU_MADVISE                                                           \
-	"qemu-user 7.2 ignores madvise() (MADV_DONTNEED, MADV_DONTFORK, "      \
-	"MADV_REMOVE) and returns success"
+	"qemu-user 7.2 passes madvise() on to the kernel only for "            \
+	"MADV_DONTNEED, and only on some mappings; "                          \
+	"MADV_REMOVE, MADV_DONTFORK and the rest return success undone"
 
 /*
  * Scenarios that must start in a fresh process (the default signal
