@@ -124,7 +124,10 @@ grep -E '^(PASS|FAIL|SKIP|XFAIL|XPASS|ERROR):' check.log || true
 for f in $(grep -lE '^:test-result: (SKIP|FAIL|ERROR)' tests/*.trs tests/*/*.trs 2>/dev/null); do
 	t=${f%.trs}
 	res=$(sed -n 's/^:test-result: //p' "$f" | sort -u | tr '\n' ' ')
-	log "$t: ${res% }"
+	# The checks skipped under emulation, by name.
+	cases=$(grep -A1 'skipped under user-mode emulation' "$t.log" |
+		sed -n 's/^\[  SKIPPED \] //p' | tr '\n' ' ')
+	log "$t: ${res% }${cases:+ (skipped: ${cases% })}"
 	grep -E '^\[ RUN|skipped|SKIP|FAIL|ERROR' "$t.log" |
 		grep -B1 -E 'skipped|SKIP|FAIL|ERROR' | grep -v '^--$' |
 		sed 's/^/    /' | head -40
