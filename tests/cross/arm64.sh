@@ -135,6 +135,14 @@ done
 if [ "$rc" -ne 0 ]; then
 	log "make check failed; the test logs are in $obj/tests"
 fi
+# The README's API example, as a user would run it.
+if "$src/tests/cross/qemu-run.sh" examples/example-space >example.log 2>&1; then
+	log "examples/example-space ran under qemu-user"
+else
+	log "examples/example-space FAILED under qemu-user:"
+	tail -20 example.log
+	rc=1
+fi
 n() { grep -m1 "^# $1:" check.log | awk '{print $3}'; }
 pass=$(n PASS) fail=$(n FAIL) skip=$(n SKIP) err=$(n ERROR)
 echo "arm64: ${pass:-0} passed, $(( ${fail:-0} + ${err:-0} )) failed, ${skip:-0} skipped"
