@@ -99,15 +99,18 @@ fi
 mkdir -p "$obj"
 cd "$obj"
 # pkg-config reads only the target's .pc files and prefixes their paths
-# with the target root; it drops -I/usr/include (cmocka's), hence
-# -idirafter (after the cross libc's own headers).  -rpath-link: the Xen
+# with the target root.  -isystem: the target's Xen and cmocka headers
+# come before the host's /usr/include (which the cross compiler searches
+# last, and where the host's libxen-dev and libcmocka-dev put theirs) in
+# every compile, with pkg-config's flags or without; the target root has
+# no libc headers to hide the cross libc's.  -rpath-link: the Xen
 # libraries' own dependencies, for the linker to resolve.
 log "configuring in $obj"
 "$src/configure" -q --host=$host --with-xen=yes \
 	PKG_CONFIG=pkg-config \
 	PKG_CONFIG_LIBDIR="$libdir/pkgconfig" \
 	PKG_CONFIG_SYSROOT_DIR="$sysroot" \
-	CPPFLAGS="-idirafter $sysroot/usr/include" \
+	CPPFLAGS="-isystem $sysroot/usr/include" \
 	LDFLAGS="-L$libdir -Wl,-rpath-link,$libdir" "$@"
 log "building"
 make -j2 >build.log 2>&1 || { tail -40 build.log; exit 1; }
