@@ -122,8 +122,8 @@ static inline void atomic_end(struct atomic_ref *a)
  * store stlr, or the exchange for seq_cst; read-modify-writes are
  * acquire-release (LSE instructions or ldaxr/stlxr loops).  Every guarded
  * path is at least as strong as any order asked for.  fetch_or/and loop
- * on cmpxchg on both, as x86-64's builtins do (it has no locked
- * instruction that returns the old value).
+ * on cmpxchg on x86-64, as its builtins do (it has no locked instruction
+ * that returns the old value); aarch64 has ldsetal/ldclral.
  */
 #ifdef GM_HAVE_FAULT_SAFE
 #define SAFE(a) gm_unlikely((a)->safe)
@@ -169,9 +169,9 @@ static int atomic_fault(struct gm_space *s, uint64_t gpa, unsigned int size,
 }
 
 /*
- * Guarded read-modify-writes for the fast path of fault-safe spaces: 0, or
- * nonzero if the instruction faulted.  fetch_or/and loop on cmpxchg, as
- * the builtins do.
+ * Guarded read-modify-writes of fault-safe spaces: 0, or nonzero if the
+ * instruction faulted.  fetch_or/and loop on cmpxchg on x86-64, as the
+ * builtins do; aarch64 has instructions for them.
  */
 #define DEFINE_SAFE_RMW(bits, T)                                              \
 	static inline __attribute__((always_inline)) int                      \
@@ -194,6 +194,19 @@ static int atomic_fault(struct gm_space *s, uint64_t gpa, unsigned int size,
 	}                                                                     \
 	DEFINE_SAFE_LOOP(or, |, bits, T)                                      \
 	DEFINE_SAFE_LOOP(and, &, bits, T)
+#ifdef GM__HAVE_SAFE_FETCH_LOGIC
+/* aarch64: one guarded read-modify-write (fault.h). */
+#define DEFINE_SAFE_LOOP(name, op, bits, T)                                   \
+	static inline __attribute__((always_inline)) int                      \
+	atomic_safe_##name##_##bits(void *p, T val, T *old)                   \
+	{                                                                     \
+		if (gm__safe_fetch_##name##_##bits(p, &val))                  \
+			return 1;                                             \
+		if (old)                                                      \
+			*old = val;                                           \
+		return 0;                                                     \
+	}
+#else
 #define DEFINE_SAFE_LOOP(name, op, bits, T)                                   \
 	static inline __attribute__((always_inline)) int                      \
 	atomic_safe_##name##_##bits(void *p, T val, T *old)                   \
@@ -213,6 +226,7 @@ static int atomic_fault(struct gm_space *s, uint64_t gpa, unsigned int size,
 			*old = prev;                                          \
 		return 0;                                                     \
 	}
+#endif
 DEFINE_SAFE_RMW(8, uint8_t)
 DEFINE_SAFE_RMW(16, uint16_t)
 DEFINE_SAFE_RMW(32, uint32_t)
@@ -408,13 +422,7 @@ static __attribute__((noinline)) int atomic_fault_fast(struct gm_space *s,
 		if (ret)                                                      \
 			return ret;                                           \
 		if (SAFE(&a)) {                                               \
-			if (gm__safe_load_##bits(a.p, &prev))                 \
-				return atomic_fault(s, gpa, sizeof(T), &a);   \
-			/* cmpxchg refreshes prev on failure; retry. */       \
-			while ((ret = gm__safe_cmpxchg_##bits(                \
-					a.p, &prev, (T)(prev op val))) == 0)  \
-				;                                             \
-			if (ret < 0)                                          \
+			if (atomic_safe_##name##_##bits(a.p, val, &prev))     \
 				return atomic_fault(s, gpa, sizeof(T), &a);   \
 		} else {                                                      \
 			prev = __atomic_fetch_##name((T *)a.p, val, order);   \

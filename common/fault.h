@@ -149,6 +149,9 @@ GM__SAFE_MOV(64, uint64_t, "q")
 
 #elif defined(__aarch64__)
 
+/* atomic.c: fetch_or/and are single guarded operations here. */
+#define GM__HAVE_SAFE_FETCH_LOGIC 1
+
 /*
  * aarch64: the same functions, plus acquire loads (ldar) and release
  * stores (stlr), since a plain ldr/str orders nothing.  With those, the
@@ -156,10 +159,10 @@ GM__SAFE_MOV(64, uint64_t, "q")
  * ldar, a seq_cst store stlr (here the stronger xchg, as on x86-64), and
  * every read-modify-write is acquire and release at once.
  *
- * Read-modify-writes are single LSE instructions (swpal, casal, ldaddal)
- * when the compiler may use them (-march=armv8.1-a or later:
- * __ARM_FEATURE_ATOMICS), else load-exclusive/store-exclusive loops
- * (ldaxr/stlxr).  In a loop both exclusives are guarded: either may fault
+ * Read-modify-writes are single LSE instructions (swpal, casal, ldaddal,
+ * ldsetal, ldclral) when the compiler may use them (-march=armv8.1-a or
+ * later: __ARM_FEATURE_ATOMICS), else load-exclusive/store-exclusive
+ * loops (ldaxr/stlxr).  In a loop both exclusives are guarded: either may fault
  * (the page can vanish between them).  The fixup leaves the loop for
  * good, so the exclusive monitor's state after a fault does not matter:
  * no store-exclusive ever runs without a load-exclusive of its own before
@@ -255,6 +258,37 @@ GM__SAFE_MOV(64, uint64_t, "q")
 	fault:                                                                \
 		return -14;                                                   \
 	}                                                                     \
+	static inline __attribute__((always_inline)) int                      \
+	gm__safe_fetch_or_##bits(void *p, T *v)                               \
+	{                                                                     \
+		T old;                                                        \
+		asm goto("1: ldsetal" sfx " %" r "[val], %" r "[old], %[m]\n\t" \
+			 GM__EXTABLE(fault)                                   \
+			 : [old] "=&r"(old)                                   \
+			 : [m] "Q"(*(volatile T *)p), [val] "r"(*v)           \
+			 : "memory"                                           \
+			 : fault);                                            \
+		*v = old;                                                     \
+		return 0;                                                     \
+	fault:                                                                \
+		return -14;                                                   \
+	}                                                                     \
+	/* ldclral clears the bits set in its operand: and with ~v. */       \
+	static inline __attribute__((always_inline)) int                      \
+	gm__safe_fetch_and_##bits(void *p, T *v)                              \
+	{                                                                     \
+		T old;                                                        \
+		asm goto("1: ldclral" sfx " %" r "[val], %" r "[old], %[m]\n\t" \
+			 GM__EXTABLE(fault)                                   \
+			 : [old] "=&r"(old)                                   \
+			 : [m] "Q"(*(volatile T *)p), [val] "r"((T)~*v)       \
+			 : "memory"                                           \
+			 : fault);                                            \
+		*v = old;                                                     \
+		return 0;                                                     \
+	fault:                                                                \
+		return -14;                                                   \
+	}                                                                     \
 	/* 1 if exchanged, 0 if not (*expected updated), -EFAULT */           \
 	static inline __attribute__((always_inline)) int                      \
 	gm__safe_cmpxchg_##bits(void *p, T *expected, T desired)              \
@@ -275,6 +309,29 @@ GM__SAFE_MOV(64, uint64_t, "q")
 		return -14;                                                   \
 	}
 #else /* LL/SC */
+/* fetch_@name: @insn the old value with *v in an exclusive loop. */
+#define GM__SAFE_LLSC_OP(name, insn, bits, T, sfx, r)                         \
+	static inline __attribute__((always_inline)) int                      \
+	gm__safe_fetch_##name##_##bits(void *p, T *v)                         \
+	{                                                                     \
+		T old, res;                                                   \
+		unsigned int busy;                                            \
+		asm goto("1: ldaxr" sfx " %" r "[old], %[m]\n\t"             \
+			 #insn " %" r "[res], %" r "[old], %" r "[val]\n\t"    \
+			 "2: stlxr" sfx " %w[busy], %" r "[res], %[m]\n\t"    \
+			 "cbnz %w[busy], 1b\n\t"                              \
+			 GM__EXTABLE_AT("1b", fault)                          \
+			 GM__EXTABLE_AT("2b", fault)                          \
+			 : [old] "=&r"(old), [res] "=&r"(res),                \
+			   [busy] "=&r"(busy)                                 \
+			 : [m] "Q"(*(volatile T *)p), [val] "r"(*v)           \
+			 : "memory"                                           \
+			 : fault);                                            \
+		*v = old;                                                     \
+		return 0;                                                     \
+	fault:                                                                \
+		return -14;                                                   \
+	}
 #define GM__SAFE_RMW(bits, T, sfx, r, ext)                                    \
 	static inline __attribute__((always_inline)) int                      \
 	gm__safe_xchg_##bits(void *p, T *v)                                   \
@@ -316,6 +373,8 @@ GM__SAFE_MOV(64, uint64_t, "q")
 	fault:                                                                \
 		return -14;                                                   \
 	}                                                                     \
+	GM__SAFE_LLSC_OP(or, orr, bits, T, sfx, r)                             \
+	GM__SAFE_LLSC_OP(and, and, bits, T, sfx, r)                            \
 	/* 1 if exchanged, 0 if not (*expected updated), -EFAULT.  A        \
 	 * mismatch leaves with the monitor armed, as compilers' loops do:  \
 	 * the next store-exclusive anywhere has its own load-exclusive. */ \
