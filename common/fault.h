@@ -227,68 +227,30 @@ GM__SAFE_MOV(64, uint64_t, "q")
 	}
 
 #if defined(__ARM_FEATURE_ATOMICS)
+/* @name: one LSE instruction @insn with operand @arg that returns the
+ * old value in *v (swpal, ldaddal, ldsetal, ldclral). */
+#define GM__SAFE_LSE_OP(name, insn, bits, T, sfx, r, arg)                     \
+	static inline __attribute__((always_inline)) int                      \
+	gm__safe_##name##_##bits(void *p, T *v)                               \
+	{                                                                     \
+		T old;                                                        \
+		asm goto("1: " #insn sfx " %" r "[val], %" r "[old], %[m]\n\t"\
+			 GM__EXTABLE(fault)                                   \
+			 : [old] "=&r"(old)                                   \
+			 : [m] "Q"(*(volatile T *)p), [val] "r"(arg)          \
+			 : "memory"                                           \
+			 : fault);                                            \
+		*v = old;                                                     \
+		return 0;                                                     \
+	fault:                                                                \
+		return -14;                                                   \
+	}
 #define GM__SAFE_RMW(bits, T, sfx, r, ext)                                    \
-	static inline __attribute__((always_inline)) int                      \
-	gm__safe_xchg_##bits(void *p, T *v)                                   \
-	{                                                                     \
-		T old;                                                        \
-		asm goto("1: swpal" sfx " %" r "[val], %" r "[old], %[m]\n\t" \
-			 GM__EXTABLE(fault)                                   \
-			 : [old] "=&r"(old)                                   \
-			 : [m] "Q"(*(volatile T *)p), [val] "r"(*v)           \
-			 : "memory"                                           \
-			 : fault);                                            \
-		*v = old;                                                     \
-		return 0;                                                     \
-	fault:                                                                \
-		return -14;                                                   \
-	}                                                                     \
-	static inline __attribute__((always_inline)) int                      \
-	gm__safe_xadd_##bits(void *p, T *v)                                   \
-	{                                                                     \
-		T old;                                                        \
-		asm goto("1: ldaddal" sfx " %" r "[val], %" r "[old], %[m]\n\t" \
-			 GM__EXTABLE(fault)                                   \
-			 : [old] "=&r"(old)                                   \
-			 : [m] "Q"(*(volatile T *)p), [val] "r"(*v)           \
-			 : "memory"                                           \
-			 : fault);                                            \
-		*v = old;                                                     \
-		return 0;                                                     \
-	fault:                                                                \
-		return -14;                                                   \
-	}                                                                     \
-	static inline __attribute__((always_inline)) int                      \
-	gm__safe_fetch_or_##bits(void *p, T *v)                               \
-	{                                                                     \
-		T old;                                                        \
-		asm goto("1: ldsetal" sfx " %" r "[val], %" r "[old], %[m]\n\t" \
-			 GM__EXTABLE(fault)                                   \
-			 : [old] "=&r"(old)                                   \
-			 : [m] "Q"(*(volatile T *)p), [val] "r"(*v)           \
-			 : "memory"                                           \
-			 : fault);                                            \
-		*v = old;                                                     \
-		return 0;                                                     \
-	fault:                                                                \
-		return -14;                                                   \
-	}                                                                     \
+	GM__SAFE_LSE_OP(xchg, swpal, bits, T, sfx, r, *v)                      \
+	GM__SAFE_LSE_OP(xadd, ldaddal, bits, T, sfx, r, *v)                    \
+	GM__SAFE_LSE_OP(fetch_or, ldsetal, bits, T, sfx, r, *v)                \
 	/* ldclral clears the bits set in its operand: and with ~v. */       \
-	static inline __attribute__((always_inline)) int                      \
-	gm__safe_fetch_and_##bits(void *p, T *v)                              \
-	{                                                                     \
-		T old;                                                        \
-		asm goto("1: ldclral" sfx " %" r "[val], %" r "[old], %[m]\n\t" \
-			 GM__EXTABLE(fault)                                   \
-			 : [old] "=&r"(old)                                   \
-			 : [m] "Q"(*(volatile T *)p), [val] "r"((T)~*v)       \
-			 : "memory"                                           \
-			 : fault);                                            \
-		*v = old;                                                     \
-		return 0;                                                     \
-	fault:                                                                \
-		return -14;                                                   \
-	}                                                                     \
+	GM__SAFE_LSE_OP(fetch_and, ldclral, bits, T, sfx, r, (T)~*v)           \
 	/* 1 if exchanged, 0 if not (*expected updated), -EFAULT */           \
 	static inline __attribute__((always_inline)) int                      \
 	gm__safe_cmpxchg_##bits(void *p, T *expected, T desired)              \
@@ -309,10 +271,10 @@ GM__SAFE_MOV(64, uint64_t, "q")
 		return -14;                                                   \
 	}
 #else /* LL/SC */
-/* fetch_@name: @insn the old value with *v in an exclusive loop. */
+/* @name: @insn of the old value and *v, stored in an exclusive loop. */
 #define GM__SAFE_LLSC_OP(name, insn, bits, T, sfx, r)                         \
 	static inline __attribute__((always_inline)) int                      \
-	gm__safe_fetch_##name##_##bits(void *p, T *v)                         \
+	gm__safe_##name##_##bits(void *p, T *v)                               \
 	{                                                                     \
 		T old, res;                                                   \
 		unsigned int busy;                                            \
@@ -352,29 +314,9 @@ GM__SAFE_MOV(64, uint64_t, "q")
 	fault:                                                                \
 		return -14;                                                   \
 	}                                                                     \
-	static inline __attribute__((always_inline)) int                      \
-	gm__safe_xadd_##bits(void *p, T *v)                                   \
-	{                                                                     \
-		T old, sum;                                                   \
-		unsigned int busy;                                            \
-		asm goto("1: ldaxr" sfx " %" r "[old], %[m]\n\t"             \
-			 "add %" r "[sum], %" r "[old], %" r "[val]\n\t"      \
-			 "2: stlxr" sfx " %w[busy], %" r "[sum], %[m]\n\t"    \
-			 "cbnz %w[busy], 1b\n\t"                              \
-			 GM__EXTABLE_AT("1b", fault)                          \
-			 GM__EXTABLE_AT("2b", fault)                          \
-			 : [old] "=&r"(old), [sum] "=&r"(sum),                \
-			   [busy] "=&r"(busy)                                 \
-			 : [m] "Q"(*(volatile T *)p), [val] "r"(*v)           \
-			 : "memory"                                           \
-			 : fault);                                            \
-		*v = old;                                                     \
-		return 0;                                                     \
-	fault:                                                                \
-		return -14;                                                   \
-	}                                                                     \
-	GM__SAFE_LLSC_OP(or, orr, bits, T, sfx, r)                             \
-	GM__SAFE_LLSC_OP(and, and, bits, T, sfx, r)                            \
+	GM__SAFE_LLSC_OP(xadd, add, bits, T, sfx, r)                           \
+	GM__SAFE_LLSC_OP(fetch_or, orr, bits, T, sfx, r)                       \
+	GM__SAFE_LLSC_OP(fetch_and, and, bits, T, sfx, r)                      \
 	/* 1 if exchanged, 0 if not (*expected updated), -EFAULT.  A        \
 	 * mismatch leaves with the monitor armed, as compilers' loops do:  \
 	 * the next store-exclusive anywhere has its own load-exclusive. */ \
