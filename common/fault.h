@@ -172,51 +172,28 @@ GM__SAFE_MOV(64, uint64_t, "q")
  * @sfx is the size suffix (b, h, none), @r the register width (w, x),
  * @ext the extension that compares a byte or halfword (",uxtb").
  */
-#define GM__SAFE_LDST(bits, T, sfx, r)                                        \
+/* A guarded load @insn as gm__safe_@name; the clobbers follow @r. */
+#define GM__SAFE_LD(name, insn, bits, T, sfx, r, ...)                         \
 	static inline __attribute__((always_inline)) int                      \
-	gm__safe_load_##bits(const void *p, T *out)                           \
+	gm__safe_##name##_##bits(const void *p, T *out)                       \
 	{                                                                     \
 		T v;                                                          \
-		asm goto("1: ldr" sfx " %" r "0, %1\n\t" GM__EXTABLE(fault)   \
+		asm goto("1: " #insn sfx " %" r "0, %1\n\t" GM__EXTABLE(fault)\
 			 : "=r"(v)                                            \
 			 : "Q"(*(const volatile T *)p)                        \
-			 :                                                    \
+			 : __VA_ARGS__                                        \
 			 : fault);                                            \
 		*out = v;                                                     \
 		return 0;                                                     \
 	fault:                                                                \
 		return -14; /* -EFAULT */                                     \
-	}                                                                     \
+	}
+/* A guarded store @insn as gm__safe_@name. */
+#define GM__SAFE_ST(name, insn, bits, T, sfx, r)                              \
 	static inline __attribute__((always_inline)) int                      \
-	gm__safe_load_acq_##bits(const void *p, T *out)                       \
+	gm__safe_##name##_##bits(void *p, T v)                                \
 	{                                                                     \
-		T v;                                                          \
-		asm goto("1: ldar" sfx " %" r "0, %1\n\t" GM__EXTABLE(fault)  \
-			 : "=r"(v)                                            \
-			 : "Q"(*(const volatile T *)p)                        \
-			 : "memory"                                           \
-			 : fault);                                            \
-		*out = v;                                                     \
-		return 0;                                                     \
-	fault:                                                                \
-		return -14;                                                   \
-	}                                                                     \
-	static inline __attribute__((always_inline)) int                      \
-	gm__safe_store_##bits(void *p, T v)                                   \
-	{                                                                     \
-		asm goto("1: str" sfx " %" r "1, %0\n\t" GM__EXTABLE(fault)   \
-			 :                                                    \
-			 : "Q"(*(volatile T *)p), "r"(v)                      \
-			 : "memory"                                           \
-			 : fault);                                            \
-		return 0;                                                     \
-	fault:                                                                \
-		return -14;                                                   \
-	}                                                                     \
-	static inline __attribute__((always_inline)) int                      \
-	gm__safe_store_rel_##bits(void *p, T v)                               \
-	{                                                                     \
-		asm goto("1: stlr" sfx " %" r "1, %0\n\t" GM__EXTABLE(fault)  \
+		asm goto("1: " #insn sfx " %" r "1, %0\n\t" GM__EXTABLE(fault)\
 			 :                                                    \
 			 : "Q"(*(volatile T *)p), "r"(v)                      \
 			 : "memory"                                           \
@@ -225,6 +202,13 @@ GM__SAFE_MOV(64, uint64_t, "q")
 	fault:                                                                \
 		return -14;                                                   \
 	}
+/* Plain loads may move across other memory accesses; acquire loads,
+ * like every store, are compiler barriers too. */
+#define GM__SAFE_LDST(bits, T, sfx, r)                                        \
+	GM__SAFE_LD(load, ldr, bits, T, sfx, r, )                              \
+	GM__SAFE_LD(load_acq, ldar, bits, T, sfx, r, "memory")                 \
+	GM__SAFE_ST(store, str, bits, T, sfx, r)                               \
+	GM__SAFE_ST(store_rel, stlr, bits, T, sfx, r)
 
 #if defined(__ARM_FEATURE_ATOMICS)
 /* @name: one LSE instruction @insn with operand @arg that returns the
