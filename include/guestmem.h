@@ -131,7 +131,11 @@
  * 1 to 8 bytes, and vector moves of 16, 32 or 64 bytes aligned to their
  * size, which never cross a cache line; the processor manuals document
  * single-copy atomicity for aligned accesses of up to 8 bytes, and of 16
- * bytes on processors with AVX.)  The typed accessors (gm_read_u32() ...)
+ * bytes on processors with AVX.  On aarch64 they are naturally aligned
+ * loads and stores of 1 to 8 bytes and, in fault-safe spaces, 16-byte
+ * ldp/stp pairs at 16-byte alignment, each of whose two 8-byte halves is
+ * single-copy atomic: the architecture's rule for aligned accesses of up
+ * to 8 bytes.)  The typed accessors (gm_read_u32() ...)
  * and the typed view accessors read or write their value with one
  * instruction whatever its alignment.
  * What is NOT promised: atomicity of a field that is not naturally
