@@ -47,6 +47,8 @@ DOM0_DEADLINE=${XQ_DOM0_DEADLINE:-150}
 FREEZE_SECS=${XQ_FREEZE:-120}
 QEMU_PID=
 STAMP_PID=
+MON_PID=
+WAKES=0
 # Lines worth repeating when a boot goes wrong (case matters: "debug=n").
 TROUBLE='[Pp]anic|BUG:|Oops|FATAL|Call Trace|Assertion'
 
@@ -131,6 +133,7 @@ cleanup() {
 	if [[ -n $STAMP_PID ]]; then
 		wait "$STAMP_PID" 2>/dev/null
 	fi
+	[[ -z $MON_PID ]] || kill "$MON_PID" 2>/dev/null
 }
 trap cleanup EXIT
 trap 'log "interrupted"; exit 130' INT TERM HUP
@@ -314,6 +317,40 @@ cpu_ticks() {
 	echo $((${12} + ${13}))
 }
 
+# mon CMD: one command to QEMU's monitor (its output goes to
+# WORK/monitor.log).  Opened read-write, a FIFO never blocks, even when
+# QEMU has gone.
+mon() {
+	local fd
+	exec {fd}<>"$WORK/monitor.in" || return 0
+	printf '%s\n' "$1" >&"$fd"
+	exec {fd}>&-
+}
+
+# wake QPID: the emulated machine froze; log what QEMU's monitor says of
+# its CPU, pause and resume it (which kicks every vCPU thread and re-arms
+# QEMU's timers), and tell whether it runs again: 0 if QEMU used CPU time
+# within 60 s (after 5 s for the monitor's own work), else 1.
+wake() {
+	local qpid=$1 i t0 t
+	mon "info registers"
+	mon "info lapic"
+	mon "stop"
+	sleep 1
+	mon "cont"
+	sleep 5
+	grep -aE '^(RIP|EFL|RSP|CR0)=|^LVTT|^Timer|^ISR|^IRR' \
+		"$WORK/monitor.log" 2>/dev/null | tail -n 8 |
+		while IFS= read -r l; do log "  monitor: $l"; done
+	t0=$(cpu_ticks "$qpid")
+	for ((i = 0; i < 60; i++)); do
+		sleep 1
+		t=$(cpu_ticks "$qpid")
+		[[ -n $t && $t != "$t0" ]] && return 0
+	done
+	return 1
+}
+
 # boot ATTEMPT_LOG: one boot; sets DOM0_SEEN, FROZE and QEMU_STATUS.
 #
 # A frozen machine: seen twice with the host's 2 CPUs busy with other
@@ -326,13 +363,20 @@ cpu_ticks() {
 # CPU time every second (its time calibration), an idle one too, so a QEMU
 # that used none for FREEZE_SECS will never go on; without this check the
 # run would sit out its hard limit (30 minutes) and fail with status 5.
+# So a freeze is first met with a pause and resume through QEMU's monitor
+# (wake); only a machine that stays frozen ends the boot (FROZE=1).
 boot() {
 	local alog=$1 fifo=$WORK/serial.fifo t0 xen_args dom0_args line qemu
 	local qpid= ticks last_ticks= still=0
 	local img=$WORK/images
 	: >"$alog"
-	rm -f "$fifo"
-	mkfifo "$fifo" || fail 2 "mkfifo $fifo"
+	rm -f "$fifo" "$WORK/monitor.in" "$WORK/monitor.out"
+	mkfifo "$fifo" "$WORK/monitor.in" "$WORK/monitor.out" ||
+		fail 2 "mkfifo $fifo"
+	# QEMU's monitor on two FIFOs (chardev pipe: PATH.in, PATH.out), for
+	# wake(); what it answers is kept in monitor.log.
+	cat "$WORK/monitor.out" >>"$WORK/monitor.log" &
+	MON_PID=$!
 	xen_args="console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all"
 	# dom0's files (the initramfs, and what the tests write in /tmp) live
 	# in its RAM: realxen-cli.sh keeps a guestmem dump and an xl
@@ -358,6 +402,8 @@ boot() {
 	qemu=(qemu-system-x86_64 -accel "${XQ_ACCEL:-tcg}" -cpu "qemu64,+svm,+npt"
 		-m "${XQ_QEMU_MEM:-2048}" -smp "${XQ_SMP:-1}"
 		-nographic -monitor none -serial stdio -no-reboot
+		-chardev "pipe,id=gmmon,path=$WORK/monitor"
+		-mon chardev=gmmon,mode=readline
 		-kernel "$img/xen" -append "$xen_args"
 		-initrd "$img/vmlinuz ${dom0_args//,/,,},$img/dom0.cpio.gz")
 	# For a run by hand (add gm_shell to the dom0 arguments for a shell).
@@ -395,6 +441,15 @@ boot() {
 				log "  QEMU thread $(cat "$t/comm" 2>/dev/null):" \
 					"waiting in $(cat "$t/wchan" 2>/dev/null)"
 			done
+			if wake "$qpid"; then
+				WAKES=$((WAKES + 1))
+				log "the emulated machine runs again after a" \
+					"pause and resume (monitor stop, cont)"
+				still=0
+				last_ticks=
+				continue
+			fi
+			log "still frozen after a pause and resume"
 			FROZE=1
 			stop_qemu
 			break
@@ -410,7 +465,10 @@ boot() {
 	fi
 	wait "$STAMP_PID"
 	STAMP_PID=
-	rm -f "$fifo"
+	kill "$MON_PID" 2>/dev/null
+	wait "$MON_PID" 2>/dev/null
+	MON_PID=
+	rm -f "$fifo" "$WORK/monitor.in" "$WORK/monitor.out"
 	grep -aq 'GUESTMEM-XEN-DOM0-UP' "$alog" && DOM0_SEEN=1
 	log "QEMU ended with status $QEMU_STATUS after $(since "$t0")s"
 }
@@ -510,7 +568,8 @@ main() {
 	fi
 	case $RESULT in
 	0)
-		log "PASS (boot attempts: $ATTEMPT, total $(since "$RUN_T0")s)"
+		log "PASS (boot attempts: $ATTEMPT, frozen machines woken:" \
+			"$WAKES, total $(since "$RUN_T0")s)"
 		log "log: $LOG"
 		exit 0
 		;;
