@@ -353,9 +353,10 @@ wake() {
 
 # boot ATTEMPT_LOG: one boot; sets DOM0_SEEN, FROZE and QEMU_STATUS.
 #
-# A frozen machine: seen twice with the host's 2 CPUs busy with other
-# work, the emulated machine stopped for good (while the test guest
-# booted; during xl dump-core): no
+# A frozen machine: seen three times, twice with the host's 2 CPUs busy
+# with other work and once with the machine to itself, the emulated
+# machine stopped for good (while the test guest booted; during xl
+# dump-core): no
 # console output, QEMU's CPU thread asleep on a futex and QEMU using no CPU
 # time at all, so no interrupt ever came again.  (A run that went silent
 # in realxen-blk.sh, before this check existed, was most likely the
