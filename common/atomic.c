@@ -283,7 +283,7 @@ static __attribute__((noinline)) int atomic_fault_fast(struct gm_space *s,
 		if (ret)                                                      \
 			return ret;                                           \
 		if (SAFE(&a)) {                                               \
-			if (gm__safe_load_acq_##bits(a.p, val))                   \
+			if (gm__safe_load_acq_##bits(a.p, val))               \
 				return atomic_fault(s, gpa, sizeof(T), &a);   \
 		} else {                                                      \
 			*val = __atomic_load_n((T *)a.p, order);              \
@@ -296,7 +296,7 @@ static __attribute__((noinline)) int atomic_fault_fast(struct gm_space *s,
 	ATOMIC_FAST(T, 0, val && GM__ORDER_OK_LOAD(order),                    \
 		    atomic_load_slow_##sfx(s, gpa, val, order, rd),           \
 		    *val = __atomic_load_n((T *)p, order),                    \
-		    gm__safe_load_acq_##bits(p, val), 0)                          \
+		    gm__safe_load_acq_##bits(p, val), 0)                      \
 	static __attribute__((noinline)) int atomic_store_slow_##sfx(         \
 		struct gm_space *s, uint64_t gpa, T val, int order,           \
 		struct gm__space_reader *rd)                                  \
