@@ -48,7 +48,9 @@
  * GM_TEST_EMULATOR), a few checks would test the emulator rather than the
  * library.  skip_if_emulated() skips such a check, printing why, and
  * test_exit() then turns a run with no failure into 77 (automake's SKIP):
- * a skipped check never counts as a pass.
+ * a skipped check never counts as a pass.  The count is one per
+ * translation unit (a static in an inline function of this header): call
+ * skip_if_emulated() and test_exit() from the same source file.
  */
 static inline int test_emulated(void)
 {
