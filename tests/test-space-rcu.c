@@ -529,6 +529,10 @@ static void *stay_inside(void *p)
 static pthread_t syncer_thread;
 static atomic_int syncer_armed, syncer_yields;
 
+/* A second synchronizing thread's, for the tests of two writers. */
+static pthread_t syncer2_thread;
+static atomic_int syncer2_armed, syncer2_yields;
+
 int __real_sched_yield(void);
 int __wrap_sched_yield(void);
 
@@ -537,6 +541,9 @@ int __wrap_sched_yield(void)
 	if (atomic_load(&syncer_armed) &&
 	    pthread_equal(pthread_self(), syncer_thread))
 		atomic_fetch_add(&syncer_yields, 1);
+	if (atomic_load(&syncer2_armed) &&
+	    pthread_equal(pthread_self(), syncer2_thread))
+		atomic_fetch_add(&syncer2_yields, 1);
 	return __real_sched_yield();
 }
 
@@ -652,6 +659,153 @@ static void test_rcu_waits_for_many_readers(void **state)
 		run_many_inside(ranks[i]);
 }
 
+/* ------------------------------------------------------------------ */
+/* Which sections a grace period waits for                             */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A reader that leaves the section it was in when the grace period looked
+ * and enters the next one at once, then stays inside (a busy thread, seen
+ * at its worst): the grace period waits for the first section only, so it
+ * must tell that section from the next (rcu.h: seq changes), not wait
+ * for the reader to be outside.
+ */
+struct busy {
+	struct gm__rcu_domain *d;
+	atomic_int step; /* main: 1 leave A; reader: 2 inside B */
+	atomic_int stop;
+	atomic_int in_first; /* reader: still inside section A */
+};
+
+static void *busy_reader(void *p)
+{
+	struct busy *b = p;
+	struct gm__rcu_reader *r = gm__rcu_reader(b->d);
+
+	if (!r) {
+		atomic_store(&b->step, -1);
+		return NULL;
+	}
+	gm__rcu_enter(b->d, r);
+	atomic_store(&b->in_first, 1);
+	atomic_store(&b->step, 1);
+	while (atomic_load(&b->step) != 2)
+		__real_sched_yield();
+	atomic_store(&b->in_first, 0);
+	gm__rcu_exit(r);
+	/* Section B and more: never out for long. */
+	while (!atomic_load(&b->stop)) {
+		gm__rcu_enter(b->d, r);
+		atomic_store(&b->step, 3);
+		while (!atomic_load(&b->stop) && atomic_load(&b->step) == 3)
+			__real_sched_yield();
+		gm__rcu_exit(r);
+	}
+	return NULL;
+}
+
+struct syncer_of {
+	struct gm__rcu_domain *d;
+	struct busy *b;
+	pthread_t *self;
+	atomic_int *armed;
+	atomic_int done;
+	int early; /* section A still open when the grace period ended */
+};
+
+static void *sync_one(void *p)
+{
+	struct syncer_of *sy = p;
+
+	*sy->self = pthread_self();
+	atomic_store(sy->armed, 1);
+	gm__rcu_synchronize(sy->d);
+	atomic_store(sy->armed, 0);
+	sy->early = atomic_load(&sy->b->in_first);
+	atomic_store(&sy->done, 1);
+	return NULL;
+}
+
+static void wait_for_yields(atomic_int *yields, const atomic_int *done)
+{
+	int y0 = atomic_load(yields);
+
+	while (atomic_load(yields) == y0 && !atomic_load(done))
+		__real_sched_yield();
+}
+
+static void test_rcu_ignores_later_sections(void **state)
+{
+	static const struct gm__rcu_ops bare = {
+		.reader_size = sizeof(struct gm__rcu_reader),
+	};
+	struct busy b = { .step = 0 };
+	struct syncer_of sy = { .b = &b, .self = &syncer_thread,
+				.armed = &syncer_armed };
+	pthread_t rt, st;
+
+	(void)state;
+	assert_int_equal(gm__rcu_domain_new(&b.d, &bare, 0), 0);
+	sy.d = b.d;
+	alarm(60); /* a grace period that waits for B never ends */
+	assert_int_equal(pthread_create(&rt, NULL, busy_reader, &b), 0);
+	while (atomic_load(&b.step) == 0)
+		__real_sched_yield();
+	assert_int_equal(atomic_load(&b.step), 1);
+	assert_int_equal(pthread_create(&st, NULL, sync_one, &sy), 0);
+	/* Waiting for A (seen, not guessed: its yields). */
+	wait_for_yields(&syncer_yields, &sy.done);
+	assert_int_equal(atomic_load(&sy.done), 0);
+	/* Leave A for B, and stay in sections from then on. */
+	atomic_store(&b.step, 2);
+	pthread_join(st, NULL);
+	assert_int_equal(sy.done, 1);
+	assert_int_equal(sy.early, 0);
+	atomic_store(&b.stop, 1);
+	pthread_join(rt, NULL);
+	alarm(0);
+	gm__rcu_domain_release(b.d);
+}
+
+/* Two grace periods that found the same section both wait for it. */
+static void test_rcu_two_writers_wait_for_one_section(void **state)
+{
+	static const struct gm__rcu_ops bare = {
+		.reader_size = sizeof(struct gm__rcu_reader),
+	};
+	struct busy b = { .step = 0 };
+	struct syncer_of s1 = { .b = &b, .self = &syncer_thread,
+				.armed = &syncer_armed };
+	struct syncer_of s2 = { .b = &b, .self = &syncer2_thread,
+				.armed = &syncer2_armed };
+	pthread_t rt, t1, t2;
+
+	(void)state;
+	assert_int_equal(gm__rcu_domain_new(&b.d, &bare, 0), 0);
+	s1.d = s2.d = b.d;
+	alarm(60);
+	atomic_store(&b.stop, 1); /* no section after A */
+	assert_int_equal(pthread_create(&rt, NULL, busy_reader, &b), 0);
+	while (atomic_load(&b.step) == 0)
+		__real_sched_yield();
+	assert_int_equal(atomic_load(&b.step), 1);
+	assert_int_equal(pthread_create(&t1, NULL, sync_one, &s1), 0);
+	wait_for_yields(&syncer_yields, &s1.done);
+	assert_int_equal(pthread_create(&t2, NULL, sync_one, &s2), 0);
+	wait_for_yields(&syncer2_yields, &s2.done);
+	/* Both wait for A. */
+	assert_int_equal(atomic_load(&s1.done), 0);
+	assert_int_equal(atomic_load(&s2.done), 0);
+	atomic_store(&b.step, 2);
+	pthread_join(t1, NULL);
+	pthread_join(t2, NULL);
+	assert_int_equal(s1.early, 0);
+	assert_int_equal(s2.early, 0);
+	pthread_join(rt, NULL);
+	alarm(0);
+	gm__rcu_domain_release(b.d);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -662,6 +816,8 @@ int main(void)
 		T(test_exited_threads_free_their_records),
 		T(test_records_of_freed_space_are_pruned),
 		T(test_rcu_waits_for_many_readers),
+		T(test_rcu_ignores_later_sections),
+		T(test_rcu_two_writers_wait_for_one_section),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
