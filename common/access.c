@@ -540,12 +540,18 @@ ssize_t gm_write_partial(struct gm_space *s, uint64_t gpa, const void *buf,
 			return gm__range_args(s, "write", gpa, s, sizeof(T)); \
 	} while (0)
 
+/* A typed read stores *val only when it succeeds (guestmem.h). */
 #define DEFINE_TYPED(sfx, T, ...)                                             \
 	GM__ENTRY int gm__read_##sfx(struct gm_space *s, uint64_t gpa, T *val) \
 	{                                                                     \
+		T v;                                                          \
+		int ret;                                                      \
 		TYPED_ARGS("read", T, val);                                   \
-		return range_access(s, XFER_READ, gpa, (uint8_t *)val, 0,     \
-				    sizeof(T));                               \
+		ret = range_access(s, XFER_READ, gpa, (uint8_t *)&v, 0,       \
+				   sizeof(T));                                \
+		if (gm_likely(!ret))                                          \
+			*val = v;                                             \
+		return ret;                                                   \
 	}                                                                     \
 	GM__ENTRY int gm__write_##sfx(struct gm_space *s, uint64_t gpa, T val) \
 	{                                                                     \

@@ -398,6 +398,7 @@ GM_EXPORT int gm_zero(struct gm_space *s, uint64_t gpa, size_t len);
  *   int gm_read_le16/le32/le64, gm_read_be16/be32/be64 and the gm_write_*
  *   twins: guest memory in little / big endian, values in host order.
  * No alignment is required and the value may straddle two regions.
+ * A read stores *@val only when it succeeds.
  * Return: as gm_read() / gm_write().
  */
 #define GM_INT_TYPES(X)                                                       \
@@ -441,7 +442,8 @@ GM_INLINE int gm_write_be64(struct gm_space *s, uint64_t gpa, uint64_t val);
  *   gm_atomic_fetch_add_u32 / _or_ / _and_ (s, gpa, uint32_t val,
  *                         uint32_t *old, order)      (@old may be NULL)
  * cmpxchg stores the value it found in *expected and returns 1 if it
- * exchanged, 0 if not; its failure order is derived from @order.
+ * exchanged, 0 if not; its failure order is derived from @order.  A load
+ * stores *@val only when it succeeds.
  * Return: 0 (or 1/0 for cmpxchg), or -EINVAL (NULL pointer, misaligned
  * gpa, an order the operation cannot take: a load with GM_RELEASE or
  * GM_ACQ_REL, a store with GM_ACQUIRE or GM_ACQ_REL), -EFAULT (hole),

@@ -239,8 +239,16 @@ static void assert_copies_fault(struct gm_space *s, uint64_t bad,
 	assert_fails_at(gm_zero(s, bad + 200, PG), -EFAULT, bad + 200);
 	assert_fails_at(gm_read_u64(s, bad + 8, &v64), -EFAULT, bad + 8);
 	assert_fails_at(gm_write_be32(s, bad + 4, 1), -EFAULT, bad + 4);
-	/* A value that straddles into the page faults at the page. */
+	/* A value that straddles into the page faults at the page, and a
+	 * read stores nothing of it (guestmem.h). */
+	v32 = 0xdeadbeef;
 	assert_fails_at(gm_read_u32(s, bad - 2, &v32), -EFAULT, bad);
+	assert_int_equal(v32, 0xdeadbeef);
+	v64 = 0x0123456789abcdefULL;
+	assert_fails_at(gm_read_u64(s, bad - 5, &v64), -EFAULT, bad);
+	assert_int_equal(v64, 0x0123456789abcdefULL);
+	assert_fails_at(gm_read_le64(s, bad - 5, &v64), -EFAULT, bad);
+	assert_int_equal(v64, 0x0123456789abcdefULL);
 	assert_fails_at(gm_write_le64(s, bad - 3, 1), -EFAULT, bad);
 	assert_atomics_fault(s, bad + 64);
 	for (i = 0; i < 16; i++)

@@ -550,7 +550,9 @@ static void test_map_failure_is_reported_exactly(void **state)
 	struct gm_lease *l;
 	struct gm_view v, zero;
 	uint8_t buf[0x200], copy[0x200];
+	uint64_t v64;
 	uint32_t v32;
+	uint16_t v16;
 	int devnull;
 
 	layout_add(fx, &ly);
@@ -609,6 +611,23 @@ static void test_map_failure_is_reported_exactly(void **state)
 			 0x23);
 	assert_int_equal(ly.a->buf[0x122], 0x99);
 	assert_int_equal(ly.a->buf[0x123], copy[0x123]);
+	/* A typed read whose first bytes map stores nothing (guestmem.h),
+	 * inline or in the library; a load, which cannot straddle, neither. */
+	v32 = 0xdeadbeef;
+	assert_int_equal(gm_read_u32(fx->s, A_GPA + 0x121, &v32), -ENXIO);
+	assert_int_equal(v32, 0xdeadbeef);
+	v64 = 0x0123456789abcdefULL;
+	assert_int_equal(gm_read_u64(fx->s, A_GPA + 0x11e, &v64), -ENXIO);
+	assert_int_equal(v64, 0x0123456789abcdefULL);
+	assert_int_equal(gm_read_be64(fx->s, A_GPA + 0x11e, &v64), -ENXIO);
+	assert_int_equal(v64, 0x0123456789abcdefULL);
+	v16 = 0xbeef;
+	assert_int_equal(gm_read_u16(fx->s, A_GPA + 0x122, &v16), -ENXIO);
+	assert_int_equal(v16, 0xbeef);
+	assert_int_equal(gm_atomic_load_u32(fx->s, A_GPA + 0x120, &v32,
+					    GM_ACQUIRE),
+			 -ENXIO);
+	assert_int_equal(v32, 0xdeadbeef);
 	fake_fail_at(ly.a, UINT64_MAX, 0, 0);
 	assert_balanced(&ly);
 
@@ -619,6 +638,10 @@ static void test_map_failure_is_reported_exactly(void **state)
 	assert_error_has("at 0x103000: " FAKE_NAME " cannot map it");
 	assert_int_equal(gm_read_partial(fx->s, B_GPA - 0x10, buf, 0x20),
 			 0x10);
+	/* Its first half read, a typed read across the two stores nothing. */
+	v64 = 0x0123456789abcdefULL;
+	assert_int_equal(gm_read_u64(fx->s, B_GPA - 4, &v64), -EFAULT);
+	assert_int_equal(v64, 0x0123456789abcdefULL);
 	assert_int_equal(gm_lease_get(fx->s, B_GPA - 0x10, 0x20, GM_PROT_READ,
 				      &l),
 			 -EFAULT);
