@@ -34,6 +34,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <guestmem.h>
 #include <guestmem/unix.h>
@@ -818,6 +819,38 @@ static void pair_cpus_init(void)
 		pair_cpu[0] = pair_cpu[1] = -1;
 }
 
+/*
+ * Which CPU the figures come from: the random lines depend on how many
+ * independent misses its out-of-order window overlaps (bench/README.md),
+ * which differs between CPU families more than between runs.
+ */
+static void print_cpu(void)
+{
+	char line[256], name[128] = "?", family[16] = "?", model[16] = "?";
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	const char *v;
+
+	while (f && fgets(line, sizeof(line), f) && line[0] != '\n') {
+		v = strchr(line, ':');
+		if (!v)
+			continue;
+		v += strspn(v + 1, " \t") + 1;
+		if (!strncmp(line, "model name", 10))
+			snprintf(name, sizeof(name), "%.*s",
+				 (int)strcspn(v, "\n"), v);
+		else if (!strncmp(line, "cpu family", 10))
+			snprintf(family, sizeof(family), "%.*s",
+				 (int)strcspn(v, "\n"), v);
+		else if (!strncmp(line, "model\t", 6))
+			snprintf(model, sizeof(model), "%.*s",
+				 (int)strcspn(v, "\n"), v);
+	}
+	if (f)
+		fclose(f);
+	printf("# cpu: %s (family %s, model %s), %ld online\n", name, family,
+	       model, sysconf(_SC_NPROCESSORS_ONLN));
+}
+
 /* Pin the calling thread to @cpu (-1: to every CPU of @all). */
 static void pin_to(int cpu, const cpu_set_t *all)
 {
@@ -1193,6 +1226,7 @@ int main(int argc, char **argv)
 	printf("# best of %u alternating runs of ~%" PRIu64 " ms; ratio = "
 	       "library / raw: ns/op lower is better, GB/s higher is better\n",
 	       cfg.reps, cfg.run_ns / 1000000);
+	print_cpu();
 	fflush(stdout);
 
 	for (k = 0; k < sizeof(benches) / sizeof(benches[0]); k++) {
