@@ -22,9 +22,10 @@
  *
  * x86-64 performs aligned accesses of up to 8 bytes as single accesses,
  * and processors with AVX also the aligned 16-byte SSE moves (Intel SDM
- * vol. 3A, 9.1.1); an aligned 32-byte access never crosses a cache line.
- * The body uses 32-byte AVX2 units when the processor has AVX2, else
- * 16-byte SSE2 units.
+ * vol. 3A, 9.1.1); an aligned 32- or 64-byte access never crosses a cache
+ * line.  The body uses 64-byte AVX-512 units on Intel processors that have
+ * AVX-512F, else 32-byte AVX2 units when the processor has AVX2, else
+ * 16-byte SSE2 units (copy.c says why).
  *
  * aarch64 performs aligned loads and stores of up to 8 bytes as single-
  * copy atomic accesses, and an ldp/stp of two 8-byte registers as two of
@@ -117,6 +118,19 @@ gm__copy_small(enum gm__copy_dir dir, uint8_t *g, uint8_t *b, uint64_t fill,
 	if (n & 1)
 		GM__COPY_STEP(uint8_t, dir, g, b, fill, n);
 }
+
+/*
+ * The body of longer copies (copy.c): the widest unit the processor runs
+ * well, or, for tests, the one gm__copy_body_force() chose: GM__COPY_BODY_*
+ * (x86-64 only), or -1 for the library's own choice again.  Returns the
+ * widest body the processor has (-1 elsewhere); a @body wider than that
+ * means -1.  A copy that runs meanwhile uses either body: each keeps the
+ * promise above.
+ */
+#define GM__COPY_BODY_SSE2 0
+#define GM__COPY_BODY_AVX2 1
+#define GM__COPY_BODY_AVX512 2
+int gm__copy_body_force(int body);
 
 /* Longer copies, out of line (copy.c).  Never fail. */
 void gm__copy_read(void *buf, const void *guest, size_t n);
