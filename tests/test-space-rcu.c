@@ -672,7 +672,7 @@ static void test_rcu_waits_for_many_readers(void **state)
  */
 struct busy {
 	struct gm__rcu_domain *d;
-	atomic_int step; /* main: 1 leave A; reader: 2 inside B */
+	atomic_int step; /* reader: 1 inside A, 3 inside B; main: 2 leave A */
 	atomic_int stop;
 	atomic_int in_first; /* reader: still inside section A */
 };
@@ -734,24 +734,33 @@ static void wait_for_yields(atomic_int *yields, const atomic_int *done)
 		__real_sched_yield();
 }
 
-static void test_rcu_ignores_later_sections(void **state)
+/* A domain of bare readers, and its busy reader started and inside
+ * section A (then, unless @only_a, in section B until told to stop). */
+static void start_busy(struct busy *b, pthread_t *rt, int only_a)
 {
 	static const struct gm__rcu_ops bare = {
 		.reader_size = sizeof(struct gm__rcu_reader),
 	};
+
+	assert_int_equal(gm__rcu_domain_new(&b->d, &bare, 0), 0);
+	alarm(60); /* a grace period that waits for the wrong section */
+	atomic_store(&b->stop, only_a);
+	assert_int_equal(pthread_create(rt, NULL, busy_reader, b), 0);
+	while (atomic_load(&b->step) == 0)
+		__real_sched_yield();
+	assert_int_equal(atomic_load(&b->step), 1);
+}
+
+static void test_rcu_ignores_later_sections(void **state)
+{
 	struct busy b = { .step = 0 };
 	struct syncer_of sy = { .b = &b, .self = &syncer_thread,
 				.armed = &syncer_armed };
 	pthread_t rt, st;
 
 	(void)state;
-	assert_int_equal(gm__rcu_domain_new(&b.d, &bare, 0), 0);
+	start_busy(&b, &rt, 0);
 	sy.d = b.d;
-	alarm(60); /* a grace period that waits for B never ends */
-	assert_int_equal(pthread_create(&rt, NULL, busy_reader, &b), 0);
-	while (atomic_load(&b.step) == 0)
-		__real_sched_yield();
-	assert_int_equal(atomic_load(&b.step), 1);
 	assert_int_equal(pthread_create(&st, NULL, sync_one, &sy), 0);
 	/* Waiting for A (seen, not guessed: its yields). */
 	wait_for_yields(&syncer_yields, &sy.done);
@@ -770,9 +779,6 @@ static void test_rcu_ignores_later_sections(void **state)
 /* Two grace periods that found the same section both wait for it. */
 static void test_rcu_two_writers_wait_for_one_section(void **state)
 {
-	static const struct gm__rcu_ops bare = {
-		.reader_size = sizeof(struct gm__rcu_reader),
-	};
 	struct busy b = { .step = 0 };
 	struct syncer_of s1 = { .b = &b, .self = &syncer_thread,
 				.armed = &syncer_armed };
@@ -781,14 +787,8 @@ static void test_rcu_two_writers_wait_for_one_section(void **state)
 	pthread_t rt, t1, t2;
 
 	(void)state;
-	assert_int_equal(gm__rcu_domain_new(&b.d, &bare, 0), 0);
+	start_busy(&b, &rt, 1); /* no section after A */
 	s1.d = s2.d = b.d;
-	alarm(60);
-	atomic_store(&b.stop, 1); /* no section after A */
-	assert_int_equal(pthread_create(&rt, NULL, busy_reader, &b), 0);
-	while (atomic_load(&b.step) == 0)
-		__real_sched_yield();
-	assert_int_equal(atomic_load(&b.step), 1);
 	assert_int_equal(pthread_create(&t1, NULL, sync_one, &s1), 0);
 	wait_for_yields(&syncer_yields, &s1.done);
 	assert_int_equal(pthread_create(&t2, NULL, sync_one, &s2), 0);
