@@ -47,6 +47,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "internal.h" /* gm_likely() */
+
 /*
  * Move one @T between guest @g and buffer @b (or store the fill pattern
  * @f).  The guest access is volatile: exactly one access of that size,
