@@ -81,6 +81,15 @@ enum { BODY_SSE2 = GM__COPY_BODY_SSE2, BODY_AVX2 = GM__COPY_BODY_AVX2,
 /* The body gm__copy_body_force() set, or -1. */
 static atomic_int body_forced = -1;
 
+/* The widest body the processor runs. */
+static int body_top(void)
+{
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx512f") ? BODY_AVX512
+	       : __builtin_cpu_supports("avx2")  ? BODY_AVX2
+						 : BODY_SSE2;
+}
+
 /*
  * The body the processor runs fastest.  64-byte units only on Intel: there
  * they keep up with memcpy() on 4 KiB copies where 32-byte units reach
@@ -96,12 +105,9 @@ static int body_best(void)
 
 	if (gm_unlikely(!st)) {
 		/* Racing first callers compute the same answer. */
-		__builtin_cpu_init();
-		st = 1 + (__builtin_cpu_supports("avx512f") &&
-					  __builtin_cpu_is("intel")
-				  ? BODY_AVX512
-			  : __builtin_cpu_supports("avx2") ? BODY_AVX2
-							   : BODY_SSE2);
+		st = 1 + body_top();
+		if (st == 1 + BODY_AVX512 && !__builtin_cpu_is("intel"))
+			st = 1 + BODY_AVX2; /* AVX-512F implies AVX2 */
 		atomic_store_explicit(&state, st, memory_order_relaxed);
 	}
 	return st - 1;
@@ -117,28 +123,12 @@ static int body_level(void)
 
 int gm__copy_body_force(int body)
 {
-	int top;
+	int top = body_top();
 
-	__builtin_cpu_init();
-	top = __builtin_cpu_supports("avx512f") ? BODY_AVX512
-	      : __builtin_cpu_supports("avx2")  ? BODY_AVX2
-						: BODY_SSE2;
 	atomic_store_explicit(&body_forced, body > top ? -1 : body,
 			      memory_order_relaxed);
 	return top;
 }
-
-#else /* !GM_COPY_VECTOR */
-
-int gm__copy_body_force(int body)
-{
-	(void)body;
-	return -1;
-}
-
-#endif /* GM_COPY_VECTOR */
-
-#ifdef GM_COPY_VECTOR
 
 /*
  * Vector units.  The guest side is aligned to the unit and accessed through
@@ -251,6 +241,12 @@ static void plain_walk(enum gm__copy_dir dir, uint8_t *g, uint8_t *b,
 #define plain_read(g, b, f, n) plain_walk(GM__COPY_READ, g, b, f, n)
 #define plain_write(g, b, f, n) plain_walk(GM__COPY_WRITE, g, b, f, n)
 #define plain_fill(g, b, f, n) plain_walk(GM__COPY_FILL, g, b, f, n)
+
+int gm__copy_body_force(int body)
+{
+	(void)body;
+	return -1;
+}
 
 #endif /* GM_COPY_VECTOR */
 
