@@ -387,7 +387,12 @@ static int step_copy(struct conf_state *st, int how, uint64_t gpa,
 	return ret;
 }
 
-void test_copy_stepped(void **state)
+/*
+ * test_copy_stepped()'s copies, each single-stepped, with the copy
+ * engine's current body: returns the steps taken.
+ */
+static unsigned long copies_stepped(struct conf_state *st, uint8_t *orig,
+				    uint8_t *buf)
 {
 	static const char *const names[] = { "gm_read", "gm_read_partial",
 					     "gm_read_obj", "gm_write",
@@ -399,33 +404,10 @@ void test_copy_stepped(void **state)
 		{ 0, 0 }, { 1, 1 }, { 0, 5 }, { 3, 3 }, { 5, 6 }, { 7, 9 },
 		{ 6, 17 }, { 2, 40 }, { 64, 4096 },
 	};
-	struct conf_state *st = *state;
-	struct sigaction sa, old;
-	uint8_t *orig, *buf;
 	unsigned long steps = 0;
 	size_t w, f, i;
-	int how, body, top;
+	int how;
 
-	if (RUNNING_ON_VALGRIND)
-		skip(); /* valgrind does not emulate the trap flag */
-	if (CONF_TSAN)
-		skip(); /* ThreadSanitizer defers and wraps every signal, which
-			 * makes a trap per instruction cost milliseconds; the
-			 * test is single-threaded and has nothing for it */
-	orig = malloc(4096 + 256);
-	buf = malloc(4096 + 256);
-	assert_non_null(orig);
-	assert_non_null(buf);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = step_trap;
-	sa.sa_flags = SA_SIGINFO;
-	sigemptyset(&sa.sa_mask);
-	assert_int_equal(sigaction(SIGTRAP, &sa, &old), 0);
-	/* Every body of the copy engine this processor runs, not only the
-	 * one the library picks here (common/copy.h). */
-	top = gm__copy_body_force(GM__COPY_BODY_SSE2);
-	for (body = GM__COPY_BODY_SSE2; body <= top; body++) {
-	gm__copy_body_force(body);
 	for (w = 0; w < ARRAY_SIZE(widths); w++) {
 		unsigned int width = widths[w];
 		const uint64_t fields[] = { GPA_A(st) + 0x140,
@@ -501,6 +483,38 @@ void test_copy_stepped(void **state)
 			expect_ret(gm_write(st->s, lo, orig, 4096 + 128), 0);
 		}
 	}
+	return steps;
+}
+
+void test_copy_stepped(void **state)
+{
+	struct conf_state *st = *state;
+	struct sigaction sa, old;
+	uint8_t *orig, *buf;
+	unsigned long steps = 0;
+	int body, top;
+
+	if (RUNNING_ON_VALGRIND)
+		skip(); /* valgrind does not emulate the trap flag */
+	if (CONF_TSAN)
+		skip(); /* ThreadSanitizer defers and wraps every signal, which
+			 * makes a trap per instruction cost milliseconds; the
+			 * test is single-threaded and has nothing for it */
+	orig = malloc(4096 + 256);
+	buf = malloc(4096 + 256);
+	assert_non_null(orig);
+	assert_non_null(buf);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = step_trap;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	assert_int_equal(sigaction(SIGTRAP, &sa, &old), 0);
+	/* Every body of the copy engine this processor runs, not only the
+	 * one the library picks here (common/copy.h). */
+	top = gm__copy_body_force(GM__COPY_BODY_SSE2);
+	for (body = GM__COPY_BODY_SSE2; body <= top; body++) {
+		gm__copy_body_force(body);
+		steps += copies_stepped(st, orig, buf);
 	}
 	gm__copy_body_force(-1);
 	assert_int_equal(sigaction(SIGTRAP, &old, NULL), 0);
