@@ -826,29 +826,29 @@ static void pair_cpus_init(void)
  */
 static void print_cpu(void)
 {
-	char line[256], name[128] = "?", family[16] = "?", model[16] = "?";
+	static const char *const keys[] = { "model name", "cpu family",
+					    "model" };
+	char line[256], val[3][128] = { "?", "?", "?" };
 	FILE *f = fopen("/proc/cpuinfo", "r");
 	const char *v;
+	size_t k, n;
 
+	/* The first processor's block: "key<tabs>: value" lines. */
 	while (f && fgets(line, sizeof(line), f) && line[0] != '\n') {
+		n = strcspn(line, "\t:");
 		v = strchr(line, ':');
 		if (!v)
 			continue;
-		v += strspn(v + 1, " \t") + 1;
-		if (!strncmp(line, "model name", 10))
-			snprintf(name, sizeof(name), "%.*s",
-				 (int)strcspn(v, "\n"), v);
-		else if (!strncmp(line, "cpu family", 10))
-			snprintf(family, sizeof(family), "%.*s",
-				 (int)strcspn(v, "\n"), v);
-		else if (!strncmp(line, "model\t", 6))
-			snprintf(model, sizeof(model), "%.*s",
-				 (int)strcspn(v, "\n"), v);
+		v += 1 + strspn(v + 1, " ");
+		for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+			if (n == strlen(keys[k]) && !strncmp(line, keys[k], n))
+				snprintf(val[k], sizeof(val[k]), "%.*s",
+					 (int)strcspn(v, "\n"), v);
 	}
 	if (f)
 		fclose(f);
-	printf("# cpu: %s (family %s, model %s), %ld online\n", name, family,
-	       model, sysconf(_SC_NPROCESSORS_ONLN));
+	printf("# cpu: %s (family %s, model %s), %ld online\n", val[0],
+	       val[1], val[2], sysconf(_SC_NPROCESSORS_ONLN));
 }
 
 /* Pin the calling thread to @cpu (-1: to every CPU of @all). */
