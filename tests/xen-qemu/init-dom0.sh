@@ -15,6 +15,9 @@
 #   GUESTMEM-XEN-RESULT: <rc>            0 all passed, 1 a test failed,
 #                                        2 setup failed, 3 guest not ready
 #
+# From the first marker to the last it also writes "dom0-init: alive at
+# uptime <s>s" every 60 s.
+#
 # and then reboots, which ends QEMU (it runs with -no-reboot): a dom0
 # reboot makes Xen reset the machine, the one way out that works here
 # without depending on ACPI power-off support.  The guest's console is
@@ -57,6 +60,7 @@ follow_guest_console() {
 finish() {	# finish RC
 	# tail -F looks once a second: let it pass on the guest's last words.
 	[ -z "$FOLLOWING" ] || sleep 2
+	kill "$HEARTBEAT" 2>/dev/null
 	say "done at uptime $(up)s"
 	marker "RESULT: $1"
 	sync
@@ -82,6 +86,12 @@ mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /run
 mkdir -p /run/xen /run/lock /var/lock /var/lib/xen /var/log/xen /tmp
 marker "DOM0-UP: uptime $(up)s kernel $(uname -r)"
+
+# A line every 60 s until the end, so that run.sh can tell a machine that
+# hangs (no console output at all, while QEMU keeps running) from a test
+# that works quietly.
+while sleep 60; do say "alive at uptime $(up)s"; done &
+HEARTBEAT=$!
 
 GUEST_TIMEOUT=$(cmdline_value gm_guest_timeout 240)
 TEST_TIMEOUT=$(cmdline_value gm_test_timeout 300)

@@ -17,6 +17,8 @@
 # XQ_GUEST_TIMEOUT (240), XQ_TEST_TIMEOUT (1200), XQ_QEMU_MEM (MiB, 2048),
 # XQ_DOM0_MEM (MiB, 1280), XQ_FREEZE (seconds without QEMU using any CPU
 # time after which the emulated machine counts as frozen, 120),
+# XQ_SILENT (seconds without console output, once dom0 started, after
+# which the machine counts as hung, 300),
 # XQ_SMP (QEMU's CPUs, 1: see below), XQ_ACCEL (QEMU's -accel, tcg), CC
 # (gcc), and build-initramfs.sh's GM_* settings.
 #
@@ -28,11 +30,11 @@
 # something or a build step failed; 3 dom0 never started (after one retry);
 # 4 the test guest never became ready (after one retry); 5 the hard time limit hit after dom0
 # started; 6 QEMU ended without a result (a crash or panic in the log);
-# 7 dom0's toolstack or xl create failed; 8 the emulated machine froze
-# (twice).
+# 7 dom0's toolstack or xl create failed; 8 the emulated machine froze or
+# hung (in both boots).
 # A boot in which no test could run (dom0 never started, or the test guest
 # never became ready) is retried once, and so is a boot in which the
-# emulated machine froze; a failing test never is.
+# emulated machine froze or hung; a failing test never is.
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -45,6 +47,7 @@ LOG=
 BOOT_TIMEOUT=1800
 DOM0_DEADLINE=${XQ_DOM0_DEADLINE:-150}
 FREEZE_SECS=${XQ_FREEZE:-120}
+SILENT_SECS=${XQ_SILENT:-300}
 QEMU_PID=
 STAMP_PID=
 MON_PID=
@@ -75,7 +78,8 @@ if ((BASH_VERSINFO[0] < 5)); then
 	echo "run.sh: needs bash 5 or later (for EPOCHREALTIME)" >&2
 	exit 2
 fi
-[[ $BOOT_TIMEOUT =~ ^[0-9]+$ && $DOM0_DEADLINE =~ ^[0-9]+$ ]] ||
+[[ $BOOT_TIMEOUT =~ ^[0-9]+$ && $DOM0_DEADLINE =~ ^[0-9]+$ &&
+	$FREEZE_SECS =~ ^[0-9]+$ && $SILENT_SECS =~ ^[0-9]+$ ]] ||
 	{ echo "run.sh: timeouts must be whole seconds" >&2; exit 2; }
 
 mkdir -p "$WORK" || exit 2
@@ -327,21 +331,32 @@ mon() {
 	exec {fd}>&-
 }
 
+# mon_log FROM PATTERN: log the lines matching PATTERN that QEMU's monitor
+# answered after byte FROM of WORK/monitor.log (which all boots share).
+mon_log() {
+	tail -c +"$(($1 + 1))" "$WORK/monitor.log" 2>/dev/null |
+		grep -aE "$2" | while IFS= read -r l; do log "  monitor: $l"; done
+}
+
+# The size of WORK/monitor.log, for mon_log.
+mon_size() {
+	stat -c %s "$WORK/monitor.log" 2>/dev/null || echo 0
+}
+
 # wake QPID: the emulated machine froze; log what QEMU's monitor says of
 # its CPU, pause and resume it (which kicks every vCPU thread and re-arms
 # QEMU's timers), and tell whether it runs again: 0 if QEMU used CPU time
 # within 60 s (after 5 s for the monitor's own work), else 1.
 wake() {
-	local qpid=$1 i t0 t
+	local qpid=$1 i t0 t from
+	from=$(mon_size)
 	mon "info registers"
 	mon "info lapic"
 	mon "stop"
 	sleep 1
 	mon "cont"
 	sleep 5
-	grep -aE '^(RIP|EFL|RSP|CR0)=|^LVTT|^Timer|^ISR|^IRR' \
-		"$WORK/monitor.log" 2>/dev/null | tail -n 8 |
-		while IFS= read -r l; do log "  monitor: $l"; done
+	mon_log "$from" '^(RIP|EFL|RSP|CR0)=|^LVTT|^Timer|^ISR|^IRR'
 	t0=$(cpu_ticks "$qpid")
 	for ((i = 0; i < 60; i++)); do
 		sleep 1
@@ -351,7 +366,7 @@ wake() {
 	return 1
 }
 
-# boot ATTEMPT_LOG: one boot; sets DOM0_SEEN, FROZE and QEMU_STATUS.
+# boot ATTEMPT_LOG: one boot; sets DOM0_SEEN, FROZE, HUNG and QEMU_STATUS.
 #
 # A frozen machine: seen three times, twice with the host's 2 CPUs busy
 # with other work and once with the machine to itself, the emulated
@@ -366,9 +381,19 @@ wake() {
 # run would sit out its hard limit (30 minutes) and fail with status 5.
 # So a freeze is first met with a pause and resume through QEMU's monitor
 # (wake); only a machine that stays frozen ends the boot (FROZE=1).
+#
+# A hung machine: seen once (a CI rehearsal of 2026-12-02, in
+# test-realxen's fourth check, with the machine to itself), the console
+# went silent for good 10 s after the guest was ready, while QEMU kept
+# using CPU time: not a freeze.  Even test-realxen's own time limit
+# (XQ_TEST_TIMEOUT), which dom0's /init enforces, never reported, so dom0
+# itself had stopped; the run sat out its hard limit.  Once dom0 runs, it
+# writes a line every 60 s (init-dom0.sh), so no console output for
+# SILENT_SECS means the machine hangs: what the monitor says of the CPU
+# is logged and the boot ends (HUNG=1), to be run once more.
 boot() {
 	local alog=$1 fifo=$WORK/serial.fifo t0 xen_args dom0_args line qemu
-	local qpid= ticks last_ticks= still=0
+	local qpid= ticks last_ticks= still=0 size last_size= quiet=0
 	local img=$WORK/images
 	: >"$alog"
 	rm -f "$fifo" "$WORK/monitor.in" "$WORK/monitor.out"
@@ -389,6 +414,7 @@ boot() {
 	dom0_args+=" gm_test_timeout=${XQ_TEST_TIMEOUT:-1200}"
 	DOM0_SEEN=0
 	FROZE=0
+	HUNG=0
 	t0=$EPOCHREALTIME
 	stamp "$t0" "$alog" <"$fifo" &
 	STAMP_PID=$!
@@ -431,6 +457,26 @@ boot() {
 		else
 			still=0
 			last_ticks=$ticks
+		fi
+		size=$(stat -c %s "$alog" 2>/dev/null)
+		if [[ $size != "$last_size" ]]; then
+			quiet=0
+			last_size=$size
+		else
+			quiet=$((quiet + 1))
+		fi
+		if ((DOM0_SEEN && quiet >= SILENT_SECS && still == 0)); then
+			log "the emulated machine hangs: no console output" \
+				"for ${SILENT_SECS}s (dom0 writes a line every" \
+				"60 s) while QEMU uses CPU time; last console" \
+				"line: $(tail -n 1 "$alog")"
+			line=$(mon_size)
+			mon "info registers"
+			sleep 2
+			mon_log "$line" '^(RIP|CR0)='
+			HUNG=1
+			stop_qemu
+			break
 		fi
 		if ((still >= FREEZE_SECS)); then
 			log "the emulated machine froze: QEMU used no CPU time" \
@@ -534,6 +580,9 @@ main() {
 		if ((FROZE)); then
 			log "the emulated machine froze: retrying the boot" \
 				"once (every test runs again)"
+		elif ((HUNG)); then
+			log "the emulated machine hung: retrying the boot" \
+				"once (every test runs again)"
 		elif ((!DOM0_SEEN)); then
 			log "dom0 never started; retrying the boot once"
 		elif grep -aq 'GUESTMEM-XEN-GUEST-NOT-READY' "$ALOG"; then
@@ -550,6 +599,10 @@ main() {
 	if ((FROZE)); then
 		summarize "$ALOG"
 		fail 8 "the emulated machine froze in both boots"
+	fi
+	if ((HUNG)); then
+		summarize "$ALOG"
+		fail 8 "the emulated machine hung (boot $ATTEMPT of $ATTEMPT)"
 	fi
 	if ((!DOM0_SEEN)); then
 		fail 3 "dom0 never started in $ATTEMPT boots"
