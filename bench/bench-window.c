@@ -17,8 +17,19 @@
  * threads share, so their scaling shows what the machine gives two
  * independent readers.
  *
+ * Two more loops give the floor of any accessor that checks a range,
+ * whatever protects it: the same reads, each first checked against a
+ * range { lo, lim, delta } and made at delta + offset, the range read
+ * from memory at every access (floor.range_in_memory: what an accessor
+ * given only a handle must do, since another thread may change the range;
+ * here nothing protects it, so this is not a safe accessor, only the least
+ * one can cost) or held in registers for the whole loop
+ * (floor.range_in_registers: what a view does).
+ *
  * Output: "window.extra_N ns/op", its ratio to N = 0, and
- * "window.extra_N.scaling" (two threads' throughput over one's).
+ * "window.extra_N.scaling" (two threads' throughput over one's); then
+ * "floor.NAME ns/op", ".raw" (N = 0, run alternately with it) and the
+ * ratio of the two.
  */
 #define _GNU_SOURCE /* sched_getaffinity(), pthread_setaffinity_np() */
 #include <errno.h>
@@ -32,7 +43,7 @@
 #include <time.h>
 
 #define SIZE (64ul << 20)
-#define ENTRIES (1u << 16) /* offsets per thread, a power of two */
+#define ENTRIES (1u << 20) /* offsets per thread, a power of two */
 #define ITERS 4000000ul
 #define REPS 7
 
@@ -81,6 +92,68 @@ LOOP(24)
 LOOP(32)
 LOOP(48)
 LOOP(64)
+
+/* The range a floor loop checks each offset against. */
+struct range {
+	uint64_t lo;
+	uint64_t lim; /* last valid offset - lo */
+	uintptr_t delta;
+};
+
+static struct range the_range;
+
+/*
+ * Read through @r: the relaxed atomic loads keep the compiler from
+ * reading the range once for the whole loop, as it must not when another
+ * thread may change it; @in_regs copies it first, as a view does.
+ */
+#define FLOOR(name, in_regs)                                                  \
+	static __attribute__((noinline)) double name(const uint8_t *m,        \
+						     const uint64_t *off)     \
+	{                                                                     \
+		uint64_t sum = 0, missed = 0, t0, i;                          \
+		struct range *r = &the_range, copy = *r;                      \
+                                                                              \
+		(void)m;                                                      \
+		t0 = now_ns();                                                \
+		for (i = 0; i < ITERS; i++) {                                 \
+			uint64_t g = off[i & (ENTRIES - 1)], lo, lim, v;      \
+			uintptr_t d;                                          \
+                                                                              \
+			if (in_regs) {                                        \
+				lo = copy.lo;                                 \
+				lim = copy.lim;                               \
+				d = copy.delta;                               \
+			} else {                                              \
+				lo = __atomic_load_n(&r->lo,                  \
+						     __ATOMIC_RELAXED);       \
+				lim = __atomic_load_n(&r->lim,                \
+						      __ATOMIC_RELAXED);      \
+				d = __atomic_load_n(&r->delta,                \
+						    __ATOMIC_RELAXED);        \
+			}                                                     \
+			if (__builtin_expect(g - lo > lim, 0)) {              \
+				missed++;                                     \
+				continue;                                     \
+			}                                                     \
+			memcpy(&v, (const uint8_t *)(d + (uintptr_t)g),       \
+			       sizeof(v));                                    \
+			sum += v;                                             \
+		}                                                             \
+		t0 = now_ns() - t0;                                           \
+		__asm__ volatile("" : : "r"(sum + missed));                   \
+		return (double)t0 / ITERS;                                    \
+	}
+FLOOR(floor_range_in_memory, 0)
+FLOOR(floor_range_in_registers, 1)
+
+static const struct {
+	const char *name;
+	loop_fn *fn;
+} floors[] = {
+	{ "floor.range_in_memory", floor_range_in_memory },
+	{ "floor.range_in_registers", floor_range_in_registers },
+};
 
 static const struct {
 	unsigned int n;
@@ -160,6 +233,8 @@ int main(void)
 		return 1;
 	}
 	memset(mem, 1, SIZE);
+	the_range = (struct range){ .lo = 0, .lim = SIZE - 8,
+				    .delta = (uintptr_t)mem };
 	for (j = 0; j < 2; j++) {
 		offs[j] = malloc(ENTRIES * sizeof(*offs[j]));
 		if (!offs[j])
@@ -195,6 +270,21 @@ int main(void)
 		       "window.extra_%u.scaling %.2f x\n",
 		       loops[i].n, best1, loops[i].n, best1 / one[0],
 		       loops[i].n, 2 * best1 / best2);
+		fflush(stdout);
+	}
+	/* Each floor alternates with N = 0, its baseline in this line. */
+	for (i = 0; i < sizeof(floors) / sizeof(floors[0]); i++) {
+		double best = 1e30, raw = 1e30, t;
+
+		for (rep = 0; rep < REPS; rep++) {
+			t = run(loop_0, 1);
+			raw = t < raw ? t : raw;
+			t = run(floors[i].fn, 1);
+			best = t < best ? t : best;
+		}
+		printf("%s %.2f ns/op\n%s.raw %.2f ns/op\n%s.ratio %.2f x\n",
+		       floors[i].name, best, floors[i].name, raw,
+		       floors[i].name, best / raw);
 		fflush(stdout);
 	}
 	return 0;
