@@ -19,8 +19,8 @@
 # timings, and exits with run.sh's status: 0 all passed, 1 a test failed,
 # 2 the host lacks something or a build failed, 3 dom0 never started,
 # 4 the guest never became ready, 5 a boot's hard limit struck, 6 QEMU
-# died, 7 dom0's toolstack failed, 8 the emulated machine froze twice or
-# hung in the last boot; 124
+# died, 7 dom0's toolstack failed, 8 the emulated machine froze or hung in
+# the second boot; 124
 # if the whole step outran XQ_CI_LIMIT seconds (default 3000: a whole run
 # takes 12-15 minutes on an idle CI machine, so a first boot that froze
 # near its end and a second whole run fit, see README.md "Timings measured"

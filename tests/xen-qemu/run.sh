@@ -31,7 +31,7 @@
 # 4 the test guest never became ready (after one retry); 5 the hard time limit hit after dom0
 # started; 6 QEMU ended without a result (a crash or panic in the log);
 # 7 dom0's toolstack or xl create failed; 8 the emulated machine froze or
-# hung (in both boots).
+# hung in the second boot.
 # A boot in which no test could run (dom0 never started, or the test guest
 # never became ready) is retried once, and so is a boot in which the
 # emulated machine froze or hung; a failing test never is.
@@ -393,7 +393,7 @@ wake() {
 # is logged and the boot ends (HUNG=1), to be run once more.
 boot() {
 	local alog=$1 fifo=$WORK/serial.fifo t0 xen_args dom0_args line qemu
-	local qpid= ticks last_ticks= still=0 size last_size= quiet=0
+	local qpid= ticks last_ticks= still=0 size last_size= quiet=0 from
 	local img=$WORK/images
 	: >"$alog"
 	rm -f "$fifo" "$WORK/monitor.in" "$WORK/monitor.out"
@@ -470,10 +470,10 @@ boot() {
 				"for ${SILENT_SECS}s (dom0 writes a line every" \
 				"60 s) while QEMU uses CPU time; last console" \
 				"line: $(tail -n 1 "$alog")"
-			line=$(mon_size)
+			from=$(mon_size)
 			mon "info registers"
 			sleep 2
-			mon_log "$line" '^(RIP|CR0)='
+			mon_log "$from" '^(RIP|CR0)='
 			HUNG=1
 			stop_qemu
 			break
@@ -598,11 +598,11 @@ main() {
 
 	if ((FROZE)); then
 		summarize "$ALOG"
-		fail 8 "the emulated machine froze in both boots"
+		fail 8 "the emulated machine froze in the second boot"
 	fi
 	if ((HUNG)); then
 		summarize "$ALOG"
-		fail 8 "the emulated machine hung (boot $ATTEMPT of $ATTEMPT)"
+		fail 8 "the emulated machine hung in the second boot"
 	fi
 	if ((!DOM0_SEEN)); then
 		fail 3 "dom0 never started in $ATTEMPT boots"
